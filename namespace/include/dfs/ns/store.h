@@ -1,0 +1,100 @@
+// The namespace store: one LMDB environment in a folder.
+//
+// Every change is one write transaction that applies a list of mutations,
+// bumps the serial number and appends one change-log entry keyed by that
+// serial, so a follower (NamespaceIndex::CatchUp here, a replica server
+// later) can pull exactly what it is missing. Several processes may open
+// one store at once: LMDB serialises writers across processes and every
+// reader works on a consistent snapshot. The on-disk layout and schema
+// version are in namespace/FORMAT.md; a store of another schema, or a
+// folder holding something else, is refused with a clear error.
+//
+// Thread-safety: a Store may be used from several threads at once: each
+// Update is its own transaction and each Snapshot its own read transaction
+// (the environment is opened with MDB_NOTLS).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "dfs/common/clock.h"
+#include "dfs/common/result.h"
+#include "dfs/ns/codec.h"
+#include "dfs/ns/index.h"
+#include "dfs/ns/namespace.h"
+
+namespace dfs::ns {
+
+inline constexpr uint32_t kStoreSchemaVersion = 1;
+
+struct StoreOptions {
+  // Create the folder and an empty store when there is none.
+  bool create_if_missing = false;
+  // The most the database may grow to. LMDB reserves this much address
+  // space, not disk: the file grows only as data is written.
+  size_t map_size_bytes = size_t{16} << 30;
+  // How many change-log entries to keep; a follower further behind reloads
+  // everything.
+  uint64_t change_log_keep = 100000;
+  const Clock* clock = &SystemClock::Instance();
+};
+
+struct StoreStats {
+  uint64_t serial = 0;
+  uint64_t roots = 0, folders = 0, aliases = 0, log_entries = 0;
+  uint64_t oldest_logged_serial = 0;  // 0 when the log is empty
+  uint64_t used_bytes = 0;  // pages in use times the page size
+  uint64_t file_bytes = 0;  // data.mdb as allocated on disk
+};
+
+class Store {
+ public:
+  // Errors: kNotFound (no store and !create_if_missing), kCorrupt (not
+  // an LMDB file, or not a dfs namespace store), kUnsupported (another
+  // schema version), kIo / kStorage otherwise.
+  static Result<std::unique_ptr<Store>> Open(const std::filesystem::path& dir,
+                                             const StoreOptions& options = {});
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Runs `change` in one write transaction. When it returns OK and applied
+  // at least one mutation, the transaction commits with the next serial and
+  // one log entry described by `description`; the new serial is returned.
+  // When it fails, or the commit fails (the disk is full, the map is full),
+  // nothing changes and the error is returned. `change` must not block on
+  // other stores: the writer lock is held while it runs.
+  Result<uint64_t> Update(std::string_view description,
+                          const std::function<Status(NamespaceWriter&)>& change);
+
+  // A consistent read-only view, valid while the returned object lives.
+  Result<std::unique_ptr<NamespaceReader>> Snapshot() const;
+
+  Result<uint64_t> Serial() const;
+
+  // Log entries with serial > `since`, oldest first, at most `max_entries`.
+  // Fails with kNeedResync when entries after `since` were trimmed.
+  Result<std::vector<ChangeEntry>> ChangesSince(uint64_t since,
+                                                size_t max_entries) const;
+
+  // Replaces `index` with the whole namespace (one snapshot).
+  Status LoadInto(NamespaceIndex& index) const;
+  // Brings `index` up to the store's serial: replays the log, or reloads
+  // when the log cannot bridge the gap. Returns whether anything changed.
+  Result<bool> CatchUp(NamespaceIndex& index) const;
+
+  Result<StoreStats> Stats() const;
+  const std::filesystem::path& dir() const;
+
+  class Impl;
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dfs::ns

@@ -1,0 +1,75 @@
+// Runs a real binary as a child process and captures what it printed.
+// Used by integration tests that drive our tools the way an admin does.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace dfs::testing {
+
+struct ProcessResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+class Subprocess {
+ public:
+  // Starts `argv` with stdout and stderr going to files of its own.
+  explicit Subprocess(const std::vector<std::string>& argv) {
+    char out_tmpl[] = "/tmp/dfs-out-XXXXXX";
+    char err_tmpl[] = "/tmp/dfs-err-XXXXXX";
+    out_fd_ = mkstemp(out_tmpl);
+    err_fd_ = mkstemp(err_tmpl);
+    unlink(out_tmpl);
+    unlink(err_tmpl);
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out_fd_, 1);
+      dup2(err_fd_, 2);
+      int devnull = open("/dev/null", O_RDONLY);
+      dup2(devnull, 0);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+  }
+
+  ProcessResult Wait() {
+    ProcessResult r;
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = ReadAll(out_fd_);
+    r.err = ReadAll(err_fd_);
+    close(out_fd_);
+    close(err_fd_);
+    return r;
+  }
+
+ private:
+  static std::string ReadAll(int fd) {
+    std::string s;
+    lseek(fd, 0, SEEK_SET);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) s.append(buf, n);
+    return s;
+  }
+
+  pid_t pid_ = -1;
+  int out_fd_ = -1, err_fd_ = -1;
+};
+
+inline ProcessResult Run(const std::vector<std::string>& argv) {
+  return Subprocess(argv).Wait();
+}
+
+}  // namespace dfs::testing
