@@ -64,10 +64,10 @@ Result<std::string> ByteReader::String(std::string_view what,
   DFS_ASSIGN_OR_RETURN(uint32_t n, U32(what));
   if (n > max_bytes) {
     rest_ = before;
-    return Fail(Errc::kLimitExceeded,
-                std::string(what) + " is " + std::to_string(n) +
-                    " bytes, more than the limit of " +
-                    std::to_string(max_bytes));
+    return Fail(Errc::kLimitExceeded, std::string(what) + " is " +
+                                          std::to_string(n) +
+                                          " bytes, more than the limit of " +
+                                          std::to_string(max_bytes));
   }
   auto bytes = Raw(what, n);
   if (!bytes) {

@@ -10,17 +10,28 @@ class DfsErrorCategory final : public std::error_category {
   const char* name() const noexcept override { return "dfs"; }
   std::string message(int code) const override {
     switch (static_cast<Errc>(code)) {
-      case Errc::kOk: return "ok";
-      case Errc::kInvalidArgument: return "invalid argument";
-      case Errc::kLimitExceeded: return "limit exceeded";
-      case Errc::kNotFound: return "not found";
-      case Errc::kAlreadyExists: return "already exists";
-      case Errc::kConflict: return "conflict";
-      case Errc::kCorrupt: return "corrupt data";
-      case Errc::kUnsupported: return "unsupported";
-      case Errc::kIo: return "I/O error";
-      case Errc::kStorage: return "storage error";
-      case Errc::kNeedResync: return "change log trimmed; full resync needed";
+      case Errc::kOk:
+        return "ok";
+      case Errc::kInvalidArgument:
+        return "invalid argument";
+      case Errc::kLimitExceeded:
+        return "limit exceeded";
+      case Errc::kNotFound:
+        return "not found";
+      case Errc::kAlreadyExists:
+        return "already exists";
+      case Errc::kConflict:
+        return "conflict";
+      case Errc::kCorrupt:
+        return "corrupt data";
+      case Errc::kUnsupported:
+        return "unsupported";
+      case Errc::kIo:
+        return "I/O error";
+      case Errc::kStorage:
+        return "storage error";
+      case Errc::kNeedResync:
+        return "change log trimmed; full resync needed";
     }
     return "unknown error " + std::to_string(code);
   }

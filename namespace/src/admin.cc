@@ -109,8 +109,7 @@ Status CheckComment(std::string_view comment) {
   }
   for (unsigned char c : comment) {
     if (c < 0x20 || c == 0x7f) {
-      return Fail(Errc::kInvalidArgument,
-                  "comment holds a control character");
+      return Fail(Errc::kInvalidArgument, "comment holds a control character");
     }
   }
   return Status::Ok();
@@ -126,10 +125,10 @@ Result<Located> LocateRoot(const NamespaceReader& reader,
   at.root_key = MakeRootKey(canonical, path.folded_root);
   DFS_ASSIGN_OR_RETURN(std::optional<Root> root, reader.GetRoot(at.root_key));
   if (!root) {
-    return Fail(Errc::kNotFound,
-                "no namespace root \\\\" + path.host + "\\" + path.root +
-                    OtherHostsHint(reader, canonical, path.folded_root,
-                                   path.host));
+    return Fail(
+        Errc::kNotFound,
+        "no namespace root \\\\" + path.host + "\\" + path.root +
+            OtherHostsHint(reader, canonical, path.folded_root, path.host));
   }
   at.root = std::move(*root);
   return at;
@@ -143,8 +142,8 @@ Result<Located> Locate(const NamespaceReader& reader, std::string_view path) {
   DFS_ASSIGN_OR_RETURN(std::optional<Folder> folder,
                        reader.GetFolder(at.root_key, key));
   if (!folder) {
-    return Fail(Errc::kNotFound, "no folder " + np.RestDisplay() + " in " +
-                                     at.root.Path());
+    return Fail(Errc::kNotFound,
+                "no folder " + np.RestDisplay() + " in " + at.root.Path());
   }
   at.folder_key = std::move(key);
   at.folder = std::move(*folder);
@@ -155,9 +154,9 @@ Status AddRoot(NamespaceWriter& w, std::string_view path,
                const RootOptions& options) {
   DFS_ASSIGN_OR_RETURN(NamespacePath np, ParseNamespacePath(path));
   if (!np.rest.empty()) {
-    return Fail(Errc::kInvalidArgument,
-                "a root is \\\\host\\name; " + np.Display() +
-                    " has components below the root");
+    return Fail(Errc::kInvalidArgument, "a root is \\\\host\\name; " +
+                                            np.Display() +
+                                            " has components below the root");
   }
   DFS_ASSIGN_OR_RETURN(std::string canonical, w.CanonicalHost(np.folded_host));
   std::string key = MakeRootKey(canonical, np.folded_root);
@@ -191,8 +190,9 @@ Status AddLink(NamespaceWriter& w, std::string_view path,
   DFS_ASSIGN_OR_RETURN(NamespacePath np, ParseNamespacePath(path));
   if (np.rest.empty()) {
     return Fail(Errc::kInvalidArgument,
-                np.Display() + " is a root; a folder lies below it "
-                               "(\\\\host\\root\\folder)");
+                np.Display() +
+                    " is a root; a folder lies below it "
+                    "(\\\\host\\root\\folder)");
   }
   DFS_ASSIGN_OR_RETURN(Located at, LocateRoot(w, np));
   const std::string key = np.RestFolded();
@@ -204,8 +204,9 @@ Status AddLink(NamespaceWriter& w, std::string_view path,
                     " already exists; add targets with 'target add'");
   }
   for (size_t n = 1; n < np.folded_rest.size(); ++n) {
-    DFS_ASSIGN_OR_RETURN(std::optional<Folder> above,
-                         w.GetFolder(at.root_key, JoinFolded(np.folded_rest, n)));
+    DFS_ASSIGN_OR_RETURN(
+        std::optional<Folder> above,
+        w.GetFolder(at.root_key, JoinFolded(np.folded_rest, n)));
     if (above) {
       return Fail(Errc::kConflict,
                   at.root.Path() + "\\" + above->path +
@@ -242,9 +243,8 @@ Status AddTarget(NamespaceWriter& w, std::string_view path,
   const std::string folded = FoldedUnc(t);
   for (const auto& existing : targets) {
     if (FoldedUnc(existing) == folded) {
-      return Fail(Errc::kAlreadyExists, existing.Unc() +
-                                            " is already a target of " +
-                                            Describe(at));
+      return Fail(Errc::kAlreadyExists,
+                  existing.Unc() + " is already a target of " + Describe(at));
     }
   }
   if (targets.size() >= kMaxTargetsPerFolder) {
@@ -262,20 +262,19 @@ Status RemoveTarget(NamespaceWriter& w, std::string_view path,
   auto& targets = TargetsOf(at);
   DFS_ASSIGN_OR_RETURN(auto it, FindTarget(targets, target, Describe(at)));
   if (at.folder && targets.size() == 1) {
-    return Fail(Errc::kConflict,
-                it->Unc() + " is the last target of " + Describe(at) +
-                    "; remove the folder with 'link remove'");
+    return Fail(Errc::kConflict, it->Unc() + " is the last target of " +
+                                     Describe(at) +
+                                     "; remove the folder with 'link remove'");
   }
   targets.erase(it);
   return Store(w, at);
 }
 
-Status SetTtl(NamespaceWriter& w, std::string_view path,
-              uint32_t ttl_seconds) {
+Status SetTtl(NamespaceWriter& w, std::string_view path, uint32_t ttl_seconds) {
   if (ttl_seconds > kMaxTtlSeconds) {
-    return Fail(Errc::kInvalidArgument,
-                "TTL " + std::to_string(ttl_seconds) + " is above the limit " +
-                    std::to_string(kMaxTtlSeconds));
+    return Fail(Errc::kInvalidArgument, "TTL " + std::to_string(ttl_seconds) +
+                                            " is above the limit " +
+                                            std::to_string(kMaxTtlSeconds));
   }
   DFS_ASSIGN_OR_RETURN(Located at, Locate(w, path));
   (at.folder ? at.folder->ttl_seconds : at.root.ttl_seconds) = ttl_seconds;
@@ -313,12 +312,13 @@ Status SetPriority(NamespaceWriter& w, std::string_view path,
                    std::string_view target, PriorityClass priority_class,
                    std::optional<uint8_t> rank) {
   if (rank && *rank > kMaxPriorityRank) {
-    return Fail(Errc::kInvalidArgument, "priority rank " +
-                                            std::to_string(*rank) +
-                                            " is out of range (0-31)");
+    return Fail(
+        Errc::kInvalidArgument,
+        "priority rank " + std::to_string(*rank) + " is out of range (0-31)");
   }
   DFS_ASSIGN_OR_RETURN(Located at, Locate(w, path));
-  DFS_ASSIGN_OR_RETURN(auto it, FindTarget(TargetsOf(at), target, Describe(at)));
+  DFS_ASSIGN_OR_RETURN(auto it,
+                       FindTarget(TargetsOf(at), target, Describe(at)));
   it->priority_class = priority_class;
   if (rank) it->priority_rank = *rank;
   return Store(w, at);
@@ -347,7 +347,8 @@ Status SetComment(NamespaceWriter& w, std::string_view path,
 Status SetSite(NamespaceWriter& w, std::string_view path,
                std::string_view target, std::string_view site) {
   DFS_ASSIGN_OR_RETURN(Located at, Locate(w, path));
-  DFS_ASSIGN_OR_RETURN(auto it, FindTarget(TargetsOf(at), target, Describe(at)));
+  DFS_ASSIGN_OR_RETURN(auto it,
+                       FindTarget(TargetsOf(at), target, Describe(at)));
   TargetOptions options;
   options.site = std::string(site);
   DFS_ASSIGN_OR_RETURN(Target checked, MakeTarget(it->Unc(), options));
@@ -360,9 +361,9 @@ Status AddAlias(NamespaceWriter& w, std::string_view first,
   DFS_ASSIGN_OR_RETURN(std::string a, ParseHostName(first));
   DFS_ASSIGN_OR_RETURN(std::string b, ParseHostName(second));
   if (a == b) {
-    return Fail(Errc::kInvalidArgument,
-                "'" + std::string(first) + "' and '" + std::string(second) +
-                    "' are the same name");
+    return Fail(Errc::kInvalidArgument, "'" + std::string(first) + "' and '" +
+                                            std::string(second) +
+                                            "' are the same name");
   }
   DFS_ASSIGN_OR_RETURN(std::string ca, w.CanonicalHost(a));
   DFS_ASSIGN_OR_RETURN(std::string cb, w.CanonicalHost(b));
@@ -386,7 +387,8 @@ Status AddAlias(NamespaceWriter& w, std::string_view first,
   DFS_ASSIGN_OR_RETURN(auto aliases, w.ListAliases());
   DFS_RETURN_IF_ERROR(w.Apply(PutAlias{other, canonical}));
   for (const auto& [alias, target] : aliases) {
-    if (target == other) DFS_RETURN_IF_ERROR(w.Apply(PutAlias{alias, canonical}));
+    if (target == other)
+      DFS_RETURN_IF_ERROR(w.Apply(PutAlias{alias, canonical}));
   }
   return Status::Ok();
 }
@@ -402,8 +404,7 @@ Status RemoveAlias(NamespaceWriter& w, std::string_view name) {
   if (!pointing.empty()) {
     std::string list;
     for (const auto& p : pointing) list += (list.empty() ? "" : ", ") + p;
-    return Fail(Errc::kConflict, folded +
-                                     " is the canonical name of " + list +
+    return Fail(Errc::kConflict, folded + " is the canonical name of " + list +
                                      "; remove those aliases first");
   }
   return Fail(Errc::kNotFound, folded + " is not an alias");

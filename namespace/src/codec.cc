@@ -29,8 +29,8 @@ template <typename Enum>
 Result<Enum> ReadEnum(ByteReader& r, std::string_view what, uint8_t max) {
   DFS_ASSIGN_OR_RETURN(uint8_t v, r.U8(what));
   if (v > max) {
-    return Fail(Errc::kCorrupt, std::string(what) + " has unknown value " +
-                                    std::to_string(v));
+    return Fail(Errc::kCorrupt,
+                std::string(what) + " has unknown value " + std::to_string(v));
   }
   return static_cast<Enum>(v);
 }
@@ -44,10 +44,9 @@ Result<Target> ReadTarget(ByteReader& r) {
                        ReadEnum<PriorityClass>(r, "priority class", 4));
   DFS_ASSIGN_OR_RETURN(t.priority_rank, r.U8("priority rank"));
   if (t.priority_rank > kMaxPriorityRank) {
-    return Fail(Errc::kCorrupt, "priority rank " +
-                                    std::to_string(t.priority_rank) +
-                                    " is above " +
-                                    std::to_string(kMaxPriorityRank));
+    return Fail(Errc::kCorrupt,
+                "priority rank " + std::to_string(t.priority_rank) +
+                    " is above " + std::to_string(kMaxPriorityRank));
   }
   DFS_ASSIGN_OR_RETURN(t.site, r.String("target site", kMaxSiteNameBytes));
   return t;
@@ -61,9 +60,9 @@ void WriteTargets(ByteWriter& w, const std::vector<Target>& targets) {
 Result<std::vector<Target>> ReadTargets(ByteReader& r) {
   DFS_ASSIGN_OR_RETURN(uint32_t n, r.U32("target count"));
   if (n > kMaxTargetsPerFolder) {
-    return Fail(Errc::kLimitExceeded,
-                std::to_string(n) + " targets; the limit is " +
-                    std::to_string(kMaxTargetsPerFolder));
+    return Fail(Errc::kLimitExceeded, std::to_string(n) +
+                                          " targets; the limit is " +
+                                          std::to_string(kMaxTargetsPerFolder));
   }
   // A target takes at least 15 bytes; refuse counts the input cannot hold
   // before reserving memory for them.

@@ -66,13 +66,21 @@ Result<std::optional<NamespaceIndex::Match>> NamespaceIndex::FindLongestPrefix(
   Match m;
   m.root = &slot.entry;
   m.consumed_components = 2;
-  const size_t below = p.count - 2;
-  for (size_t depth = std::min(below, slot.max_depth); depth > 0; --depth) {
-    auto f = slot.folders.find(p.FoldedRange(2, 2 + depth));
+  // Shortest prefix first: folders never nest, so a prefix that is a
+  // folder is the answer, and a prefix that is neither a folder nor above
+  // one ends the search. A flat folder costs one probe of the big map; a
+  // miss costs one more probe of the small map of interior prefixes.
+  const size_t deepest = std::min(p.count - 2, slot.max_depth);
+  for (size_t depth = 1; depth <= deepest; ++depth) {
+    std::string_view prefix = p.FoldedRange(2, 2 + depth);
+    auto f = slot.folders.find(prefix);
     if (f != slot.folders.end()) {
       m.folder = &f->second;
       m.folder_key = f->first;
       m.consumed_components = 2 + depth;
+      break;
+    }
+    if (slot.prefix_counts.empty() || !slot.prefix_counts.contains(prefix)) {
       break;
     }
   }
@@ -86,8 +94,8 @@ void NamespaceIndex::Clear() {
   serial_ = 0;
 }
 
-void NamespaceIndex::AddFolderShape(RootSlot& slot,
-                                    std::string_view folder_key, int delta) {
+void NamespaceIndex::AddFolderShape(RootSlot& slot, std::string_view folder_key,
+                                    int delta) {
   size_t depth = Depth(folder_key);
   slot.depth_counts[std::min(depth, kMaxFolderDepth)] += delta;
   if (delta > 0) {
@@ -142,8 +150,8 @@ Status NamespaceIndex::Apply(const Mutation& mutation) {
     // Mutations may come from another server: keep the depth bookkeeping
     // within its bounds whatever the key says.
     if (m->folder_key.empty() || Depth(m->folder_key) > kMaxFolderDepth) {
-      return Fail(Errc::kCorrupt, "folder key '" + m->folder_key +
-                                      "' is empty or too deep");
+      return Fail(Errc::kCorrupt,
+                  "folder key '" + m->folder_key + "' is empty or too deep");
     }
     RootSlot* slot = FindRoot(m->root_key);
     if (slot == nullptr) {
@@ -225,8 +233,9 @@ Result<std::vector<RootEntry>> NamespaceIndex::ListRoots() const {
   for (const auto& [host, h] : hosts_) {
     for (const auto& [name, slot] : h.roots) out.push_back(slot.entry);
   }
-  std::sort(out.begin(), out.end(),
-            [](const RootEntry& a, const RootEntry& b) { return a.key < b.key; });
+  std::sort(out.begin(), out.end(), [](const RootEntry& a, const RootEntry& b) {
+    return a.key < b.key;
+  });
   return out;
 }
 

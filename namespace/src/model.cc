@@ -24,9 +24,9 @@ Result<uint64_t> ParseUnsigned(std::string_view s, std::string_view what,
   uint64_t v = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) {
-    return Fail(Errc::kInvalidArgument,
-                std::string(what) + " '" + std::string(s) +
-                    "' is not a whole number");
+    return Fail(
+        Errc::kInvalidArgument,
+        std::string(what) + " '" + std::string(s) + "' is not a whole number");
   }
   if (v > max) {
     return Fail(Errc::kInvalidArgument,
@@ -44,29 +44,40 @@ std::string_view ToString(State s) {
 
 std::string_view ToString(PriorityClass c) {
   switch (c) {
-    case PriorityClass::kGlobalHigh: return "globalHigh";
-    case PriorityClass::kSiteCostHigh: return "siteCostHigh";
-    case PriorityClass::kSiteCostNormal: return "siteCostNormal";
-    case PriorityClass::kSiteCostLow: return "siteCostLow";
-    case PriorityClass::kGlobalLow: return "globalLow";
+    case PriorityClass::kGlobalHigh:
+      return "globalHigh";
+    case PriorityClass::kSiteCostHigh:
+      return "siteCostHigh";
+    case PriorityClass::kSiteCostNormal:
+      return "siteCostNormal";
+    case PriorityClass::kSiteCostLow:
+      return "siteCostLow";
+    case PriorityClass::kGlobalLow:
+      return "globalLow";
   }
   return "siteCostNormal";
 }
 
 std::string_view ToString(OrderingMethod m) {
   switch (m) {
-    case OrderingMethod::kLowestCost: return "lowestCost";
-    case OrderingMethod::kRandom: return "random";
-    case OrderingMethod::kInSiteOnly: return "inSiteOnly";
+    case OrderingMethod::kLowestCost:
+      return "lowestCost";
+    case OrderingMethod::kRandom:
+      return "random";
+    case OrderingMethod::kInSiteOnly:
+      return "inSiteOnly";
   }
   return "lowestCost";
 }
 
 std::string_view ToString(Failback f) {
   switch (f) {
-    case Failback::kInherit: return "inherit";
-    case Failback::kOn: return "on";
-    case Failback::kOff: return "off";
+    case Failback::kInherit:
+      return "inherit";
+    case Failback::kOn:
+      return "on";
+    case Failback::kOff:
+      return "off";
   }
   return "inherit";
 }

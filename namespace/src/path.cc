@@ -3,6 +3,8 @@
 #include <unicode/uchar.h>
 #include <unicode/utf8.h>
 
+#include <array>
+
 #include "dfs/common/error.h"
 
 namespace dfs::ns {
@@ -27,15 +29,7 @@ std::string Quote(std::string_view s) {
   return out + "'";
 }
 
-bool IsForbiddenChar(unsigned char c) {
-  if (c < 0x20 || c == 0x7f) return true;
-  switch (c) {
-    case '"': case '*': case ':': case '<': case '>': case '?': case '|':
-      return true;
-    default:
-      return false;
-  }
-}
+Status CheckHostName(std::string_view h);
 
 Status CheckUtf8(std::string_view s, std::string_view component) {
   if (!IsValidUtf8(s)) {
@@ -45,39 +39,55 @@ Status CheckUtf8(std::string_view s, std::string_view component) {
   return Status::Ok();
 }
 
-Status CheckComponent(std::string_view c, bool is_host) {
+// What a byte is, for the one pass NormalizeUnc makes over a path.
+constexpr uint8_t kSeparatorBit = 1, kForbiddenBit = 2, kUpperBit = 4,
+                  kNonAsciiBit = 8;
+constexpr std::array<uint8_t, 256> kByteClass = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    if (c == '\\' || c == '/')
+      t[c] = kSeparatorBit;
+    else if (c < 0x20 || c == 0x7f || c == '"' || c == '*' || c == ':' ||
+             c == '<' || c == '>' || c == '?' || c == '|')
+      t[c] = kForbiddenBit;
+    else if (c >= 'A' && c <= 'Z')
+      t[c] = kUpperBit;
+    else if (c >= 0x80)
+      t[c] = kNonAsciiBit;
+  }
+  return t;
+}();
+
+// `seen` ORs the classes of the component's bytes.
+Status CheckComponent(std::string_view c, bool is_host, uint8_t seen) {
   if (c.size() > kMaxComponentBytes) {
-    return Fail(Errc::kLimitExceeded,
-                "path component " + Quote(c) + " is " +
-                    std::to_string(c.size()) + " bytes; the limit is " +
-                    std::to_string(kMaxComponentBytes));
+    return Fail(Errc::kLimitExceeded, "path component " + Quote(c) + " is " +
+                                          std::to_string(c.size()) +
+                                          " bytes; the limit is " +
+                                          std::to_string(kMaxComponentBytes));
   }
   if (c == "." || c == "..") {
     return Fail(Errc::kInvalidArgument,
                 "path component " + Quote(c) + " is not allowed");
   }
-  bool ascii = true;
-  for (unsigned char ch : c) {
-    if (IsForbiddenChar(ch)) {
-      char hex[8];
-      snprintf(hex, sizeof hex, "0x%02x", ch);
-      return Fail(Errc::kInvalidArgument,
-                  std::string("character ") + hex + " is not allowed in " +
-                      "path component " + Quote(c));
+  if (seen & kForbiddenBit) {
+    for (unsigned char ch : c) {
+      if (kByteClass[ch] & kForbiddenBit) {
+        char hex[8];
+        snprintf(hex, sizeof hex, "0x%02x", ch);
+        return Fail(Errc::kInvalidArgument, std::string("character ") + hex +
+                                                " is not allowed in " +
+                                                "path component " + Quote(c));
+      }
     }
-    if (ch >= 0x80) ascii = false;
   }
   if (c.back() == ' ' || c.back() == '.') {
     return Fail(Errc::kInvalidArgument,
                 "path component " + Quote(c) +
                     " ends in a space or a dot, which Windows strips");
   }
-  if (is_host) {
-    auto host = ParseHostName(c);
-    if (!host) return Status(host.error());
-    return Status::Ok();
-  }
-  if (!ascii) return CheckUtf8(c, c);
+  if (is_host) return CheckHostName(c);
+  if (seen & kNonAsciiBit) return CheckUtf8(c, c);
   return Status::Ok();
 }
 
@@ -99,6 +109,18 @@ void FoldCaseAppend(std::string_view utf8, std::string& out) {
   const auto* bytes = reinterpret_cast<const uint8_t*>(utf8.data());
   const int32_t n = static_cast<int32_t>(utf8.size());
   int32_t i = 0;
+  // ASCII fast path: nearly every path in a web farm is ASCII, so lower a
+  // whole run in place and only fall back to ICU at the first other byte.
+  const size_t base = out.size();
+  out.resize(base + utf8.size());
+  char* dst = out.data() + base;
+  while (i < n && bytes[i] < 0x80) {
+    uint8_t b = bytes[i];
+    dst[i] =
+        static_cast<char>(static_cast<unsigned>(b - 'A') < 26u ? b + 32 : b);
+    ++i;
+  }
+  out.resize(base + i);
   while (i < n) {
     uint8_t b = bytes[i];
     if (b < 0x80) {
@@ -125,13 +147,15 @@ std::string FoldCase(std::string_view utf8) {
   return out;
 }
 
-Result<std::string> ParseHostName(std::string_view h) {
+namespace {
+
+// Validates without allocating: this runs on every lookup.
+Status CheckHostName(std::string_view h) {
   if (h.empty()) return Fail(Errc::kInvalidArgument, "empty host name");
   if (h.size() > kMaxHostBytes) {
-    return Fail(Errc::kLimitExceeded, "host name " + Quote(h) +
-                                          " is longer than " +
-                                          std::to_string(kMaxHostBytes) +
-                                          " bytes");
+    return Fail(Errc::kLimitExceeded,
+                "host name " + Quote(h) + " is longer than " +
+                    std::to_string(kMaxHostBytes) + " bytes");
   }
   for (unsigned char c : h) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -146,6 +170,13 @@ Result<std::string> ParseHostName(std::string_view h) {
     return Fail(Errc::kInvalidArgument,
                 "host name " + Quote(h) + " has an empty DNS label");
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> ParseHostName(std::string_view h) {
+  DFS_RETURN_IF_ERROR(CheckHostName(h));
   return FoldCase(h);
 }
 
@@ -169,14 +200,20 @@ Status NormalizeUnc(std::string_view input, size_t min_components,
     while (i < n && IsSeparator(input[i])) ++i;
     if (i == n) break;
     size_t start = i;
-    while (i < n && !IsSeparator(input[i])) ++i;
+    uint8_t seen = 0;
+    while (i < n) {
+      const uint8_t cls = kByteClass[static_cast<uint8_t>(input[i])];
+      if (cls & kSeparatorBit) break;
+      seen |= cls;
+      ++i;
+    }
     std::string_view comp = input.substr(start, i - start);
     if (out.count == kMaxComponents) {
-      return Fail(Errc::kLimitExceeded,
-                  "path has more than " + std::to_string(kMaxComponents) +
-                      " components");
+      return Fail(Errc::kLimitExceeded, "path has more than " +
+                                            std::to_string(kMaxComponents) +
+                                            " components");
     }
-    DFS_RETURN_IF_ERROR(CheckComponent(comp, out.count == 0));
+    DFS_RETURN_IF_ERROR(CheckComponent(comp, out.count == 0, seen));
     const size_t k = out.count++;
     out.display += '\\';
     out.folded += '\\';
@@ -188,7 +225,18 @@ Status NormalizeUnc(std::string_view input, size_t min_components,
     out.display += comp;
     out.display_end[k] = static_cast<uint16_t>(out.display.size());
     out.folded_begin[k] = static_cast<uint16_t>(out.folded.size());
-    FoldCaseAppend(comp, out.folded);
+    if (seen & kNonAsciiBit) {
+      FoldCaseAppend(comp, out.folded);
+    } else {
+      const size_t from = out.folded.size();
+      out.folded += comp;
+      if (seen & kUpperBit) {
+        for (size_t j = from; j < out.folded.size(); ++j) {
+          char& ch = out.folded[j];
+          if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
+        }
+      }
+    }
     out.folded_end[k] = static_cast<uint16_t>(out.folded.size());
   }
   if (out.count < min_components) {
@@ -235,10 +283,9 @@ Result<NamespacePath> ParseNamespacePath(std::string_view input) {
   NormalizedPath p;
   DFS_RETURN_IF_ERROR(NormalizeUnc(input, 2, p));
   if (p.count - 2 > kMaxFolderDepth) {
-    return Fail(Errc::kLimitExceeded,
-                "path " + p.display + " is more than " +
-                    std::to_string(kMaxFolderDepth) +
-                    " components below its root");
+    return Fail(Errc::kLimitExceeded, "path " + p.display + " is more than " +
+                                          std::to_string(kMaxFolderDepth) +
+                                          " components below its root");
   }
   NamespacePath out;
   out.host = p.Display(0);

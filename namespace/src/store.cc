@@ -80,7 +80,8 @@ class Store::Impl {
       mdb_env_set_mapsize(env_, 0);
       rc = mdb_txn_begin(env_, nullptr, flags, &txn);
     }
-    if (rc != 0) return Unexpected<Error>(LmdbError(rc, "opening a transaction"));
+    if (rc != 0)
+      return Unexpected<Error>(LmdbError(rc, "opening a transaction"));
     return txn;
   }
 
@@ -124,8 +125,8 @@ class LmdbView final : public NamespaceWriter {
 
   Result<std::optional<Folder>> GetFolder(
       std::string_view root_key, std::string_view folder_key) const override {
-    DFS_ASSIGN_OR_RETURN(
-        auto bytes, Get(dbi_.folders, FolderDbKey(root_key, folder_key)));
+    DFS_ASSIGN_OR_RETURN(auto bytes,
+                         Get(dbi_.folders, FolderDbKey(root_key, folder_key)));
     if (!bytes) return std::optional<Folder>();
     DFS_ASSIGN_OR_RETURN(Folder folder, DecodeFolder(*bytes));
     return std::optional<Folder>(std::move(folder));
@@ -161,13 +162,13 @@ class LmdbView final : public NamespaceWriter {
   Result<std::vector<Folder>> ListFolders(
       std::string_view root_key) const override {
     std::vector<Folder> out;
-    DFS_RETURN_IF_ERROR(Scan(dbi_.folders, std::string(root_key) + "\\",
-                             [&](std::string_view, std::string_view v)
-                                 -> Result<bool> {
-                               DFS_ASSIGN_OR_RETURN(Folder f, DecodeFolder(v));
-                               out.push_back(std::move(f));
-                               return true;
-                             }));
+    DFS_RETURN_IF_ERROR(
+        Scan(dbi_.folders, std::string(root_key) + "\\",
+             [&](std::string_view, std::string_view v) -> Result<bool> {
+               DFS_ASSIGN_OR_RETURN(Folder f, DecodeFolder(v));
+               out.push_back(std::move(f));
+               return true;
+             }));
     return out;
   }
 
@@ -185,13 +186,13 @@ class LmdbView final : public NamespaceWriter {
 
   Result<std::vector<RootEntry>> ListRoots() const override {
     std::vector<RootEntry> out;
-    DFS_RETURN_IF_ERROR(Scan(
-        dbi_.roots, "",
-        [&](std::string_view k, std::string_view v) -> Result<bool> {
-          DFS_ASSIGN_OR_RETURN(Root r, DecodeRoot(v));
-          out.push_back(RootEntry{std::string(k), std::move(r)});
-          return true;
-        }));
+    DFS_RETURN_IF_ERROR(
+        Scan(dbi_.roots, "",
+             [&](std::string_view k, std::string_view v) -> Result<bool> {
+               DFS_ASSIGN_OR_RETURN(Root r, DecodeRoot(v));
+               out.push_back(RootEntry{std::string(k), std::move(r)});
+               return true;
+             }));
     return out;
   }
 
@@ -204,12 +205,12 @@ class LmdbView final : public NamespaceWriter {
   Result<std::vector<std::pair<std::string, std::string>>> ListAliases()
       const override {
     std::vector<std::pair<std::string, std::string>> out;
-    DFS_RETURN_IF_ERROR(Scan(
-        dbi_.aliases, "",
-        [&](std::string_view k, std::string_view v) -> Result<bool> {
-          out.emplace_back(std::string(k), std::string(v));
-          return true;
-        }));
+    DFS_RETURN_IF_ERROR(
+        Scan(dbi_.aliases, "",
+             [&](std::string_view k, std::string_view v) -> Result<bool> {
+               out.emplace_back(std::string(k), std::string(v));
+               return true;
+             }));
     return out;
   }
 
@@ -267,8 +268,8 @@ class LmdbView final : public NamespaceWriter {
     if (!writable_) {
       return Fail(Errc::kUnsupported, "a snapshot is read-only");
     }
-    DFS_RETURN_IF_ERROR(std::visit([&](const auto& m) { return Write(m); },
-                                   mutation));
+    DFS_RETURN_IF_ERROR(
+        std::visit([&](const auto& m) { return Write(m); }, mutation));
     ++mutation_count_;
     if (mutation_count_ <= kMaxLoggedMutations) {
       logged_.push_back(mutation);
@@ -298,8 +299,8 @@ class LmdbView final : public NamespaceWriter {
   Status Write(const PutFolder& m) {
     DFS_ASSIGN_OR_RETURN(auto root, Get(dbi_.roots, m.root_key));
     if (!root) {
-      return Fail(Errc::kNotFound, "folder put below missing root " +
-                                       m.root_key);
+      return Fail(Errc::kNotFound,
+                  "folder put below missing root " + m.root_key);
     }
     return Put(dbi_.folders, FolderDbKey(m.root_key, m.folder_key),
                EncodeFolder(m.folder));
@@ -361,7 +362,8 @@ Status InitSchema(Store::Impl& impl, bool create) {
   auto format = view.Get(meta, "format");
   if (!format) return fail(format.error());
   if (!*format || **format != kFormatName) {
-    return fail(MakeError(Errc::kCorrupt, where + " is not a dfs namespace store"));
+    return fail(
+        MakeError(Errc::kCorrupt, where + " is not a dfs namespace store"));
   }
   auto schema_bytes = view.Get(meta, "schema");
   if (!schema_bytes) return fail(schema_bytes.error());
@@ -372,11 +374,11 @@ Status InitSchema(Store::Impl& impl, bool create) {
     if (v) schema = *v;
   }
   if (schema != kStoreSchemaVersion) {
-    return fail(MakeError(
-        Errc::kUnsupported,
-        where + " has store schema version " + std::to_string(schema) +
-            "; this build reads version " +
-            std::to_string(kStoreSchemaVersion)));
+    return fail(
+        MakeError(Errc::kUnsupported, where + " has store schema version " +
+                                          std::to_string(schema) +
+                                          "; this build reads version " +
+                                          std::to_string(kStoreSchemaVersion)));
   }
   const unsigned flags = create ? MDB_CREATE : 0;
   for (auto [name, dbi] : {std::pair{"roots", &impl.dbi_.roots},
@@ -416,8 +418,8 @@ Result<std::unique_ptr<Store>> Store::Open(const fs::path& dir,
     }
     fs::create_directories(dir, ec);
     if (ec) {
-      return Fail(Errc::kIo, "cannot create " + dir.string() + ": " +
-                                 ec.message());
+      return Fail(Errc::kIo,
+                  "cannot create " + dir.string() + ": " + ec.message());
     }
   }
   if (!fs::is_directory(dir, ec)) {
@@ -469,8 +471,8 @@ Result<uint64_t> Store::Update(
   entry.resync_required = view.too_big_to_log();
   entry.mutations = std::move(view.logged());
   const std::string serial_key = EncodeBigEndian64(entry.serial);
-  DFS_RETURN_IF_ERROR(view.Put(impl_->dbi_.log, serial_key,
-                               EncodeChangeEntry(entry)));
+  DFS_RETURN_IF_ERROR(
+      view.Put(impl_->dbi_.log, serial_key, EncodeChangeEntry(entry)));
   DFS_RETURN_IF_ERROR(view.Put(impl_->dbi_.meta, "serial", serial_key));
   // Trim the log to the configured length; each commit removes the few
   // entries that fell off, so this stays O(1) per change.
@@ -582,9 +584,8 @@ Result<std::vector<ChangeEntry>> Store::ChangesSince(uint64_t since,
   mdb_cursor_close(cursor);
   DFS_RETURN_IF_ERROR(status);
   if (gap || (out.empty() && since < serial)) {
-    return Fail(Errc::kNeedResync,
-                "the change log no longer holds serial " +
-                    std::to_string(since + 1));
+    return Fail(Errc::kNeedResync, "the change log no longer holds serial " +
+                                       std::to_string(since + 1));
   }
   return out;
 }
@@ -593,20 +594,21 @@ Status Store::LoadInto(NamespaceIndex& index) const {
   DFS_ASSIGN_OR_RETURN(MDB_txn * txn, impl_->Begin(MDB_RDONLY));
   LmdbView view(txn, impl_->dbi_, /*owns_txn=*/true, /*writable=*/false);
   NamespaceIndex fresh;
-  DFS_RETURN_IF_ERROR(view.Scan(
-      impl_->dbi_.aliases, "",
-      [&](std::string_view k, std::string_view v) -> Result<bool> {
-        DFS_RETURN_IF_ERROR(
-            fresh.Apply(PutAlias{std::string(k), std::string(v)}));
-        return true;
-      }));
-  DFS_RETURN_IF_ERROR(view.Scan(
-      impl_->dbi_.roots, "",
-      [&](std::string_view k, std::string_view v) -> Result<bool> {
-        DFS_ASSIGN_OR_RETURN(Root root, DecodeRoot(v));
-        DFS_RETURN_IF_ERROR(fresh.Apply(PutRoot{std::string(k), std::move(root)}));
-        return true;
-      }));
+  DFS_RETURN_IF_ERROR(
+      view.Scan(impl_->dbi_.aliases, "",
+                [&](std::string_view k, std::string_view v) -> Result<bool> {
+                  DFS_RETURN_IF_ERROR(
+                      fresh.Apply(PutAlias{std::string(k), std::string(v)}));
+                  return true;
+                }));
+  DFS_RETURN_IF_ERROR(
+      view.Scan(impl_->dbi_.roots, "",
+                [&](std::string_view k, std::string_view v) -> Result<bool> {
+                  DFS_ASSIGN_OR_RETURN(Root root, DecodeRoot(v));
+                  DFS_RETURN_IF_ERROR(
+                      fresh.Apply(PutRoot{std::string(k), std::move(root)}));
+                  return true;
+                }));
   DFS_RETURN_IF_ERROR(view.Scan(
       impl_->dbi_.folders, "",
       [&](std::string_view k, std::string_view v) -> Result<bool> {
@@ -618,9 +620,9 @@ Status Store::LoadInto(NamespaceIndex& index) const {
                       "folder key without a root: " + std::string(k));
         }
         DFS_ASSIGN_OR_RETURN(Folder folder, DecodeFolder(v));
-        DFS_RETURN_IF_ERROR(fresh.Apply(PutFolder{std::string(k.substr(0, second)),
-                                                  std::string(k.substr(second + 1)),
-                                                  std::move(folder)}));
+        DFS_RETURN_IF_ERROR(fresh.Apply(
+            PutFolder{std::string(k.substr(0, second)),
+                      std::string(k.substr(second + 1)), std::move(folder)}));
         return true;
       }));
   fresh.SetSerial(view.Serial());

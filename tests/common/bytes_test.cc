@@ -45,7 +45,8 @@ TEST(BytesTest, RejectsStringLongerThanInput) {
   w.U32(10);
   w.Raw("abc");
   ByteReader r(w.data());
-  EXPECT_EQ(r.String("name", 255).error().code, make_error_code(Errc::kCorrupt));
+  EXPECT_EQ(r.String("name", 255).error().code,
+            make_error_code(Errc::kCorrupt));
 }
 
 TEST(BytesTest, TrailingBytesAreCorruption) {

@@ -8,7 +8,8 @@ namespace dfs {
 namespace {
 
 Result<int> Half(int v) {
-  if (v % 2 != 0) return Fail(Errc::kInvalidArgument, "odd: " + std::to_string(v));
+  if (v % 2 != 0)
+    return Fail(Errc::kInvalidArgument, "odd: " + std::to_string(v));
   return v / 2;
 }
 

@@ -14,11 +14,23 @@ int main(int argc, char** argv) {
   auto write = [&](const std::string& name, const std::string& bytes) {
     std::ofstream(dir + "/" + name, std::ios::binary) << bytes;
   };
-  Target primary{"web1", "content\\Site1", State::kOnline, PriorityClass::kGlobalHigh, 0, ""};
-  Target backup{"web2", "content\\Site1", State::kOffline, PriorityClass::kGlobalLow, 3, "east"};
-  Root root{"contoso", "webfarm", 300, true, OrderingMethod::kRandom, "farm", State::kOnline,
-            {Target{"ns1", "webfarm", State::kOnline, PriorityClass::kSiteCostNormal, 0, ""}}};
-  Folder folder{"Site1", 60, Failback::kOn, "shop", State::kOnline, {primary, backup}};
+  Target primary{
+      "web1", "content\\Site1", State::kOnline, PriorityClass::kGlobalHigh, 0,
+      ""};
+  Target backup{
+      "web2", "content\\Site1", State::kOffline, PriorityClass::kGlobalLow, 3,
+      "east"};
+  Root root{"contoso",
+            "webfarm",
+            300,
+            true,
+            OrderingMethod::kRandom,
+            "farm",
+            State::kOnline,
+            {Target{"ns1", "webfarm", State::kOnline,
+                    PriorityClass::kSiteCostNormal, 0, ""}}};
+  Folder folder{"Site1",          60, Failback::kOn, "shop", State::kOnline,
+                {primary, backup}};
   write("root", EncodeRoot(root));
   write("folder", EncodeFolder(folder));
   ChangeEntry entry;

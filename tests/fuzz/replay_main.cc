@@ -24,20 +24,24 @@ void RunOne(const std::string& input) {
 }
 
 std::string Mutate(const std::vector<std::string>& corpus, std::mt19937& rng) {
-  std::string s = corpus.empty() ? std::string() : corpus[rng() % corpus.size()];
+  std::string s =
+      corpus.empty() ? std::string() : corpus[rng() % corpus.size()];
   const int edits = 1 + rng() % 4;
   for (int e = 0; e < edits; ++e) {
     switch (rng() % 6) {
       case 0:  // flip a bit
-        if (!s.empty()) s[rng() % s.size()] ^= static_cast<char>(1u << (rng() % 8));
+        if (!s.empty())
+          s[rng() % s.size()] ^= static_cast<char>(1u << (rng() % 8));
         break;
       case 1:  // truncate
         if (!s.empty()) s.resize(rng() % s.size());
         break;
       case 2:  // set a byte to an interesting value
         if (!s.empty()) {
-          static const uint8_t kValues[] = {0, 1, 0x7f, 0x80, 0xff, '\\', '.', '/'};
-          s[rng() % s.size()] = static_cast<char>(kValues[rng() % sizeof kValues]);
+          static const uint8_t kValues[] = {0,    1,    0x7f, 0x80,
+                                            0xff, '\\', '.',  '/'};
+          s[rng() % s.size()] =
+              static_cast<char>(kValues[rng() % sizeof kValues]);
         }
         break;
       case 3:  // splice another corpus entry in
@@ -49,7 +53,8 @@ std::string Mutate(const std::vector<std::string>& corpus, std::mt19937& rng) {
         break;
       case 4:  // insert random bytes
         for (int i = rng() % 8; i > 0; --i) {
-          s.insert(s.empty() ? 0 : rng() % s.size(), 1, static_cast<char>(rng()));
+          s.insert(s.empty() ? 0 : rng() % s.size(), 1,
+                   static_cast<char>(rng()));
         }
         break;
       default:  // duplicate a range
@@ -81,7 +86,8 @@ int main(int argc, char** argv) {
   }
   for (const auto& input : corpus) RunOne(input);
   const long iterations = argc > 2 ? std::atol(argv[2]) : 10000;
-  const unsigned seed = argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 20261123u;
+  const unsigned seed =
+      argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 20261123u;
   std::mt19937 rng(seed);
   for (long i = 0; i < iterations; ++i) RunOne(Mutate(corpus, rng));
   std::printf("%zu corpus inputs and %ld mutations (seed %u) ran clean\n",

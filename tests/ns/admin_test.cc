@@ -28,8 +28,10 @@ class AdminTest : public ::testing::Test {
 };
 
 TEST_F(AdminTest, RootsAreUniqueCaseInsensitively) {
-  EXPECT_EQ(Code(AddRoot(ns_, "//CONTOSO/WebFarm")), make_error_code(Errc::kAlreadyExists));
-  EXPECT_EQ(Code(AddRoot(ns_, "\\\\contoso\\webfarm\\Site1")), make_error_code(Errc::kInvalidArgument));
+  EXPECT_EQ(Code(AddRoot(ns_, "//CONTOSO/WebFarm")),
+            make_error_code(Errc::kAlreadyExists));
+  EXPECT_EQ(Code(AddRoot(ns_, "\\\\contoso\\webfarm\\Site1")),
+            make_error_code(Errc::kInvalidArgument));
   EXPECT_TRUE(AddRoot(ns_, "\\\\contoso\\other").ok());
   EXPECT_EQ(ns_.root_count(), 2u);
 }
@@ -49,7 +51,8 @@ TEST_F(AdminTest, RootGetsWindowsDefaultsAndOptions) {
 TEST_F(AdminTest, LinksNeedAnExistingRoot) {
   auto s = AddLink(ns_, "\\\\fabrikam\\webfarm\\Site1", kWeb1);
   EXPECT_EQ(Code(s), make_error_code(Errc::kNotFound));
-  EXPECT_EQ(Code(AddLink(ns_, kRoot, kWeb1)), make_error_code(Errc::kInvalidArgument));
+  EXPECT_EQ(Code(AddLink(ns_, kRoot, kWeb1)),
+            make_error_code(Errc::kInvalidArgument));
   EXPECT_EQ(Code(AddLink(ns_, "\\\\contoso\\WEBFARM\\site1", kWeb2)),
             make_error_code(Errc::kAlreadyExists));
 }
@@ -73,8 +76,10 @@ TEST_F(AdminTest, TargetsAreUniqueAndFoldersKeepOne) {
   ASSERT_TRUE(RemoveTarget(ns_, kSite1, "\\\\WEB1\\content\\site1").ok());
   ASSERT_EQ(Site1().targets.size(), 1u);
   EXPECT_EQ(Site1().targets[0].server, "web2");
-  EXPECT_EQ(Code(RemoveTarget(ns_, kSite1, kWeb2)), make_error_code(Errc::kConflict));
-  EXPECT_EQ(Code(RemoveTarget(ns_, kSite1, "\\\\nope\\x")), make_error_code(Errc::kNotFound));
+  EXPECT_EQ(Code(RemoveTarget(ns_, kSite1, kWeb2)),
+            make_error_code(Errc::kConflict));
+  EXPECT_EQ(Code(RemoveTarget(ns_, kSite1, "\\\\nope\\x")),
+            make_error_code(Errc::kNotFound));
 }
 
 TEST_F(AdminTest, RootTargetsAreNamespaceServers) {
@@ -88,15 +93,19 @@ TEST_F(AdminTest, RootTargetsAreNamespaceServers) {
 
 TEST_F(AdminTest, PriorityClassAndRankSetTheTarget) {
   ASSERT_TRUE(AddTarget(ns_, kSite1, kWeb2).ok());
-  ASSERT_TRUE(SetPriority(ns_, kSite1, kWeb1, PriorityClass::kGlobalHigh, std::nullopt).ok());
-  ASSERT_TRUE(SetPriority(ns_, kSite1, kWeb2, PriorityClass::kGlobalLow, 7).ok());
+  ASSERT_TRUE(
+      SetPriority(ns_, kSite1, kWeb1, PriorityClass::kGlobalHigh, std::nullopt)
+          .ok());
+  ASSERT_TRUE(
+      SetPriority(ns_, kSite1, kWeb2, PriorityClass::kGlobalLow, 7).ok());
   Folder f = Site1();
   EXPECT_EQ(f.targets[0].priority_class, PriorityClass::kGlobalHigh);
   EXPECT_EQ(f.targets[0].priority_rank, 0);
   EXPECT_EQ(f.targets[1].priority_class, PriorityClass::kGlobalLow);
   EXPECT_EQ(f.targets[1].priority_rank, 7);
-  EXPECT_EQ(Code(SetPriority(ns_, kSite1, kWeb2, PriorityClass::kGlobalLow, 32)),
-            make_error_code(Errc::kInvalidArgument));
+  EXPECT_EQ(
+      Code(SetPriority(ns_, kSite1, kWeb2, PriorityClass::kGlobalLow, 32)),
+      make_error_code(Errc::kInvalidArgument));
   // Target options at creation time.
   TargetOptions o;
   o.priority_class = PriorityClass::kSiteCostHigh;
@@ -114,7 +123,8 @@ TEST_F(AdminTest, PriorityClassAndRankSetTheTarget) {
 TEST_F(AdminTest, StatesOfRootFolderAndTarget) {
   ASSERT_TRUE(SetState(ns_, kSite1, std::nullopt, State::kOffline).ok());
   EXPECT_EQ(Site1().state, State::kOffline);
-  ASSERT_TRUE(SetState(ns_, kSite1, std::string_view(kWeb1), State::kOffline).ok());
+  ASSERT_TRUE(
+      SetState(ns_, kSite1, std::string_view(kWeb1), State::kOffline).ok());
   EXPECT_EQ(Site1().targets[0].state, State::kOffline);
   ASSERT_TRUE(SetState(ns_, kRoot, std::nullopt, State::kOffline).ok());
   EXPECT_EQ(Locate(ns_, kRoot)->root.state, State::kOffline);
@@ -137,7 +147,8 @@ TEST_F(AdminTest, TtlFailbackOrderingComment) {
   ASSERT_TRUE(SetComment(ns_, kSite1, "primary on web1 & <b>").ok());
   EXPECT_EQ(Site1().comment, "primary on web1 & <b>");
   EXPECT_FALSE(SetComment(ns_, kSite1, "two\nlines").ok());
-  EXPECT_FALSE(SetComment(ns_, kSite1, std::string(kMaxCommentBytes + 1, 'x')).ok());
+  EXPECT_FALSE(
+      SetComment(ns_, kSite1, std::string(kMaxCommentBytes + 1, 'x')).ok());
   ASSERT_TRUE(SetSite(ns_, kSite1, kWeb1, "Dallas").ok());
   EXPECT_EQ(Site1().targets[0].site, "Dallas");
   EXPECT_FALSE(SetSite(ns_, kSite1, kWeb1, "bad site!").ok());
@@ -147,7 +158,9 @@ TEST_F(AdminTest, FailedOperationsChangeNothing) {
   uint64_t before_count = ns_.folder_count();
   Folder before = Site1();
   EXPECT_FALSE(AddLink(ns_, "\\\\contoso\\webfarm\\New", "not-unc").ok());
-  EXPECT_FALSE(SetPriority(ns_, kSite1, "\\\\missing\\x", PriorityClass::kGlobalHigh, 1).ok());
+  EXPECT_FALSE(
+      SetPriority(ns_, kSite1, "\\\\missing\\x", PriorityClass::kGlobalHigh, 1)
+          .ok());
   EXPECT_EQ(ns_.folder_count(), before_count);
   EXPECT_EQ(Site1(), before);
 }
@@ -157,14 +170,16 @@ TEST_F(AdminTest, AliasMakesNetbiosAndFqdnOneDomain) {
   // admin uses the FQDN.
   auto missing = Locate(ns_, "\\\\contoso.com\\webfarm");
   ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().Message().find("domain alias add contoso contoso.com"),
-            std::string::npos)
+  EXPECT_NE(
+      missing.error().Message().find("domain alias add contoso contoso.com"),
+      std::string::npos)
       << missing.error().Message();
   ASSERT_TRUE(AddAlias(ns_, "contoso", "contoso.com").ok());
   EXPECT_TRUE(Locate(ns_, "\\\\CONTOSO.COM\\webfarm\\site1").has_value());
   // Roots keep living under the name that held them.
   EXPECT_EQ(*ns_.CanonicalHost("contoso.com"), "contoso");
-  EXPECT_EQ(Code(AddRoot(ns_, "\\\\contoso.com\\webfarm")), make_error_code(Errc::kAlreadyExists));
+  EXPECT_EQ(Code(AddRoot(ns_, "\\\\contoso.com\\webfarm")),
+            make_error_code(Errc::kAlreadyExists));
   // Re-declaring is harmless; a third name joins the same domain.
   EXPECT_TRUE(AddAlias(ns_, "contoso.com", "CONTOSO").ok());
   ASSERT_TRUE(AddAlias(ns_, "corp", "contoso.com").ok());
@@ -176,26 +191,33 @@ TEST_F(AdminTest, AliasWithoutRootsPointsAtTheSecondName) {
   EXPECT_EQ(*ns_.CanonicalHost("ow"), "orcsweb.com");
   ASSERT_TRUE(AddRoot(ns_, "\\\\OW\\webfarm").ok());
   EXPECT_TRUE(Locate(ns_, "\\\\orcsweb.com\\webfarm").has_value());
-  EXPECT_EQ(Locate(ns_, "\\\\orcsweb.com\\webfarm")->root.Path(), "\\\\OW\\webfarm");
+  EXPECT_EQ(Locate(ns_, "\\\\orcsweb.com\\webfarm")->root.Path(),
+            "\\\\OW\\webfarm");
 }
 
 TEST_F(AdminTest, AliasRefusesToMergeTwoPopulatedDomains) {
   ASSERT_TRUE(AddRoot(ns_, "\\\\fabrikam\\web").ok());
-  EXPECT_EQ(Code(AddAlias(ns_, "contoso", "fabrikam")), make_error_code(Errc::kConflict));
-  EXPECT_EQ(Code(AddAlias(ns_, "contoso", "CONTOSO")), make_error_code(Errc::kInvalidArgument));
+  EXPECT_EQ(Code(AddAlias(ns_, "contoso", "fabrikam")),
+            make_error_code(Errc::kConflict));
+  EXPECT_EQ(Code(AddAlias(ns_, "contoso", "CONTOSO")),
+            make_error_code(Errc::kInvalidArgument));
 }
 
 TEST_F(AdminTest, RemovingAliases) {
   ASSERT_TRUE(AddAlias(ns_, "contoso.com", "contoso").ok());
-  EXPECT_EQ(Code(RemoveAlias(ns_, "contoso")), make_error_code(Errc::kConflict));
+  EXPECT_EQ(Code(RemoveAlias(ns_, "contoso")),
+            make_error_code(Errc::kConflict));
   EXPECT_TRUE(RemoveAlias(ns_, "contoso.com").ok());
-  EXPECT_EQ(Code(RemoveAlias(ns_, "contoso.com")), make_error_code(Errc::kNotFound));
+  EXPECT_EQ(Code(RemoveAlias(ns_, "contoso.com")),
+            make_error_code(Errc::kNotFound));
   EXPECT_FALSE(Locate(ns_, "\\\\contoso.com\\webfarm").has_value());
 }
 
 TEST_F(AdminTest, RemovingRootsAndLinks) {
-  EXPECT_EQ(Code(RemoveRoot(ns_, kSite1)), make_error_code(Errc::kInvalidArgument));
-  EXPECT_EQ(Code(RemoveLink(ns_, kRoot)), make_error_code(Errc::kInvalidArgument));
+  EXPECT_EQ(Code(RemoveRoot(ns_, kSite1)),
+            make_error_code(Errc::kInvalidArgument));
+  EXPECT_EQ(Code(RemoveLink(ns_, kRoot)),
+            make_error_code(Errc::kInvalidArgument));
   ASSERT_TRUE(RemoveLink(ns_, "\\\\CONTOSO\\webfarm\\SITE1").ok());
   EXPECT_EQ(ns_.folder_count(), 0u);
   EXPECT_EQ(Code(RemoveLink(ns_, kSite1)), make_error_code(Errc::kNotFound));

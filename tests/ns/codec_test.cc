@@ -26,7 +26,8 @@ TEST(CodecTest, ChangeEntriesRoundTrip) {
     e.serial = gen.rng()();
     e.unix_millis = 1700000000000 + i;
     e.description = "link add " + gen.Name();
-    for (int m = gen.rng()() % 10; m > 0; --m) e.mutations.push_back(gen.Mutation());
+    for (int m = gen.rng()() % 10; m > 0; --m)
+      e.mutations.push_back(gen.Mutation());
     auto decoded = DecodeChangeEntry(EncodeChangeEntry(e));
     ASSERT_TRUE(decoded) << decoded.error().Message();
     EXPECT_EQ(*decoded, e);
@@ -48,9 +49,13 @@ TEST(CodecTest, EveryTruncationFailsCleanly) {
 }
 
 TEST(CodecTest, RejectsUnknownVersionAndEnums) {
-  std::string bytes = EncodeFolder(Folder{"Site1", 60, Failback::kOn, "", State::kOnline,
-                                          {Target{"w", "s", State::kOnline,
-                                                  PriorityClass::kGlobalHigh, 3, ""}}});
+  std::string bytes = EncodeFolder(Folder{
+      "Site1",
+      60,
+      Failback::kOn,
+      "",
+      State::kOnline,
+      {Target{"w", "s", State::kOnline, PriorityClass::kGlobalHigh, 3, ""}}});
   std::string v2 = bytes;
   v2[0] = 2;
   EXPECT_EQ(DecodeFolder(v2).error().code, make_error_code(Errc::kUnsupported));
@@ -58,7 +63,8 @@ TEST(CodecTest, RejectsUnknownVersionAndEnums) {
   // length 0): state, class, rank, site-length.
   std::string bad_class = bytes;
   bad_class[bad_class.size() - 6] = 9;
-  EXPECT_EQ(DecodeFolder(bad_class).error().code, make_error_code(Errc::kCorrupt));
+  EXPECT_EQ(DecodeFolder(bad_class).error().code,
+            make_error_code(Errc::kCorrupt));
   std::string bad_rank = bytes;
   bad_rank[bad_rank.size() - 5] = 32;
   EXPECT_FALSE(DecodeFolder(bad_rank).has_value());

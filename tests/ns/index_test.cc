@@ -12,9 +12,15 @@ class IndexTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(AddRoot(index_, "\\\\contoso.com\\webfarm").ok());
-    ASSERT_TRUE(AddLink(index_, "\\\\contoso.com\\webfarm\\Site1", "\\\\web1\\content\\Site1").ok());
-    ASSERT_TRUE(AddLink(index_, "\\\\contoso.com\\webfarm\\Sites\\Site2", "\\\\web2\\c\\Site2").ok());
-    ASSERT_TRUE(AddLink(index_, "\\\\contoso.com\\webfarm\\A\\B\\C\\D", "\\\\web3\\c\\d").ok());
+    ASSERT_TRUE(AddLink(index_, "\\\\contoso.com\\webfarm\\Site1",
+                        "\\\\web1\\content\\Site1")
+                    .ok());
+    ASSERT_TRUE(AddLink(index_, "\\\\contoso.com\\webfarm\\Sites\\Site2",
+                        "\\\\web2\\c\\Site2")
+                    .ok());
+    ASSERT_TRUE(AddLink(index_, "\\\\contoso.com\\webfarm\\A\\B\\C\\D",
+                        "\\\\web3\\c\\d")
+                    .ok());
   }
 
   // The folder path the lookup matched, "" for the root, "none" for no root.
@@ -32,12 +38,14 @@ class IndexTest : public ::testing::Test {
 TEST_F(IndexTest, FindsTheFolderAPathFallsIn) {
   EXPECT_EQ(Lookup("\\\\contoso.com\\webfarm\\Site1"), "Site1");
   EXPECT_EQ(Lookup("\\\\contoso.com\\webfarm\\Site1\\img\\logo.png"), "Site1");
-  EXPECT_EQ(Lookup("\\\\contoso.com\\webfarm\\Sites\\Site2\\x"), "Sites\\Site2");
+  EXPECT_EQ(Lookup("\\\\contoso.com\\webfarm\\Sites\\Site2\\x"),
+            "Sites\\Site2");
   EXPECT_EQ(Lookup("\\\\contoso.com\\webfarm\\A\\B\\C\\D\\E\\F"), "A\\B\\C\\D");
 }
 
 TEST_F(IndexTest, ReportsComponentsConsumed) {
-  auto m = index_.FindLongestPrefix("//CONTOSO.com/WebFarm/sites/site2/a/b", scratch_);
+  auto m = index_.FindLongestPrefix("//CONTOSO.com/WebFarm/sites/site2/a/b",
+                                    scratch_);
   ASSERT_TRUE(m && *m);
   EXPECT_EQ((*m)->consumed_components, 4u);
   EXPECT_EQ(scratch_.DisplayRange(0, 4), "CONTOSO.com\\WebFarm\\sites\\site2");
@@ -61,7 +69,8 @@ TEST_F(IndexTest, UnknownRootsMatchNothing) {
 }
 
 TEST_F(IndexTest, HostilePathsAreErrorsNotMatches) {
-  EXPECT_NE(Lookup("\\\\contoso.com\\webfarm\\Site1\\..\\..\\x").find("error"), std::string::npos);
+  EXPECT_NE(Lookup("\\\\contoso.com\\webfarm\\Site1\\..\\..\\x").find("error"),
+            std::string::npos);
   EXPECT_NE(Lookup("contoso.com\\webfarm").find("error"), std::string::npos);
 }
 
@@ -78,7 +87,8 @@ TEST_F(IndexTest, TracksDepthAndPrefixesAcrossRemovals) {
   EXPECT_FALSE(*index_.HasFolderBelow("contoso.com\\webfarm", "a\\b"));
   EXPECT_EQ(Lookup("\\\\contoso.com\\webfarm\\A\\B\\C\\D"), "");
   // The folder that blocked A\B is gone, so A\B may now be a folder.
-  EXPECT_TRUE(AddLink(index_, "\\\\contoso.com\\webfarm\\A\\B", "\\\\w\\s").ok());
+  EXPECT_TRUE(
+      AddLink(index_, "\\\\contoso.com\\webfarm\\A\\B", "\\\\w\\s").ok());
   EXPECT_EQ(Lookup("\\\\contoso.com\\webfarm\\A\\B\\C\\D"), "A\\B");
 }
 

@@ -15,7 +15,8 @@ std::error_code CodeOf(std::string_view path) {
 
 TEST(PathTest, AcceptsBothSeparatorsAndCollapsesRepeats) {
   NormalizedPath p;
-  ASSERT_TRUE(NormalizeUnc("//Contoso/WebFarm//Site1\\\\index.html/", 2, p).ok());
+  ASSERT_TRUE(
+      NormalizeUnc("//Contoso/WebFarm//Site1\\\\index.html/", 2, p).ok());
   EXPECT_EQ(p.display, "\\\\Contoso\\WebFarm\\Site1\\index.html");
   EXPECT_EQ(p.folded, "\\\\contoso\\webfarm\\site1\\index.html");
   ASSERT_EQ(p.count, 4u);
@@ -38,8 +39,10 @@ TEST(PathTest, FoldsNonAsciiCaseInsensitively) {
 }
 
 TEST(PathTest, RejectsNonUncPaths) {
-  EXPECT_EQ(CodeOf("contoso\\webfarm"), make_error_code(Errc::kInvalidArgument));
-  EXPECT_EQ(CodeOf("\\contoso\\webfarm"), make_error_code(Errc::kInvalidArgument));
+  EXPECT_EQ(CodeOf("contoso\\webfarm"),
+            make_error_code(Errc::kInvalidArgument));
+  EXPECT_EQ(CodeOf("\\contoso\\webfarm"),
+            make_error_code(Errc::kInvalidArgument));
   EXPECT_EQ(CodeOf(""), make_error_code(Errc::kInvalidArgument));
   EXPECT_EQ(CodeOf("\\\\"), make_error_code(Errc::kInvalidArgument));
   EXPECT_EQ(CodeOf("\\\\contoso"), make_error_code(Errc::kInvalidArgument));
@@ -54,8 +57,11 @@ TEST(PathTest, RejectsDotComponents) {
 }
 
 TEST(PathTest, RejectsForbiddenCharactersWithTheirCode) {
-  for (std::string bad : std::vector<std::string>{"a:b", "a*b", "a?b", "a<b", "a>b", "a|b", "a\"b",
-                          std::string("a\0b", 3), "a\nb", "a\x7f" "b"}) {
+  for (std::string bad :
+       std::vector<std::string>{"a:b", "a*b", "a?b", "a<b", "a>b", "a|b",
+                                "a\"b", std::string("a\0b", 3), "a\nb",
+                                "a\x7f"
+                                "b"}) {
     NormalizedPath p;
     Status s = NormalizeUnc("\\\\h\\r\\" + bad, 2, p);
     ASSERT_FALSE(s.ok()) << bad;
@@ -73,9 +79,12 @@ TEST(PathTest, RejectsTrailingDotOrSpace) {
 
 TEST(PathTest, RejectsInvalidUtf8) {
   EXPECT_EQ(CodeOf("\\\\h\\r\\\xc3"), make_error_code(Errc::kInvalidArgument));
-  EXPECT_EQ(CodeOf("\\\\h\\r\\\xc0\xaf"), make_error_code(Errc::kInvalidArgument));
-  EXPECT_EQ(CodeOf("\\\\h\\r\\\xed\xa0\x80"), make_error_code(Errc::kInvalidArgument));
-  EXPECT_EQ(CodeOf("\\\\h\\r\\\xf4\x90\x80\x80"), make_error_code(Errc::kInvalidArgument));
+  EXPECT_EQ(CodeOf("\\\\h\\r\\\xc0\xaf"),
+            make_error_code(Errc::kInvalidArgument));
+  EXPECT_EQ(CodeOf("\\\\h\\r\\\xed\xa0\x80"),
+            make_error_code(Errc::kInvalidArgument));
+  EXPECT_EQ(CodeOf("\\\\h\\r\\\xf4\x90\x80\x80"),
+            make_error_code(Errc::kInvalidArgument));
 }
 
 TEST(PathTest, EnforcesLimits) {
@@ -103,7 +112,8 @@ TEST(PathTest, ValidatesHostNames) {
   EXPECT_FALSE(ParseHostName("a..b").has_value());
   EXPECT_FALSE(ParseHostName(".a").has_value());
   EXPECT_FALSE(ParseHostName("hôst").has_value());
-  EXPECT_EQ(CodeOf("\\\\bad$host\\share"), make_error_code(Errc::kInvalidArgument));
+  EXPECT_EQ(CodeOf("\\\\bad$host\\share"),
+            make_error_code(Errc::kInvalidArgument));
 }
 
 TEST(PathTest, ParsesTargetPaths) {

@@ -29,7 +29,8 @@ std::string Dump(const NamespaceReader& r) {
   std::string out;
   for (const auto& e : *r.ListRoots()) {
     out += e.key + "=" + EncodeRoot(e.root) + "\n";
-    for (const auto& f : *r.ListFolders(e.key)) out += "  " + EncodeFolder(f) + "\n";
+    for (const auto& f : *r.ListFolders(e.key))
+      out += "  " + EncodeFolder(f) + "\n";
   }
   for (const auto& [a, c] : *r.ListAliases()) out += a + "->" + c + "\n";
   return out;
@@ -49,10 +50,16 @@ TEST(StoreTest, MissingStoreIsNotFoundUnlessCreating) {
 TEST(StoreTest, EveryChangeBumpsTheSerialAndLogsIt) {
   testing::TempDir tmp;
   auto store = MustOpen(tmp.path());
-  EXPECT_EQ(*store->Update("root add", [](NamespaceWriter& w) { return AddRoot(w, kRoot); }), 1u);
-  EXPECT_EQ(*store->Update("link add", [](NamespaceWriter& w) {
-    return AddLink(w, "\\\\contoso\\webfarm\\Site1", "\\\\web1\\c\\Site1");
-  }), 2u);
+  EXPECT_EQ(
+      *store->Update("root add",
+                     [](NamespaceWriter& w) { return AddRoot(w, kRoot); }),
+      1u);
+  EXPECT_EQ(*store->Update("link add",
+                           [](NamespaceWriter& w) {
+                             return AddLink(w, "\\\\contoso\\webfarm\\Site1",
+                                            "\\\\web1\\c\\Site1");
+                           }),
+            2u);
   auto log = store->ChangesSince(0, 100);
   ASSERT_TRUE(log);
   ASSERT_EQ(log->size(), 2u);
@@ -69,12 +76,14 @@ TEST(StoreTest, EveryChangeBumpsTheSerialAndLogsIt) {
 TEST(StoreTest, FailedChangeLeavesStoreUntouched) {
   testing::TempDir tmp;
   auto store = MustOpen(tmp.path());
-  ASSERT_TRUE(store->Update("root add", [](NamespaceWriter& w) { return AddRoot(w, kRoot); }));
+  ASSERT_TRUE(store->Update(
+      "root add", [](NamespaceWriter& w) { return AddRoot(w, kRoot); }));
   auto before = Dump(**store->Snapshot());
   // A change that writes something and then fails must not half-apply.
   auto r = store->Update("bad", [](NamespaceWriter& w) -> Status {
     DFS_RETURN_IF_ERROR(AddLink(w, "\\\\contoso\\webfarm\\A", "\\\\w\\a"));
-    return AddLink(w, "\\\\contoso\\webfarm\\A\\B", "\\\\w\\b");  // nests: fails
+    return AddLink(w, "\\\\contoso\\webfarm\\A\\B",
+                   "\\\\w\\b");  // nests: fails
   });
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, make_error_code(Errc::kConflict));
@@ -85,16 +94,21 @@ TEST(StoreTest, FailedChangeLeavesStoreUntouched) {
 TEST(StoreTest, ChangeWithoutMutationsCommitsNothing) {
   testing::TempDir tmp;
   auto store = MustOpen(tmp.path());
-  ASSERT_TRUE(store->Update("alias", [](NamespaceWriter& w) { return AddAlias(w, "a", "b"); }));
+  ASSERT_TRUE(store->Update(
+      "alias", [](NamespaceWriter& w) { return AddAlias(w, "a", "b"); }));
   // Declaring the same alias again changes nothing.
-  EXPECT_EQ(*store->Update("alias", [](NamespaceWriter& w) { return AddAlias(w, "b", "a"); }), 1u);
+  EXPECT_EQ(
+      *store->Update("alias",
+                     [](NamespaceWriter& w) { return AddAlias(w, "b", "a"); }),
+      1u);
   EXPECT_EQ(store->ChangesSince(0, 10)->size(), 1u);
 }
 
 TEST(StoreTest, SnapshotsAreConsistent) {
   testing::TempDir tmp;
   auto store = MustOpen(tmp.path());
-  ASSERT_TRUE(store->Update("root add", [](NamespaceWriter& w) { return AddRoot(w, kRoot); }));
+  ASSERT_TRUE(store->Update(
+      "root add", [](NamespaceWriter& w) { return AddRoot(w, kRoot); }));
   auto snapshot = store->Snapshot();
   ASSERT_TRUE(snapshot);
   ASSERT_TRUE(store->Update("link", [](NamespaceWriter& w) {
@@ -102,7 +116,8 @@ TEST(StoreTest, SnapshotsAreConsistent) {
   }));
   EXPECT_EQ((*snapshot)->Serial(), 1u);
   EXPECT_TRUE((*(*snapshot)->ListFolders("contoso\\webfarm")).empty());
-  EXPECT_EQ((*(*store->Snapshot())->ListFolders("contoso\\webfarm")).size(), 1u);
+  EXPECT_EQ((*(*store->Snapshot())->ListFolders("contoso\\webfarm")).size(),
+            1u);
 }
 
 TEST(StoreTest, TrimmedLogAsksForResync) {
@@ -110,11 +125,11 @@ TEST(StoreTest, TrimmedLogAsksForResync) {
   StoreOptions options;
   options.change_log_keep = 3;
   auto store = MustOpen(tmp.path(), options);
-  ASSERT_TRUE(store->Update("root", [](NamespaceWriter& w) { return AddRoot(w, kRoot); }));
+  ASSERT_TRUE(store->Update(
+      "root", [](NamespaceWriter& w) { return AddRoot(w, kRoot); }));
   for (int i = 0; i < 6; ++i) {
-    ASSERT_TRUE(store->Update("ttl", [&](NamespaceWriter& w) {
-      return SetTtl(w, kRoot, 100 + i);
-    }));
+    ASSERT_TRUE(store->Update(
+        "ttl", [&](NamespaceWriter& w) { return SetTtl(w, kRoot, 100 + i); }));
   }
   auto stats = *store->Stats();
   EXPECT_EQ(stats.serial, 7u);
@@ -134,7 +149,8 @@ TEST(StoreTest, CatchUpReplaysOrReloads) {
   NamespaceIndex index;
   ASSERT_TRUE(store->LoadInto(index).ok());
   EXPECT_FALSE(*store->CatchUp(index));
-  ASSERT_TRUE(store->Update("root", [](NamespaceWriter& w) { return AddRoot(w, kRoot); }));
+  ASSERT_TRUE(store->Update(
+      "root", [](NamespaceWriter& w) { return AddRoot(w, kRoot); }));
   ASSERT_TRUE(store->Update("link", [](NamespaceWriter& w) {
     return AddLink(w, "\\\\contoso\\webfarm\\Site1", "\\\\web1\\c");
   }));
@@ -144,7 +160,8 @@ TEST(StoreTest, CatchUpReplaysOrReloads) {
   // Fall further behind than the log reaches: CatchUp reloads.
   for (int i = 0; i < 10; ++i) {
     ASSERT_TRUE(store->Update("link", [&](NamespaceWriter& w) {
-      return AddLink(w, "\\\\contoso\\webfarm\\S" + std::to_string(i), "\\\\web1\\c");
+      return AddLink(w, "\\\\contoso\\webfarm\\S" + std::to_string(i),
+                     "\\\\web1\\c");
     }));
   }
   EXPECT_TRUE(*store->CatchUp(index));
@@ -157,11 +174,13 @@ TEST(StoreTest, HugeChangeIsLoggedAsResync) {
   testing::TempDir tmp;
   auto store = MustOpen(tmp.path());
   NamespaceIndex index;
-  ASSERT_TRUE(store->Update("root", [](NamespaceWriter& w) { return AddRoot(w, kRoot); }));
+  ASSERT_TRUE(store->Update(
+      "root", [](NamespaceWriter& w) { return AddRoot(w, kRoot); }));
   ASSERT_TRUE(*store->CatchUp(index));
   ASSERT_TRUE(store->Update("bulk", [](NamespaceWriter& w) -> Status {
     for (size_t i = 0; i <= kMaxLoggedMutations; ++i) {
-      DFS_RETURN_IF_ERROR(AddLink(w, "\\\\contoso\\webfarm\\F" + std::to_string(i), "\\\\w\\s"));
+      DFS_RETURN_IF_ERROR(AddLink(
+          w, "\\\\contoso\\webfarm\\F" + std::to_string(i), "\\\\w\\s"));
     }
     return Status::Ok();
   }));
@@ -182,31 +201,53 @@ TEST(StoreTest, MatchesTheInMemoryIndexUnderRandomScripts) {
   NamespaceIndex direct, follower;
   testing::RandomNamespace gen(testing::TestSeed());
   std::vector<std::string> folders;
-  const std::vector<std::string> roots = {"\\\\contoso\\webfarm", "\\\\OW\\web", "\\\\srv\\r"};
+  const std::vector<std::string> roots = {"\\\\contoso\\webfarm", "\\\\OW\\web",
+                                          "\\\\srv\\r"};
   for (int step = 0; step < 300; ++step) {
     auto& rng = gen.rng();
     std::string root = roots[rng() % roots.size()];
-    std::string folder = root + "\\" + gen.Name(3) + (rng() % 3 ? "" : "\\" + gen.Name(3));
+    std::string folder =
+        root + "\\" + gen.Name(3) + (rng() % 3 ? "" : "\\" + gen.Name(3));
     std::string target = "\\\\" + gen.Name(4) + "\\" + gen.Name(4);
-    std::string existing = folders.empty() ? folder : folders[rng() % folders.size()];
+    std::string existing =
+        folders.empty() ? folder : folders[rng() % folders.size()];
     uint32_t ttl = rng() % 1000;
     std::string comment = gen.Name();
     std::function<Status(NamespaceWriter&)> op;
     switch (rng() % 9) {
-      case 0: op = [=](NamespaceWriter& w) { return AddRoot(w, root); }; break;
+      case 0:
+        op = [=](NamespaceWriter& w) { return AddRoot(w, root); };
+        break;
       case 1:
         op = [=](NamespaceWriter& w) { return AddLink(w, folder, target); };
         folders.push_back(folder);
         break;
-      case 2: op = [=](NamespaceWriter& w) { return AddTarget(w, existing, target); }; break;
-      case 3: op = [=](NamespaceWriter& w) { return RemoveLink(w, existing); }; break;
-      case 4: op = [=](NamespaceWriter& w) { return SetTtl(w, root, ttl); }; break;
-      case 5: op = [=](NamespaceWriter& w) { return AddAlias(w, "ow", "orcsweb.com"); }; break;
-      case 6: op = [=](NamespaceWriter& w) { return SetFailback(w, existing, Failback::kOn); }; break;
-      case 7:
-        if (ttl % 10 == 0) op = [=](NamespaceWriter& w) { return RemoveRoot(w, root); };
+      case 2:
+        op = [=](NamespaceWriter& w) { return AddTarget(w, existing, target); };
         break;
-      default: op = [=](NamespaceWriter& w) { return SetComment(w, root, comment); }; break;
+      case 3:
+        op = [=](NamespaceWriter& w) { return RemoveLink(w, existing); };
+        break;
+      case 4:
+        op = [=](NamespaceWriter& w) { return SetTtl(w, root, ttl); };
+        break;
+      case 5:
+        op = [=](NamespaceWriter& w) {
+          return AddAlias(w, "ow", "orcsweb.com");
+        };
+        break;
+      case 6:
+        op = [=](NamespaceWriter& w) {
+          return SetFailback(w, existing, Failback::kOn);
+        };
+        break;
+      case 7:
+        if (ttl % 10 == 0)
+          op = [=](NamespaceWriter& w) { return RemoveRoot(w, root); };
+        break;
+      default:
+        op = [=](NamespaceWriter& w) { return SetComment(w, root, comment); };
+        break;
     }
     if (!op) continue;
     Status in_memory = op(direct);
@@ -228,7 +269,8 @@ TEST(StoreTest, MatchesTheInMemoryIndexUnderRandomScripts) {
 TEST(StoreTest, ThreadsWritingAtOnceEachGetASerial) {
   testing::TempDir tmp;
   auto store = MustOpen(tmp.path());
-  ASSERT_TRUE(store->Update("root", [](NamespaceWriter& w) { return AddRoot(w, kRoot); }));
+  ASSERT_TRUE(store->Update(
+      "root", [](NamespaceWriter& w) { return AddRoot(w, kRoot); }));
   constexpr int kThreads = 4, kEach = 25;
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
@@ -236,7 +278,10 @@ TEST(StoreTest, ThreadsWritingAtOnceEachGetASerial) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
         auto r = store->Update("link", [&](NamespaceWriter& w) {
-          return AddLink(w, "\\\\contoso\\webfarm\\T" + std::to_string(t) + "_" + std::to_string(i), "\\\\w\\s");
+          return AddLink(w,
+                         "\\\\contoso\\webfarm\\T" + std::to_string(t) + "_" +
+                             std::to_string(i),
+                         "\\\\w\\s");
         });
         if (!r) ++failures;
       }
@@ -298,7 +343,8 @@ TEST(StoreTest, RefusesSomebodyElsesLmdb) {
   auto r = Store::Open(tmp.path(), options);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, make_error_code(Errc::kCorrupt));
-  EXPECT_NE(r.error().Message().find("not a dfs namespace store"), std::string::npos);
+  EXPECT_NE(r.error().Message().find("not a dfs namespace store"),
+            std::string::npos);
 }
 
 TEST(StoreTest, RefusesAnotherSchemaVersion) {
@@ -316,14 +362,16 @@ TEST(StoreTest, FullStoreFailsCleanlyAndKeepsWhatItHad) {
   StoreOptions options;
   options.map_size_bytes = 256 * 1024;  // a tiny map stands in for a full disk
   auto store = MustOpen(tmp.path(), options);
-  ASSERT_TRUE(store->Update("root", [](NamespaceWriter& w) { return AddRoot(w, kRoot); }));
+  ASSERT_TRUE(store->Update(
+      "root", [](NamespaceWriter& w) { return AddRoot(w, kRoot); }));
   ASSERT_TRUE(store->Update("link", [](NamespaceWriter& w) {
     return AddLink(w, "\\\\contoso\\webfarm\\Keep", "\\\\w\\s");
   }));
   auto before = Dump(**store->Snapshot());
   auto r = store->Update("bulk", [](NamespaceWriter& w) -> Status {
     for (int i = 0; i < 5000; ++i) {
-      DFS_RETURN_IF_ERROR(AddLink(w, "\\\\contoso\\webfarm\\F" + std::to_string(i),
+      DFS_RETURN_IF_ERROR(AddLink(w,
+                                  "\\\\contoso\\webfarm\\F" + std::to_string(i),
                                   "\\\\w\\" + std::string(100, 's')));
     }
     return Status::Ok();
@@ -334,16 +382,20 @@ TEST(StoreTest, FullStoreFailsCleanlyAndKeepsWhatItHad) {
   EXPECT_EQ(*store->Serial(), 2u);
   EXPECT_EQ(Dump(**store->Snapshot()), before);
   // And it still takes small changes.
-  EXPECT_TRUE(store->Update("ttl", [](NamespaceWriter& w) { return SetTtl(w, kRoot, 30); }));
+  EXPECT_TRUE(store->Update(
+      "ttl", [](NamespaceWriter& w) { return SetTtl(w, kRoot, 30); }));
 }
 
 TEST(StoreTest, KeysLongerThanLmdbAllowsAreAClearError) {
   testing::TempDir tmp;
   auto store = MustOpen(tmp.path());
-  ASSERT_TRUE(store->Update("root", [](NamespaceWriter& w) { return AddRoot(w, kRoot); }));
+  ASSERT_TRUE(store->Update(
+      "root", [](NamespaceWriter& w) { return AddRoot(w, kRoot); }));
   std::string folder = std::string(kRoot);
   for (int i = 0; i < 3; ++i) folder += "\\" + std::string(200, 'a' + i);
-  auto r = store->Update("link", [&](NamespaceWriter& w) { return AddLink(w, folder, "\\\\w\\s"); });
+  auto r = store->Update("link", [&](NamespaceWriter& w) {
+    return AddLink(w, folder, "\\\\w\\s");
+  });
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, make_error_code(Errc::kLimitExceeded));
 }

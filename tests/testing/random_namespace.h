@@ -61,12 +61,18 @@ class RandomNamespace {
 
   ns::Mutation Mutation() {
     switch (rng_() % 6) {
-      case 0: return ns::PutRoot{Name() + "\\" + Name(), Root()};
-      case 1: return ns::DeleteRoot{Name() + "\\" + Name()};
-      case 2: return ns::PutFolder{Name() + "\\" + Name(), Name(), Folder()};
-      case 3: return ns::DeleteFolder{Name() + "\\" + Name(), Name()};
-      case 4: return ns::PutAlias{Name(), Name()};
-      default: return ns::DeleteAlias{Name()};
+      case 0:
+        return ns::PutRoot{Name() + "\\" + Name(), Root()};
+      case 1:
+        return ns::DeleteRoot{Name() + "\\" + Name()};
+      case 2:
+        return ns::PutFolder{Name() + "\\" + Name(), Name(), Folder()};
+      case 3:
+        return ns::DeleteFolder{Name() + "\\" + Name(), Name()};
+      case 4:
+        return ns::PutAlias{Name(), Name()};
+      default:
+        return ns::DeleteAlias{Name()};
     }
   }
 

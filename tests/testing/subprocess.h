@@ -46,7 +46,8 @@ class Subprocess {
     ProcessResult r;
     int status = 0;
     waitpid(pid_, &status, 0);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.exit_code =
+        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     r.out = ReadAll(out_fd_);
     r.err = ReadAll(err_fd_);
     close(out_fd_);

@@ -2,7 +2,8 @@
 //
 //   dfsutil --store DIR root add \\contoso\webfarm
 //   dfsutil --store DIR link add \\contoso\webfarm\Site1 \\web1\content\Site1
-//   dfsutil --store DIR property priority set \\contoso\webfarm\Site1 \\web1\content\Site1 first
+//   dfsutil --store DIR property priority set \\contoso\webfarm\Site1
+//   \\web1\content\Site1 first
 //
 // Every write is one store transaction. Errors print one line on stderr
 // (and a JSON object on stdout with --json) and exit non-zero: 1 for a
@@ -119,7 +120,8 @@ void Show(const Globals& g, const std::string& path) {
     json j = dfs::tools::ToJson(at.root);
     j["serial"] = reader->Serial();
     json list = json::array();
-    for (const auto& f : folders) list.push_back(dfs::tools::ToJson(at.root, f));
+    for (const auto& f : folders)
+      list.push_back(dfs::tools::ToJson(at.root, f));
     j["folders"] = std::move(list);
     std::cout << j.dump(2) << "\n";
   } else {
@@ -142,9 +144,10 @@ void ListRoots(const Globals& g) {
     return;
   }
   for (const auto& e : roots) {
-    std::cout << e.root.Path() << "  (" << Check(reader->ListFolders(e.key)).size()
-              << " folders, ttl " << e.root.ttl_seconds << "s, "
-              << ns::ToString(e.root.state) << ")\n";
+    std::cout << e.root.Path() << "  ("
+              << Check(reader->ListFolders(e.key)).size() << " folders, ttl "
+              << e.root.ttl_seconds << "s, " << ns::ToString(e.root.state)
+              << ")\n";
   }
 }
 
@@ -185,9 +188,8 @@ void ShowLog(const Globals& g, uint64_t since, size_t limit) {
                       {"resyncRequired", e.resync_required}});
     } else {
       std::cout << e.serial << "  " << FormatTime(e.unix_millis) << "  "
-                << e.description << "  (" << e.mutations.size()
-                << " records" << (e.resync_required ? ", resync" : "")
-                << ")\n";
+                << e.description << "  (" << e.mutations.size() << " records"
+                << (e.resync_required ? ", resync" : "") << ")\n";
     }
   }
   if (g.json) std::cout << json{{"changes", list}}.dump(2) << "\n";
@@ -196,12 +198,16 @@ void ShowLog(const Globals& g, uint64_t since, size_t limit) {
 void StoreInfo(const Globals& g) {
   auto store = OpenStore(g, false);
   ns::StoreStats s = Check(store->Stats());
-  json j = {{"store", g.store_dir},     {"schema", ns::kStoreSchemaVersion},
-            {"serial", s.serial},       {"roots", s.roots},
-            {"folders", s.folders},     {"aliases", s.aliases},
+  json j = {{"store", g.store_dir},
+            {"schema", ns::kStoreSchemaVersion},
+            {"serial", s.serial},
+            {"roots", s.roots},
+            {"folders", s.folders},
+            {"aliases", s.aliases},
             {"logEntries", s.log_entries},
             {"oldestLoggedSerial", s.oldest_logged_serial},
-            {"usedBytes", s.used_bytes}, {"fileBytes", s.file_bytes}};
+            {"usedBytes", s.used_bytes},
+            {"fileBytes", s.file_bytes}};
   if (g.json) {
     std::cout << j.dump(2) << "\n";
   } else {
@@ -245,25 +251,31 @@ int main(int argc, char** argv) {
   std::string path, target, value, extra;
   std::string ttl_text, comment_text;
   {
-    auto* add = root->add_subcommand("add", "create a namespace root \\\\host\\name");
-    add->add_option("ROOT", path, "\\\\domain\\root or \\\\server\\root")->required();
-    add->add_option("--ttl", ttl_text, "referral cache time in seconds (default 300)");
+    auto* add =
+        root->add_subcommand("add", "create a namespace root \\\\host\\name");
+    add->add_option("ROOT", path, "\\\\domain\\root or \\\\server\\root")
+        ->required();
+    add->add_option("--ttl", ttl_text,
+                    "referral cache time in seconds (default 300)");
     add->add_option("--comment", comment_text, "description");
     add->callback([&] {
       run = [&] {
         ns::RootOptions o;
         if (!ttl_text.empty()) o.ttl_seconds = Check(ns::ParseTtl(ttl_text));
         if (!comment_text.empty()) o.comment = comment_text;
-        RunChange(g, Describe({"root add", path}),
-                  [&](ns::NamespaceWriter& w) { return ns::AddRoot(w, path, o); });
+        RunChange(g, Describe({"root add", path}), [&](ns::NamespaceWriter& w) {
+          return ns::AddRoot(w, path, o);
+        });
       };
     });
-    auto* remove = root->add_subcommand("remove", "delete a root and all its folders");
+    auto* remove =
+        root->add_subcommand("remove", "delete a root and all its folders");
     remove->add_option("ROOT", path)->required();
     remove->callback([&] {
       run = [&] {
-        RunChange(g, Describe({"root remove", path}),
-                  [&](ns::NamespaceWriter& w) { return ns::RemoveRoot(w, path); });
+        RunChange(
+            g, Describe({"root remove", path}),
+            [&](ns::NamespaceWriter& w) { return ns::RemoveRoot(w, path); });
       };
     });
     auto* list = root->add_subcommand("list", "list the roots in the store");
@@ -272,26 +284,32 @@ int main(int argc, char** argv) {
 
   // link add|remove
   TargetFlags target_flags;
-  auto* link = app.add_subcommand("link", "folders (links) and their first target");
+  auto* link =
+      app.add_subcommand("link", "folders (links) and their first target");
   link->require_subcommand(1);
   {
-    auto* add = link->add_subcommand("add", "create a folder with its first target");
-    add->add_option("FOLDER", path, "\\\\domain\\root\\folder[\\...]")->required();
+    auto* add =
+        link->add_subcommand("add", "create a folder with its first target");
+    add->add_option("FOLDER", path, "\\\\domain\\root\\folder[\\...]")
+        ->required();
     add->add_option("TARGET", target, "\\\\server\\share[\\path]")->required();
     target_flags.AddTo(add);
     add->callback([&] {
       run = [&] {
         auto o = target_flags.Parse();
         RunChange(g, Describe({"link add", path, target}),
-                  [&](ns::NamespaceWriter& w) { return ns::AddLink(w, path, target, o); });
+                  [&](ns::NamespaceWriter& w) {
+                    return ns::AddLink(w, path, target, o);
+                  });
       };
     });
     auto* remove = link->add_subcommand("remove", "delete a folder");
     remove->add_option("FOLDER", path)->required();
     remove->callback([&] {
       run = [&] {
-        RunChange(g, Describe({"link remove", path}),
-                  [&](ns::NamespaceWriter& w) { return ns::RemoveLink(w, path); });
+        RunChange(
+            g, Describe({"link remove", path}),
+            [&](ns::NamespaceWriter& w) { return ns::RemoveLink(w, path); });
       };
     });
   }
@@ -309,7 +327,9 @@ int main(int argc, char** argv) {
       run = [&] {
         auto o = target_flags.Parse();
         RunChange(g, Describe({"target add", path, target}),
-                  [&](ns::NamespaceWriter& w) { return ns::AddTarget(w, path, target, o); });
+                  [&](ns::NamespaceWriter& w) {
+                    return ns::AddTarget(w, path, target, o);
+                  });
       };
     });
     auto* remove = tgt->add_subcommand("remove", "remove a target");
@@ -318,24 +338,27 @@ int main(int argc, char** argv) {
     remove->callback([&] {
       run = [&] {
         RunChange(g, Describe({"target remove", path, target}),
-                  [&](ns::NamespaceWriter& w) { return ns::RemoveTarget(w, path, target); });
+                  [&](ns::NamespaceWriter& w) {
+                    return ns::RemoveTarget(w, path, target);
+                  });
       };
     });
   }
 
   // property <name> set ...
-  auto* prop = app.add_subcommand("property", "set root, folder and target properties");
+  auto* prop =
+      app.add_subcommand("property", "set root, folder and target properties");
   prop->require_subcommand(1);
   std::vector<std::string> args;
   auto add_property = [&](const std::string& name, const std::string& help,
                           const std::string& usage, size_t min_args,
-                          size_t max_args,
-                          std::function<void()> handler) {
+                          size_t max_args, std::function<void()> handler) {
     auto* p = prop->add_subcommand(name, help);
     p->require_subcommand(1);
     auto* set = p->add_subcommand("set", help);
-    set->add_option("ARGS", args, usage)->required()->expected(
-        static_cast<int>(min_args), static_cast<int>(max_args));
+    set->add_option("ARGS", args, usage)
+        ->required()
+        ->expected(static_cast<int>(min_args), static_cast<int>(max_args));
     set->callback([&, handler] { run = handler; });
     return set;
   };
@@ -344,22 +367,31 @@ int main(int argc, char** argv) {
                "PATH SECONDS", 2, 2, [&] {
                  uint32_t ttl = Check(ns::ParseTtl(args[1]));
                  RunChange(g, Describe({"property ttl set", args[0], args[1]}),
-                           [&](ns::NamespaceWriter& w) { return ns::SetTtl(w, args[0], ttl); });
+                           [&](ns::NamespaceWriter& w) {
+                             return ns::SetTtl(w, args[0], ttl);
+                           });
                });
   add_property("failback", "clients fail back to preferred targets",
                "PATH on|off|inherit", 2, 2, [&] {
                  auto fb = Check(ns::ParseFailback(args[1]));
-                 RunChange(g, Describe({"property failback set", args[0], args[1]}),
-                           [&](ns::NamespaceWriter& w) { return ns::SetFailback(w, args[0], fb); });
+                 RunChange(
+                     g, Describe({"property failback set", args[0], args[1]}),
+                     [&](ns::NamespaceWriter& w) {
+                       return ns::SetFailback(w, args[0], fb);
+                     });
                });
   add_property("state", "online/offline state of a root, folder or target",
                "PATH [TARGET] online|offline", 2, 3, [&] {
                  auto state = Check(ns::ParseState(args.back()));
                  std::optional<std::string_view> t;
                  if (args.size() == 3) t = args[1];
-                 RunChange(g, Describe({"property state set", args[0],
-                                        args.size() == 3 ? args[1] : "", args.back()}),
-                           [&](ns::NamespaceWriter& w) { return ns::SetState(w, args[0], t, state); });
+                 RunChange(
+                     g,
+                     Describe({"property state set", args[0],
+                               args.size() == 3 ? args[1] : "", args.back()}),
+                     [&](ns::NamespaceWriter& w) {
+                       return ns::SetState(w, args[0], t, state);
+                     });
                });
   auto* priority = add_property(
       "priority", "referral priority class (and rank) of a target",
@@ -368,8 +400,9 @@ int main(int argc, char** argv) {
         std::optional<uint8_t> rank;
         if (args.size() == 4) rank = Check(ns::ParsePriorityRank(args[3]));
         if (!rank_flag.empty()) rank = Check(ns::ParsePriorityRank(rank_flag));
-        RunChange(g, Describe({"property priority set", args[0], args[1], args[2],
-                               args.size() == 4 ? args[3] : rank_flag}),
+        RunChange(g,
+                  Describe({"property priority set", args[0], args[1], args[2],
+                            args.size() == 4 ? args[3] : rank_flag}),
                   [&](ns::NamespaceWriter& w) {
                     return ns::SetPriority(w, args[0], args[1], cls, rank);
                   });
@@ -378,21 +411,27 @@ int main(int argc, char** argv) {
   add_property("ordering", "referral ordering method of a root",
                "ROOT lowestCost|random|inSiteOnly", 2, 2, [&] {
                  auto m = Check(ns::ParseOrderingMethod(args[1]));
-                 RunChange(g, Describe({"property ordering set", args[0], args[1]}),
-                           [&](ns::NamespaceWriter& w) { return ns::SetOrdering(w, args[0], m); });
+                 RunChange(
+                     g, Describe({"property ordering set", args[0], args[1]}),
+                     [&](ns::NamespaceWriter& w) {
+                       return ns::SetOrdering(w, args[0], m);
+                     });
                });
   add_property("comment", "comment of a root or folder", "PATH TEXT", 2, 2,
                [&] {
                  RunChange(g, Describe({"property comment set", args[0]}),
-                           [&](ns::NamespaceWriter& w) { return ns::SetComment(w, args[0], args[1]); });
-               });
-  add_property("site", "site of a target (empty to clear)", "PATH TARGET SITE",
-               3, 3, [&] {
-                 RunChange(g, Describe({"property site set", args[0], args[1], args[2]}),
                            [&](ns::NamespaceWriter& w) {
-                             return ns::SetSite(w, args[0], args[1], args[2]);
+                             return ns::SetComment(w, args[0], args[1]);
                            });
                });
+  add_property(
+      "site", "site of a target (empty to clear)", "PATH TARGET SITE", 3, 3,
+      [&] {
+        RunChange(g, Describe({"property site set", args[0], args[1], args[2]}),
+                  [&](ns::NamespaceWriter& w) {
+                    return ns::SetSite(w, args[0], args[1], args[2]);
+                  });
+      });
 
   // domain alias add|remove|list
   auto* domain = app.add_subcommand("domain", "domain names");
@@ -407,15 +446,18 @@ int main(int argc, char** argv) {
     add->callback([&] {
       run = [&] {
         RunChange(g, Describe({"domain alias add", value, extra}),
-                  [&](ns::NamespaceWriter& w) { return ns::AddAlias(w, value, extra); });
+                  [&](ns::NamespaceWriter& w) {
+                    return ns::AddAlias(w, value, extra);
+                  });
       };
     });
     auto* remove = alias->add_subcommand("remove", "forget an alias");
     remove->add_option("NAME", value)->required();
     remove->callback([&] {
       run = [&] {
-        RunChange(g, Describe({"domain alias remove", value}),
-                  [&](ns::NamespaceWriter& w) { return ns::RemoveAlias(w, value); });
+        RunChange(
+            g, Describe({"domain alias remove", value}),
+            [&](ns::NamespaceWriter& w) { return ns::RemoveAlias(w, value); });
       };
     });
     auto* list = alias->add_subcommand("list", "list aliases");
@@ -423,7 +465,8 @@ int main(int argc, char** argv) {
   }
 
   // show PATH
-  auto* show = app.add_subcommand("show", "a root with every folder, or one folder, with all properties");
+  auto* show = app.add_subcommand(
+      "show", "a root with every folder, or one folder, with all properties");
   show->add_option("PATH", path, "root or folder")->required();
   show->callback([&] { run = [&] { Show(g, path); }; });
 

@@ -27,11 +27,16 @@ json TargetsJson(const std::vector<ns::Target>& targets) {
 
 std::string_view PriorityLabel(ns::PriorityClass c) {
   switch (c) {
-    case ns::PriorityClass::kGlobalHigh: return "first among all targets";
-    case ns::PriorityClass::kGlobalLow: return "last among all targets";
-    case ns::PriorityClass::kSiteCostHigh: return "first among equal cost";
-    case ns::PriorityClass::kSiteCostLow: return "last among equal cost";
-    case ns::PriorityClass::kSiteCostNormal: break;
+    case ns::PriorityClass::kGlobalHigh:
+      return "first among all targets";
+    case ns::PriorityClass::kGlobalLow:
+      return "last among all targets";
+    case ns::PriorityClass::kSiteCostHigh:
+      return "first among equal cost";
+    case ns::PriorityClass::kSiteCostLow:
+      return "last among equal cost";
+    case ns::PriorityClass::kSiteCostNormal:
+      break;
   }
   return "normal";
 }

@@ -99,11 +99,11 @@ Unexpected<Error> Fail(Enum code, std::string context) {
 }  // namespace dfs
 
 // Propagates the error of a Status or Result expression.
-#define DFS_RETURN_IF_ERROR(expr)                                   \
-  do {                                                              \
-    auto&& dfs_status_ = (expr);                                    \
-    if (!dfs_status_.has_value())                                   \
-      return ::dfs::Unexpected<::dfs::Error>(dfs_status_.error());  \
+#define DFS_RETURN_IF_ERROR(expr)                                  \
+  do {                                                             \
+    auto&& dfs_status_ = (expr);                                   \
+    if (!dfs_status_.has_value())                                  \
+      return ::dfs::Unexpected<::dfs::Error>(dfs_status_.error()); \
   } while (0)
 
 #define DFS_CONCAT_INNER_(a, b) a##b
@@ -112,8 +112,8 @@ Unexpected<Error> Fail(Enum code, std::string context) {
 // error.
 #define DFS_ASSIGN_OR_RETURN(lhs, expr) \
   DFS_ASSIGN_OR_RETURN_IMPL_(DFS_CONCAT_(dfs_result_, __LINE__), lhs, expr)
-#define DFS_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)                   \
-  auto tmp = (expr);                                                 \
-  if (!tmp.has_value())                                              \
-    return ::dfs::Unexpected<::dfs::Error>(std::move(tmp).error());  \
+#define DFS_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)                  \
+  auto tmp = (expr);                                                \
+  if (!tmp.has_value())                                             \
+    return ::dfs::Unexpected<::dfs::Error>(std::move(tmp).error()); \
   lhs = std::move(tmp).value()

@@ -3,9 +3,10 @@
 //
 // Lookup folds the path once, maps the host through the alias table, finds
 // the root in a hash map, then probes the root's folder hash map with the
-// path's prefixes from the longest possible one (bounded by the deepest
-// folder of that root) down; folders never nest, so the first hit is the
-// answer. No allocation happens once the caller's scratch has grown.
+// path's prefixes from the shortest up, stopping at the first folder or at
+// the first prefix no folder lies below (folders never nest, so at most one
+// prefix is a folder). No allocation happens once the caller's scratch has
+// grown.
 //
 // It is also a complete NamespaceWriter, so the admin logic runs against it
 // in tests exactly as against the LMDB store, and a server applies the
@@ -32,7 +33,8 @@ struct StringHash {
   size_t operator()(std::string_view s) const noexcept;
 };
 template <typename V>
-using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+using StringMap =
+    std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
 class NamespaceIndex final : public NamespaceWriter {
  public:

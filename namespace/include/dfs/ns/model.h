@@ -95,9 +95,12 @@ struct Folder {
 // The failback flag a client gets for a folder.
 inline bool EffectiveFailback(const Root& root, const Folder& folder) {
   switch (folder.failback) {
-    case Failback::kOn: return true;
-    case Failback::kOff: return false;
-    case Failback::kInherit: break;
+    case Failback::kOn:
+      return true;
+    case Failback::kOff:
+      return false;
+    case Failback::kInherit:
+      break;
   }
   return root.failback;
 }

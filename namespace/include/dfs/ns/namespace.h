@@ -91,8 +91,8 @@ class NamespaceReader {
   virtual Result<std::string> CanonicalHost(
       std::string_view folded_host) const = 0;
   // (alias, canonical) pairs, sorted by alias.
-  virtual Result<std::vector<std::pair<std::string, std::string>>>
-  ListAliases() const = 0;
+  virtual Result<std::vector<std::pair<std::string, std::string>>> ListAliases()
+      const = 0;
   // The serial number of the last change this view contains.
   virtual uint64_t Serial() const = 0;
 };

@@ -45,8 +45,8 @@ struct NormalizedPath {
   std::array<uint16_t, kMaxComponents> folded_begin{}, folded_end{};
 
   std::string_view Display(size_t i) const {
-    return std::string_view(display).substr(
-        display_begin[i], display_end[i] - display_begin[i]);
+    return std::string_view(display).substr(display_begin[i],
+                                            display_end[i] - display_begin[i]);
   }
   std::string_view Folded(size_t i) const {
     return std::string_view(folded).substr(folded_begin[i],
@@ -71,7 +71,7 @@ Status NormalizeUnc(std::string_view input, size_t min_components,
 
 // A namespace path: the root and, optionally, a path below it.
 struct NamespacePath {
-  std::string host, root;        // display case
+  std::string host, root;  // display case
   std::string folded_host, folded_root;
   std::vector<std::string> rest;  // components below the root, display case
   std::vector<std::string> folded_rest;
@@ -86,7 +86,7 @@ Result<NamespacePath> ParseNamespacePath(std::string_view input);
 // A target path `\\server\share[\path]`.
 struct TargetPath {
   std::string server;
-  std::string share;  // share and sub-path, `\` separated, display case
+  std::string share;   // share and sub-path, `\` separated, display case
   std::string folded;  // the whole folded path, for identity comparison
 };
 Result<TargetPath> ParseTargetPath(std::string_view input);

@@ -47,8 +47,8 @@ struct StoreStats {
   uint64_t serial = 0;
   uint64_t roots = 0, folders = 0, aliases = 0, log_entries = 0;
   uint64_t oldest_logged_serial = 0;  // 0 when the log is empty
-  uint64_t used_bytes = 0;  // pages in use times the page size
-  uint64_t file_bytes = 0;  // data.mdb as allocated on disk
+  uint64_t used_bytes = 0;            // pages in use times the page size
+  uint64_t file_bytes = 0;            // data.mdb as allocated on disk
 };
 
 class Store {
@@ -68,8 +68,9 @@ class Store {
   // When it fails, or the commit fails (the disk is full, the map is full),
   // nothing changes and the error is returned. `change` must not block on
   // other stores: the writer lock is held while it runs.
-  Result<uint64_t> Update(std::string_view description,
-                          const std::function<Status(NamespaceWriter&)>& change);
+  Result<uint64_t> Update(
+      std::string_view description,
+      const std::function<Status(NamespaceWriter&)>& change);
 
   // A consistent read-only view, valid while the returned object lives.
   Result<std::unique_ptr<NamespaceReader>> Snapshot() const;

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# make demo: builds a sample web-farm namespace in ./demo-store (LMDB, made
+# anew each run) with dfsutil, the way seed 003 sets one up, and prints it.
+# The referral server (dfsd, issue #4) will serve this store once it lands.
+set -euo pipefail
+build=${1:-build}
+here=$(cd "$(dirname "$0")/.." && pwd)
+store="$here/demo-store"
+dfsutil() { "$here/$build/bin/dfsutil" --store "$store" "$@" >/dev/null; }
+
+rm -rf "$store"
+R='\\contoso\webfarm'
+echo "== building the sample namespace $R in $store"
+dfsutil root add "$R" --comment "web farm content"
+dfsutil target add "$R" '\\ns1\webfarm'          # two namespace servers
+dfsutil target add "$R" '\\ns2\webfarm'
+dfsutil domain alias add CONTOSO contoso.com     # NetBIOS and FQDN: one domain
+dfsutil property failback set "$R" on
+
+# Site1: primary/backup exactly as seed 003 configures it.
+dfsutil link add "$R\Site1" '\\web1\content\Site1' --priority first
+dfsutil target add "$R\Site1" '\\web2\content\Site1' --priority last
+dfsutil property ttl set "$R\Site1" 60
+dfsutil property comment set "$R\Site1" "primary web1, backup web2"
+
+# Site2: three equal servers, load balanced, one down for maintenance.
+dfsutil link add "$R\Site2" '\\web1\content\Site2'
+dfsutil target add "$R\Site2" '\\web2\content\Site2'
+dfsutil target add "$R\Site2" '\\web3\content\Site2' --state offline
+
+# A nested folder with targets in two sites.
+dfsutil link add "$R\Shops\Europe" '\\ams-web1\content\shop' --site Amsterdam
+dfsutil target add "$R\Shops\Europe" '\\dal-web1\content\shop' --site Dallas --priority low
+dfsutil property failback set "$R\Shops\Europe" off
+
+echo
+"$here/$build/bin/dfsutil" --store "$store" show '\\contoso.com\webfarm'
+echo
+echo "== change log (what a second namespace server will pull)"
+"$here/$build/bin/dfsutil" --store "$store" log
+echo
+echo "Try: $build/bin/dfsutil --store demo-store --json show '\\\\CONTOSO\\webfarm\\site1'"
