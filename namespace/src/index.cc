@@ -23,7 +23,7 @@ size_t Depth(std::string_view folder_key) {
 
 }  // namespace
 
-size_t StringHash::operator()(std::string_view s) const noexcept {
+size_t StringHash::operator()(std::string_view s) const {
   return XXH3_64bits(s.data(), s.size());
 }
 
@@ -73,10 +73,9 @@ Result<std::optional<NamespaceIndex::Match>> NamespaceIndex::FindLongestPrefix(
   const size_t deepest = std::min(p.count - 2, slot.max_depth);
   for (size_t depth = 1; depth <= deepest; ++depth) {
     std::string_view prefix = p.FoldedRange(2, 2 + depth);
-    auto f = slot.folders.find(prefix);
-    if (f != slot.folders.end()) {
-      m.folder = &f->second;
-      m.folder_key = f->first;
+    if (const FolderTable::Entry* f = slot.folders.Find(prefix)) {
+      m.folder = &f->folder;
+      m.folder_key = f->key;
       m.consumed_components = 2 + depth;
       break;
     }
@@ -159,21 +158,16 @@ Status NamespaceIndex::Apply(const Mutation& mutation) {
                                       " is put below missing root " +
                                       m->root_key);
     }
-    auto [it, inserted] = slot->folders.try_emplace(m->folder_key, m->folder);
-    if (inserted) {
+    if (slot->folders.Upsert(m->folder_key, m->folder)) {
       ++folder_count_;
       AddFolderShape(*slot, m->folder_key, +1);
-    } else {
-      it->second = m->folder;
     }
     return Status::Ok();
   }
   if (const auto* m = std::get_if<DeleteFolder>(&mutation)) {
     RootSlot* slot = FindRoot(m->root_key);
     if (slot == nullptr) return Status::Ok();
-    auto it = slot->folders.find(m->folder_key);
-    if (it == slot->folders.end()) return Status::Ok();
-    slot->folders.erase(it);
+    if (!slot->folders.Erase(m->folder_key)) return Status::Ok();
     --folder_count_;
     AddFolderShape(*slot, m->folder_key, -1);
     return Status::Ok();
@@ -201,9 +195,9 @@ Result<std::optional<Folder>> NamespaceIndex::GetFolder(
     std::string_view root_key, std::string_view folder_key) const {
   const RootSlot* slot = FindRoot(root_key);
   if (slot == nullptr) return std::optional<Folder>();
-  auto it = slot->folders.find(folder_key);
-  if (it == slot->folders.end()) return std::optional<Folder>();
-  return std::optional<Folder>(it->second);
+  const FolderTable::Entry* entry = slot->folders.Find(folder_key);
+  if (entry == nullptr) return std::optional<Folder>();
+  return std::optional<Folder>(entry->folder);
 }
 
 Result<std::vector<Folder>> NamespaceIndex::ListFolders(
@@ -211,14 +205,14 @@ Result<std::vector<Folder>> NamespaceIndex::ListFolders(
   std::vector<Folder> out;
   const RootSlot* slot = FindRoot(root_key);
   if (slot == nullptr) return out;
-  std::vector<const std::pair<const std::string, Folder>*> entries;
+  std::vector<const FolderTable::Entry*> entries;
   entries.reserve(slot->folders.size());
-  for (const auto& kv : slot->folders) entries.push_back(&kv);
+  for (const auto& e : slot->folders.entries()) entries.push_back(&e);
   // Same order as the LMDB store: byte order of the folded keys.
   std::sort(entries.begin(), entries.end(),
-            [](auto* a, auto* b) { return a->first < b->first; });
+            [](auto* a, auto* b) { return a->key < b->key; });
   out.reserve(entries.size());
-  for (auto* kv : entries) out.push_back(kv->second);
+  for (auto* e : entries) out.push_back(e->folder);
   return out;
 }
 

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "dfs/ns/folder_table.h"
 #include "dfs/ns/namespace.h"
 #include "dfs/ns/path.h"
 
@@ -30,7 +31,10 @@ namespace dfs::ns {
 
 struct StringHash {
   using is_transparent = void;
-  size_t operator()(std::string_view s) const noexcept;
+  // Deliberately not noexcept: libstdc++ then caches each node's hash, so
+  // a probe compares hashes before keys and never rehashes a neighbour's
+  // key while walking a bucket (a cache miss per node at 1M folders).
+  size_t operator()(std::string_view s) const;
 };
 template <typename V>
 using StringMap =
@@ -83,7 +87,7 @@ class NamespaceIndex final : public NamespaceWriter {
  private:
   struct RootSlot {
     RootEntry entry;
-    StringMap<Folder> folders;
+    FolderTable folders;
     // For every proper prefix of a folder key, how many folders lie below
     // it: answers HasFolderBelow without a scan.
     StringMap<uint32_t> prefix_counts;
