@@ -9,3 +9,6 @@ cd "$here"
 [ -x "$build/bin/ns_lookup_bench" ] || cmake --build "$build" -j "$(nproc)" --target ns_lookup_bench
 echo "== namespace lookup (issue #2: well under 1 us at 1,000,000 folders) =="
 "$build/bin/ns_lookup_bench" --benchmark_counters_tabular=true "$@" 2>&1 | grep -v '^\*\*\*'
+echo
+echo "== dfsutil XML export/import, 100,000 folders (issue #3: each under 3 s) =="
+bash "$here/bench/xml_bench.sh" "$build"

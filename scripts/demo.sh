@@ -39,4 +39,7 @@ echo
 echo "== change log (what a second namespace server will pull)"
 "$here/$build/bin/dfsutil" --store "$store" log
 echo
+"$here/$build/bin/dfsutil" --store "$store" root export '\\contoso\webfarm' "$store/webfarm.xml"
+echo "  (a backup in Windows dfsutil's XML; 'root import compare' checks it against the store)"
+echo
 echo "Try: $build/bin/dfsutil --store demo-store --json show '\\\\CONTOSO\\webfarm\\site1'"

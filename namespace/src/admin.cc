@@ -52,13 +52,7 @@ Result<Target> MakeTarget(std::string_view target_path,
     t.priority_rank = *options.priority_rank;
   }
   if (options.site) {
-    if (!options.site->empty()) {
-      DFS_ASSIGN_OR_RETURN(std::string folded, ParseHostName(*options.site));
-      (void)folded;
-    }
-    if (options.site->size() > kMaxSiteNameBytes) {
-      return Fail(Errc::kLimitExceeded, "site name is too long");
-    }
+    DFS_RETURN_IF_ERROR(ValidateSiteName(*options.site));
     t.site = *options.site;
   }
   return t;
@@ -98,7 +92,9 @@ std::vector<Target>& TargetsOf(Located& at) {
   return at.folder ? at.folder->targets : at.root.targets;
 }
 
-Status CheckComment(std::string_view comment) {
+}  // namespace
+
+Status ValidateComment(std::string_view comment) {
   if (comment.size() > kMaxCommentBytes) {
     return Fail(Errc::kLimitExceeded,
                 "comment is " + std::to_string(comment.size()) +
@@ -115,7 +111,19 @@ Status CheckComment(std::string_view comment) {
   return Status::Ok();
 }
 
-}  // namespace
+Status ValidateSiteName(std::string_view site) {
+  if (site.empty()) return Status::Ok();
+  if (site.size() > kMaxSiteNameBytes) {
+    return Fail(Errc::kLimitExceeded, "site name is too long");
+  }
+  auto folded = ParseHostName(site);
+  if (!folded) {
+    return Fail(Errc::kInvalidArgument,
+                "site name '" + std::string(site) +
+                    "' may hold only letters, digits, '-', '_' and '.'");
+  }
+  return Status::Ok();
+}
 
 Result<Located> LocateRoot(const NamespaceReader& reader,
                            const NamespacePath& path) {
@@ -170,7 +178,7 @@ Status AddRoot(NamespaceWriter& w, std::string_view path,
   root.name = np.root;
   if (options.ttl_seconds) root.ttl_seconds = *options.ttl_seconds;
   if (options.comment) {
-    DFS_RETURN_IF_ERROR(CheckComment(*options.comment));
+    DFS_RETURN_IF_ERROR(ValidateComment(*options.comment));
     root.comment = *options.comment;
   }
   return w.Apply(PutRoot{key, root});
@@ -338,7 +346,7 @@ Status SetOrdering(NamespaceWriter& w, std::string_view root_path,
 
 Status SetComment(NamespaceWriter& w, std::string_view path,
                   std::string_view comment) {
-  DFS_RETURN_IF_ERROR(CheckComment(comment));
+  DFS_RETURN_IF_ERROR(ValidateComment(comment));
   DFS_ASSIGN_OR_RETURN(Located at, Locate(w, path));
   (at.folder ? at.folder->comment : at.root.comment) = std::string(comment);
   return Store(w, at);

@@ -2,6 +2,7 @@
 // including several processes writing and reading one store at once.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "testing/subprocess.h"
@@ -262,6 +263,244 @@ TEST_F(DfsutilTest, SeveralProcessesShareOneStore) {
   ASSERT_EQ(log.size(), size_t{1 + kWriters * kEach});
   for (size_t i = 0; i < log.size(); ++i) EXPECT_EQ(log[i]["serial"], i + 1);
   EXPECT_GT(last_seen, 0u);
+}
+
+}  // namespace
+}  // namespace dfs
+
+namespace dfs {
+namespace {
+
+using nlohmann::json;
+
+class DfsutilXmlTest : public DfsutilTest {
+ protected:
+  void SetUp() override {
+    Ok({"root", "add", "\\\\OW\\webfarm"});
+    Ok({"target", "add", "\\\\OW\\webfarm", "\\\\ns1\\webfarm"});
+    Ok({"link", "add", "\\\\OW\\webfarm\\Site1", "\\\\web1\\content\\Site1",
+        "--priority", "first"});
+    Ok({"target", "add", "\\\\OW\\webfarm\\Site1", "\\\\web2\\content\\R&D",
+        "--priority", "last"});
+    Ok({"link", "add", "\\\\OW\\webfarm\\Site2", "\\\\web1\\content\\Site2"});
+    Ok({"property", "comment", "set", "\\\\OW\\webfarm\\Site2",
+        "Café & \"bar\""});
+  }
+  std::string File(const std::string& name) {
+    return (files_.path() / name).string();
+  }
+  std::string Serial() {
+    return json::parse(Ok({"--json", "store", "info"}).out)["serial"].dump();
+  }
+  void Write(const std::string& path, const std::string& text) {
+    std::ofstream(path) << text;
+  }
+
+  testing::TempDir files_;
+};
+
+TEST_F(DfsutilXmlTest, ExportImportRoundTripsThroughAnEmptyStore) {
+  for (bool downlevel : {false, true}) {
+    std::string xml = File(downlevel ? "down.xml" : "new.xml");
+    std::vector<std::string> args = {"root", "export", "\\\\OW\\webfarm", xml};
+    if (downlevel) args.push_back("--downlevel");
+    Ok(args);
+    testing::TempDir other;
+    auto into = [&](std::vector<std::string> rest) {
+      std::vector<std::string> argv = {DFSUTIL_PATH, "--store",
+                                       other.path().string()};
+      argv.insert(argv.end(), rest.begin(), rest.end());
+      return testing::Run(argv);
+    };
+    auto missing = into({"root", "import", "set", xml, "\\\\OW\\webfarm"});
+    EXPECT_EQ(missing.exit_code, 1);
+    auto created =
+        into({"root", "import", "set", "--create", xml, "\\\\OW\\webfarm"});
+    ASSERT_EQ(created.exit_code, 0) << created.err;
+    auto shown = json::parse(into({"--json", "show", "\\\\OW\\webfarm"}).out);
+    auto original = ShowJson("\\\\OW\\webfarm");
+    shown.erase("serial");
+    original.erase("serial");
+    EXPECT_EQ(shown, original);
+    EXPECT_EQ(
+        into({"root", "import", "compare", xml, "\\\\OW\\webfarm"}).exit_code,
+        0);
+  }
+}
+
+TEST_F(DfsutilXmlTest, MissingRootIsNamedAndCreateMakesIt) {
+  Ok({"root", "export", "\\\\OW\\webfarm", File("e.xml")});
+  testing::TempDir other;
+  ASSERT_EQ(testing::Run({DFSUTIL_PATH, "--store", other.path().string(),
+                          "root", "add", "\\\\elsewhere\\root"})
+                .exit_code,
+            0);
+  auto r = testing::Run({DFSUTIL_PATH, "--store", other.path().string(), "root",
+                         "import", "merge", File("e.xml"), "\\\\OW\\webfarm"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("\\\\OW\\webfarm"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--create"), std::string::npos) << r.err;
+  auto created = testing::Run({DFSUTIL_PATH, "--store", other.path().string(),
+                               "root", "import", "merge", "--create",
+                               File("e.xml"), "\\\\OW\\webfarm"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  auto roots =
+      json::parse(testing::Run({DFSUTIL_PATH, "--store", other.path().string(),
+                                "--json", "root", "list"})
+                      .out)["roots"];
+  ASSERT_EQ(roots.size(), 2u);
+  EXPECT_EQ(roots[1]["folderCount"], 2);
+}
+
+// Seed 003's failure: exported as \\OW\webfarm, imported as
+// \\orcsweb.com\webfarm ("System error 1168: Element not found").
+TEST_F(DfsutilXmlTest, NetbiosExportImportsUnderTheFqdnAndBack) {
+  Ok({"root", "export", "\\\\OW\\webfarm", File("ow.xml")});
+  auto before = Dfsutil(
+      {"root", "import", "set", File("ow.xml"), "\\\\orcsweb.com\\webfarm"});
+  EXPECT_EQ(before.exit_code, 1);
+  EXPECT_NE(before.err.find("no namespace root \\\\orcsweb.com\\webfarm"),
+            std::string::npos)
+      << before.err;
+  EXPECT_NE(before.err.find("domain alias add OW orcsweb.com"),
+            std::string::npos)
+      << before.err;
+  Ok({"domain", "alias", "add", "OW", "orcsweb.com"});
+  Ok({"link", "remove", "\\\\OW\\webfarm\\Site2"});
+  Ok({"root", "import", "set", File("ow.xml"), "\\\\orcsweb.com\\webfarm"});
+  EXPECT_EQ(ShowJson("\\\\OW\\webfarm")["folders"].size(), 2u);
+  // The other way round: a file naming the FQDN into the NetBIOS name.
+  Ok({"root", "export", "\\\\orcsweb.com\\webfarm", File("fqdn.xml")});
+  std::string text;
+  {
+    std::ifstream in(File("fqdn.xml"));
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto at = text.find("\\\\OW\\webfarm");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 12, "\\\\orcsweb.com\\webfarm");
+  Write(File("fqdn.xml"), text);
+  auto r =
+      Ok({"root", "import", "compare", File("fqdn.xml"), "\\\\ow\\webfarm"});
+  EXPECT_NE(r.out.find("equal"), std::string::npos);
+  // A real mismatch says which names differ.
+  Ok({"root", "add", "\\\\fabrikam\\webfarm"});
+  auto wrong = Dfsutil(
+      {"root", "import", "set", File("fqdn.xml"), "\\\\fabrikam\\webfarm"});
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(
+      wrong.err.find("hosts orcsweb.com and fabrikam are different domains"),
+      std::string::npos)
+      << wrong.err;
+}
+
+TEST_F(DfsutilXmlTest, MalformedFilesChangeNothing) {
+  Ok({"root", "export", "\\\\OW\\webfarm", File("good.xml")});
+  std::string good;
+  {
+    std::ifstream in(File("good.xml"));
+    good.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const std::string serial = Serial();
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"not xml at all", "not well-formed"},
+      {good.substr(0, good.size() / 2), "line "},
+      {"<Other Name=\"\\\\OW\\webfarm\"/>", "not <Root>"},
+      {std::string(good).replace(good.find("Timeout=\"300\""), 13,
+                                 "Timeout=\"x\""),
+       "Timeout=\"x\""},
+  };
+  for (const auto& [text, says] : bad) {
+    Write(File("bad.xml"), text);
+    for (const char* mode : {"set", "merge"}) {
+      auto r =
+          Dfsutil({"root", "import", mode, File("bad.xml"), "\\\\OW\\webfarm"});
+      EXPECT_EQ(r.exit_code, 1) << says;
+      EXPECT_NE(r.err.find(says), std::string::npos) << r.err;
+    }
+  }
+  EXPECT_EQ(Serial(), serial);
+  EXPECT_EQ(
+      Ok({"root", "import", "compare", File("good.xml"), "\\\\OW\\webfarm"})
+          .exit_code,
+      0);
+}
+
+TEST_F(DfsutilXmlTest, SetReplacesMergeAddsCompareReports) {
+  Ok({"root", "export", "\\\\OW\\webfarm", File("base.xml")});
+  // Change the store: a new folder, a changed TTL, a removed folder.
+  Ok({"link", "add", "\\\\OW\\webfarm\\Site3", "\\\\web3\\c"});
+  Ok({"property", "ttl", "set", "\\\\OW\\webfarm\\Site1", "60"});
+  Ok({"link", "remove", "\\\\OW\\webfarm\\Site2"});
+
+  auto cmp = Dfsutil({"--json", "root", "import", "compare", File("base.xml"),
+                      "\\\\OW\\webfarm"});
+  EXPECT_EQ(cmp.exit_code, 1);
+  json diff = json::parse(cmp.out);
+  EXPECT_EQ(diff["equal"], false);
+  ASSERT_EQ(diff["folders"].size(), 3u);
+  EXPECT_EQ(diff["folders"][0]["change"], "changed");
+  EXPECT_EQ(diff["folders"][0]["details"][0], "ttl: 60 -> 1800");
+  EXPECT_EQ(diff["folders"][1]["change"], "added");  // Site2 only in the file
+  EXPECT_EQ(diff["folders"][2]["change"],
+            "removed");  // Site3 only in the store
+
+  // merge: Site2 comes back, Site1's TTL returns, Site3 stays.
+  auto merged = json::parse(Ok({"--json", "root", "import", "merge",
+                                File("base.xml"), "\\\\OW\\webfarm"})
+                                .out);
+  EXPECT_EQ(merged["added"], 1);
+  EXPECT_EQ(merged["changed"], 1);
+  EXPECT_EQ(merged["removed"], 0);
+  EXPECT_EQ(ShowJson("\\\\OW\\webfarm")["folders"].size(), 3u);
+
+  // set: Site3 goes, and what it replaced is backed up.
+  auto set = json::parse(
+      Ok({"--json", "root", "import", "set", "--backup-dir",
+          files_.path().string(), File("base.xml"), "\\\\OW\\webfarm"})
+          .out);
+  EXPECT_EQ(set["removed"], 1);
+  ASSERT_TRUE(set["backup"].is_string());
+  EXPECT_EQ(
+      Ok({"root", "import", "compare", File("base.xml"), "\\\\OW\\webfarm"})
+          .exit_code,
+      0);
+  // The backup holds Site3, which set removed.
+  auto back = Dfsutil({"--json", "root", "import", "compare",
+                       set["backup"].get<std::string>(), "\\\\OW\\webfarm"});
+  EXPECT_EQ(back.exit_code, 1);
+  EXPECT_NE(back.out.find("Site3"), std::string::npos);
+  // Importing the same file again changes nothing and keeps the serial.
+  const std::string serial = Serial();
+  Ok({"root", "import", "set", File("base.xml"), "\\\\OW\\webfarm"});
+  EXPECT_EQ(Serial(), serial);
+}
+
+TEST_F(DfsutilXmlTest, MergeRefusesToNestFolders) {
+  Write(File("nest.xml"),
+        "<Root Name=\"\\\\OW\\webfarm\"><Link "
+        "Name=\"Site1\\Inner\"><Target>\\\\w\\s</Target></Link></Root>");
+  const std::string serial = Serial();
+  auto r =
+      Dfsutil({"root", "import", "merge", File("nest.xml"), "\\\\OW\\webfarm"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cannot nest"), std::string::npos) << r.err;
+  EXPECT_EQ(Serial(), serial);
+}
+
+TEST_F(DfsutilXmlTest, WarningsGoToStderrAndImportGoesOn) {
+  Write(File("amp.xml"),
+        "<?xml version=\"1.0\"?>\r\n<Root Name=\"\\\\OW\\webfarm\" State=\"1\" "
+        "Timeout=\"300\" Attributes=\"64\" Odd=\"1\">\r\n"
+        "  <Link Name=\"Site9\" State=\"1\" Timeout=\"1800\">\r\n"
+        "    <Target Server=\"files\" Folder=\"R&D\" State=\"2\"/>\r\n  "
+        "</Link>\r\n</Root>\r\n");
+  auto r = Ok({"root", "import", "merge", File("amp.xml"), "\\\\OW\\webfarm"});
+  EXPECT_NE(r.err.find("warning"), std::string::npos);
+  EXPECT_NE(r.err.find("bare '&'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Odd"), std::string::npos) << r.err;
+  auto site9 = ShowJson("\\\\OW\\webfarm\\Site9");
+  EXPECT_EQ(site9["folders"][0]["targets"][0]["path"], "\\\\files\\R&D");
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "dfs/ns/admin.h"
 #include "dfs/ns/store.h"
 #include "output.h"
+#include "xml_commands.h"
 
 namespace {
 
@@ -282,6 +283,69 @@ int main(int argc, char** argv) {
     list->callback([&] { run = [&] { ListRoots(g); }; });
   }
 
+  // root export ROOT FILE / root import set|merge|compare FILE ROOT
+  dfs::tools::ExportRequest export_request;
+  dfs::tools::ImportRequest import_request;
+  int exit_code = 0;
+  {
+    auto* exp = root->add_subcommand(
+        "export", "write a root and all its folders as dfsutil XML");
+    exp->add_option("ROOT", export_request.root, "\\domain\root")->required();
+    exp->add_option("FILE", export_request.file, "output file, or - for stdout")
+        ->required();
+    exp->add_flag("--downlevel", export_request.downlevel,
+                  "the Windows Server 2003 dialect");
+    exp->callback([&] {
+      run = [&] {
+        export_request.store_dir = g.store_dir;
+        export_request.json = g.json;
+        if (g.store_dir.empty()) OpenStore(g, false);  // reports the error
+        exit_code = Check(dfs::tools::RunExport(export_request));
+      };
+    });
+    auto* imp = root->add_subcommand(
+        "import", "load a dfsutil XML export: set, merge or compare");
+    imp->require_subcommand(1);
+    struct Mode {
+      const char* name;
+      const char* help;
+      dfs::tools::ImportMode mode;
+    };
+    for (const Mode& m :
+         {Mode{"set", "make the root exactly what the file says",
+               dfs::tools::ImportMode::kSet},
+          Mode{"merge", "add and update from the file, remove nothing",
+               dfs::tools::ImportMode::kMerge},
+          Mode{"compare",
+               "print the differences; exit 0 when equal, 1 when not",
+               dfs::tools::ImportMode::kCompare}}) {
+      auto* sub = imp->add_subcommand(m.name, m.help);
+      sub->add_option("FILE", import_request.file, "the XML export")
+          ->required();
+      sub->add_option("ROOT", import_request.root, "\\domain\root")->required();
+      if (m.mode != dfs::tools::ImportMode::kCompare) {
+        sub->add_flag("--create", import_request.create,
+                      "create the root when the store lacks it");
+      }
+      if (m.mode == dfs::tools::ImportMode::kSet) {
+        sub->add_flag("--no-backup{false}", import_request.backup,
+                      "do not export the replaced namespace first");
+        sub->add_option("--backup-dir", import_request.backup_dir,
+                        "where backups go (default: STORE/backups)");
+      }
+      const auto mode = m.mode;
+      sub->callback([&, mode] {
+        run = [&, mode] {
+          import_request.mode = mode;
+          import_request.store_dir = g.store_dir;
+          import_request.json = g.json;
+          if (g.store_dir.empty()) OpenStore(g, false);  // reports the error
+          exit_code = Check(dfs::tools::RunImport(import_request));
+        };
+      });
+    }
+  }
+
   // link add|remove
   TargetFlags target_flags;
   auto* link =
@@ -497,7 +561,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (run) run();
-    return 0;
+    return exit_code;
   } catch (const CommandFailed& f) {
     return Fail(g, f.error);
   } catch (const std::exception& e) {

@@ -84,6 +84,12 @@ Status SetComment(NamespaceWriter& w, std::string_view path,
 Status SetSite(NamespaceWriter& w, std::string_view path,
                std::string_view target, std::string_view site);
 
+// Checks a root or folder comment: at most kMaxCommentBytes of UTF-8
+// without control characters (it is printed on one line).
+Status ValidateComment(std::string_view comment);
+// Checks a site name (letters, digits, '-', '_', '.'; empty clears).
+Status ValidateSiteName(std::string_view site);
+
 // Declares that two host names (a NetBIOS name and an FQDN) name the same
 // domain. The canonical name is the one that already holds roots, else
 // `second` (by convention the FQDN: `alias add OW orcsweb.com`).
