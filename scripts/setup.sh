@@ -13,6 +13,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libpugixml-dev
   time
+  samba-testsuite
 )
 
 missing=()

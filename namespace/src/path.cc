@@ -224,6 +224,7 @@ Status NormalizeUnc(std::string_view input, size_t min_components,
     out.display_begin[k] = static_cast<uint16_t>(out.display.size());
     out.display += comp;
     out.display_end[k] = static_cast<uint16_t>(out.display.size());
+    out.input_end[k] = static_cast<uint16_t>(i);
     out.folded_begin[k] = static_cast<uint16_t>(out.folded.size());
     if (seen & kNonAsciiBit) {
       FoldCaseAppend(comp, out.folded);

@@ -505,3 +505,80 @@ TEST_F(DfsutilXmlTest, WarningsGoToStderrAndImportGoesOn) {
 
 }  // namespace
 }  // namespace dfs
+
+namespace dfs {
+namespace {
+
+using nlohmann::json;
+
+class DiagReferralTest : public DfsutilTest {
+ protected:
+  void SetUp() override {
+    Ok({"root", "add", "\\\\contoso\\webfarm"});
+    Ok({"target", "add", "\\\\contoso\\webfarm", "\\\\ns1\\webfarm"});
+    Ok({"link", "add", "\\\\contoso\\webfarm\\Site1",
+        "\\\\web2\\content\\Site1", "--priority", "last"});
+    Ok({"target", "add", "\\\\contoso\\webfarm\\Site1",
+        "\\\\web1\\content\\Site1", "--priority", "first"});
+    Ok({"property", "ttl", "set", "\\\\contoso\\webfarm\\Site1", "60"});
+    Ok({"property", "failback", "set", "\\\\contoso\\webfarm", "on"});
+  }
+};
+
+TEST_F(DiagReferralTest, ShowsWhatTheServerWouldAnswer) {
+  json r = json::parse(Ok({"--json", "diag", "referral",
+                           "\\contoso\\webfarm\\Site1\\index.html"})
+                           .out);
+  EXPECT_EQ(r["referral"], "folder");
+  EXPECT_EQ(r["dfsPath"], "\\contoso\\webfarm\\Site1");
+  EXPECT_EQ(r["pathConsumedBytes"], 44);
+  EXPECT_EQ(r["ttl"], 60);
+  EXPECT_EQ(r["failback"], true);
+  ASSERT_EQ(r["targets"].size(), 2u);
+  EXPECT_EQ(r["targets"][0]["path"], "\\web1\\content\\Site1");
+  EXPECT_EQ(r["targets"][1]["path"], "\\web2\\content\\Site1");
+  json root =
+      json::parse(Ok({"--json", "diag", "referral", "\\contoso\\webfarm"}).out);
+  EXPECT_EQ(root["referral"], "root");
+  EXPECT_EQ(root["targets"][0]["path"], "\\ns1\\webfarm");
+  auto missing = Dfsutil({"diag", "referral", "\\nope\\x"});
+  EXPECT_EQ(missing.exit_code, 1);
+}
+
+// The bytes we put on the wire, read by an independent decoder: Samba's
+// ndrdump (Debian package samba-testsuite, installed by scripts/setup.sh).
+TEST_F(DiagReferralTest, SambaDecodesOurV3AndV4Bytes) {
+  for (const char* level : {"3", "4"}) {
+    const std::string raw =
+        (store_.path() / (std::string("resp") + level + ".bin")).string();
+    Ok({"diag", "referral", "\\contoso\\webfarm\\Site1\\a", "--level", level,
+        "--raw", raw});
+    auto dump = testing::Run(
+        {"/usr/bin/ndrdump", "dfsblobs", "dfs_referral_resp", "struct", raw});
+    ASSERT_EQ(dump.exit_code, 0) << dump.out << dump.err;
+    EXPECT_NE(dump.out.find("path_consumed            : 0x002c (44)"),
+              std::string::npos)
+        << dump.out;
+    EXPECT_NE(dump.out.find("nb_referrals             : 0x0002 (2)"),
+              std::string::npos);
+    EXPECT_NE(
+        dump.out.find(std::string("version                  : 0x000") + level),
+        std::string::npos);
+    EXPECT_NE(dump.out.find("ttl                      : 0x0000003c (60)"),
+              std::string::npos);
+    EXPECT_NE(dump.out.find("DFS_HEADER_FLAG_TARGET_BCK"), std::string::npos);
+    EXPECT_NE(
+        dump.out.find("DFS_path                 : '\\contoso\\webfarm\\Site1'"),
+        std::string::npos);
+    const size_t first =
+        dump.out.find("netw_address             : '\\web1\\content\\Site1'");
+    const size_t second =
+        dump.out.find("netw_address             : '\\web2\\content\\Site1'");
+    ASSERT_NE(first, std::string::npos) << dump.out;
+    ASSERT_NE(second, std::string::npos);
+    EXPECT_LT(first, second);
+  }
+}
+
+}  // namespace
+}  // namespace dfs

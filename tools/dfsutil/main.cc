@@ -11,16 +11,20 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <ctime>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "dfs/common/error.h"
 #include "dfs/ns/admin.h"
 #include "dfs/ns/store.h"
+#include "dfs/referral/codec.h"
+#include "dfs/referral/resolver.h"
 #include "output.h"
 #include "xml_commands.h"
 
@@ -48,6 +52,10 @@ template <typename T>
 T Check(Result<T> r) {
   if (!r) Throw(r.error());
   return std::move(r).value();
+}
+
+void CheckOk(const Status& s) {
+  if (!s.ok()) Throw(s.error());
 }
 
 std::unique_ptr<ns::Store> OpenStore(const Globals& g, bool create) {
@@ -214,6 +222,76 @@ void StoreInfo(const Globals& g) {
   } else {
     for (auto& [k, v] : j.items()) std::cout << k << ": " << v << "\n";
   }
+}
+
+struct DiagReferralOptions {
+  std::string path, client_address, raw_file;
+  int level = 4;
+  uint64_t seed = 0;
+  bool seed_given = false;
+};
+
+// What dfsd would answer for `path`: the same resolver over the same
+// in-memory index, without a server (targets are taken as healthy: only
+// the server probes them).
+void DiagReferral(const Globals& g, const DiagReferralOptions& o) {
+  namespace ref = dfs::referral;
+  auto store = OpenStore(g, false);
+  ns::NamespaceIndex index;
+  CheckOk(store->LoadInto(index));
+  ref::SiteTable sites;
+  ref::Client client;
+  if (!o.client_address.empty())
+    client.address = Check(ref::IpAddress::Parse(o.client_address));
+  const uint64_t seed = o.seed_given ? o.seed : std::random_device{}();
+  ref::Resolver resolver(index, sites, nullptr, seed);
+  ref::Referral r = Check(resolver.Resolve(o.path, client));
+  std::string bytes =
+      Check(ref::EncodeResponse(r, static_cast<uint16_t>(o.level)));
+  if (!o.raw_file.empty()) {
+    std::ofstream out(o.raw_file, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) {
+      Throw(dfs::MakeError(dfs::Errc::kIo, "cannot write " + o.raw_file));
+    }
+  }
+  if (g.json) {
+    json targets = json::array();
+    for (const auto& t : r.targets) {
+      targets.push_back(
+          {{"path", t.path},
+           {"targetSetBoundary", t.set_boundary},
+           {"priorityClass", ns::ToString(t.priority_class)},
+           {"priorityRank", t.priority_rank},
+           {"site", t.site.empty() ? json(nullptr) : json(t.site)}});
+    }
+    std::cout << json{{"path", o.path},
+                      {"referral", r.root_referral ? "root" : "folder"},
+                      {"dfsPath", r.dfs_path},
+                      {"pathConsumedBytes", r.path_consumed_bytes},
+                      {"ttl", r.ttl_seconds},
+                      {"failback", r.failback},
+                      {"version", std::min(o.level, 4)},
+                      {"bytes", bytes.size()},
+                      {"targets", targets}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::cout << (r.root_referral ? "root referral" : "folder referral")
+            << " for " << r.dfs_path << "\n"
+            << "  PathConsumed=" << r.path_consumed_bytes
+            << " bytes  ttl=" << r.ttl_seconds
+            << "s  failback=" << (r.failback ? "on" : "off")
+            << "  version=" << std::min(o.level, 4) << "  " << bytes.size()
+            << " bytes\n";
+  int n = 0;
+  for (const auto& t : r.targets) {
+    std::cout << "  " << ++n << ". " << t.path
+              << (t.set_boundary ? "  [new target set]" : "") << "\n";
+  }
+  if (!o.raw_file.empty())
+    std::cout << "  RESP_GET_DFS_REFERRAL written to " << o.raw_file << "\n";
 }
 
 int Fail(const Globals& g, const Error& e) {
@@ -533,6 +611,30 @@ int main(int argc, char** argv) {
       "show", "a root with every folder, or one folder, with all properties");
   show->add_option("PATH", path, "root or folder")->required();
   show->callback([&] { run = [&] { Show(g, path); }; });
+
+  // diag referral PATH
+  DiagReferralOptions diag_options;
+  auto* diag = app.add_subcommand("diag", "diagnostics");
+  diag->require_subcommand(1);
+  {
+    auto* referral = diag->add_subcommand(
+        "referral", "what a namespace server answers for PATH (MS-DFSC)");
+    referral
+        ->add_option("PATH", diag_options.path, "\\\\domain\\root\\folder\\...")
+        ->required();
+    referral->add_option("--client-address", diag_options.client_address,
+                         "answer as for this client (its site)");
+    referral
+        ->add_option("--level", diag_options.level, "MaxReferralLevel: 3 or 4")
+        ->check(CLI::Range(3, 4));
+    referral->add_option("--raw", diag_options.raw_file,
+                         "write the RESP_GET_DFS_REFERRAL bytes to FILE");
+    referral
+        ->add_option("--seed", diag_options.seed,
+                     "shuffle seed (repeatable output)")
+        ->each([&](const std::string&) { diag_options.seed_given = true; });
+    referral->callback([&] { run = [&] { DiagReferral(g, diag_options); }; });
+  }
 
   // log
   uint64_t since = 0;

@@ -43,6 +43,9 @@ struct NormalizedPath {
   size_t count = 0;
   std::array<uint16_t, kMaxComponents> display_begin{}, display_end{};
   std::array<uint16_t, kMaxComponents> folded_begin{}, folded_end{};
+  // Where component i ends in the string that was parsed, so a protocol
+  // can say how much of the client's own text a match consumed.
+  std::array<uint16_t, kMaxComponents> input_end{};
 
   std::string_view Display(size_t i) const {
     return std::string_view(display).substr(display_begin[i],

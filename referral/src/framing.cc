@@ -1,0 +1,51 @@
+#include "dfs/referral/framing.h"
+
+#include "dfs/common/error.h"
+
+namespace dfs::referral {
+
+std::string EncodeFrame(FrameType type, std::string_view payload) {
+  std::string out(kFrameHeaderBytes, '\0');
+  const auto n = static_cast<uint32_t>(payload.size());
+  out[0] = static_cast<char>(n >> 24);
+  out[1] = static_cast<char>(n >> 16);
+  out[2] = static_cast<char>(n >> 8);
+  out[3] = static_cast<char>(n);
+  out[4] = static_cast<char>(type);
+  out.append(payload);
+  return out;
+}
+
+Result<std::vector<Frame>> Framer::Feed(std::string_view bytes) {
+  if (failed_) return Fail(Errc::kCorrupt, "the stream already failed");
+  std::vector<Frame> frames;
+  buffer_.append(bytes);
+  size_t at = 0;
+  while (buffer_.size() - at >= kFrameHeaderBytes) {
+    const auto* h = reinterpret_cast<const uint8_t*>(buffer_.data() + at);
+    const uint32_t n = (uint32_t{h[0]} << 24) | (uint32_t{h[1]} << 16) |
+                       (uint32_t{h[2]} << 8) | h[3];
+    const uint8_t type = h[4];
+    // Check before waiting for the payload, so a hostile length never
+    // makes us buffer more than one frame.
+    if (n > kMaxFramePayloadBytes) {
+      failed_ = true;
+      return Fail(Errc::kLimitExceeded,
+                  "frame of " + std::to_string(n) +
+                      " bytes exceeds the limit of " +
+                      std::to_string(kMaxFramePayloadBytes));
+    }
+    if (type < 1 || type > 3) {
+      failed_ = true;
+      return Fail(Errc::kCorrupt, "unknown frame type " + std::to_string(type));
+    }
+    if (buffer_.size() - at - kFrameHeaderBytes < n) break;
+    frames.push_back(Frame{static_cast<FrameType>(type),
+                           buffer_.substr(at + kFrameHeaderBytes, n)});
+    at += kFrameHeaderBytes + n;
+  }
+  buffer_.erase(0, at);
+  return frames;
+}
+
+}  // namespace dfs::referral

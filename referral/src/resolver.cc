@@ -1,0 +1,88 @@
+#include "dfs/referral/resolver.h"
+
+#include <unicode/utf8.h>
+
+#include "dfs/common/error.h"
+
+namespace dfs::referral {
+
+size_t Utf16Length(std::string_view s) {
+  size_t units = 0;
+  const auto* bytes = reinterpret_cast<const uint8_t*>(s.data());
+  const int32_t n = static_cast<int32_t>(s.size());
+  for (int32_t i = 0; i < n;) {
+    UChar32 c;
+    U8_NEXT(bytes, i, n, c);
+    units += (c > 0xFFFF) ? 2 : 1;
+  }
+  return units;
+}
+
+Resolver::Resolver(const ns::NamespaceIndex& index, const SiteTable& sites,
+                   HealthFn healthy, uint64_t seed)
+    : index_(index), sites_(sites), healthy_(std::move(healthy)), rng_(seed) {}
+
+Result<Referral> Resolver::Resolve(std::string_view path,
+                                   const Client& client) {
+  // MS-DFSC paths carry one leading backslash; the namespace parser wants
+  // UNC. Prefix one and remember it, so PathConsumed counts the client's
+  // own characters.
+  const bool single = path.size() >= 2 && (path[0] == '\\' || path[0] == '/') &&
+                      path[1] != '\\' && path[1] != '/';
+  unc_.clear();
+  if (single) unc_ += '\\';
+  unc_.append(path);
+  DFS_ASSIGN_OR_RETURN(auto match, index_.FindLongestPrefix(unc_, scratch_));
+  if (!match) {
+    return Fail(Errc::kNotFound, "no namespace root for " + std::string(path));
+  }
+  const ns::Root& root = match->root->root;
+  if (root.state != ns::State::kOnline) {
+    return Fail(Errc::kNotFound,
+                "namespace root " + root.Path() + " is offline");
+  }
+  Referral r;
+  const std::vector<ns::Target>* targets = &root.targets;
+  r.root_referral = match->folder == nullptr;
+  r.ttl_seconds = root.ttl_seconds;
+  r.failback = root.failback;
+  if (match->folder != nullptr) {
+    const ns::Folder& f = *match->folder;
+    if (f.state != ns::State::kOnline) {
+      return Fail(Errc::kNotFound, "folder " + f.path + " is offline");
+    }
+    targets = &f.targets;
+    r.ttl_seconds = f.ttl_seconds;
+    r.failback = ns::EffectiveFailback(root, f);
+  }
+  const size_t consumed = match->consumed_components;
+  r.dfs_path = "\\" + std::string(scratch_.DisplayRange(0, consumed));
+  const size_t input_end = scratch_.input_end[consumed - 1] - (single ? 1 : 0);
+  r.path_consumed_bytes =
+      static_cast<uint16_t>(2 * Utf16Length(path.substr(0, input_end)));
+
+  std::optional<std::string> client_site;
+  if (client.address) client_site = sites_.SiteOf(*client.address);
+  std::optional<std::string_view> site_view;
+  if (client_site) site_view = *client_site;
+  for (const OrderedTarget& o : OrderTargets(*targets, root.ordering, site_view,
+                                             sites_, healthy_, rng_)) {
+    ReferralTarget t;
+    t.path = "\\" + o.target->server + "\\" + o.target->share;
+    t.set_boundary = o.set_boundary;
+    t.healthy = o.healthy;
+    t.priority_class = o.target->priority_class;
+    t.priority_rank = o.target->priority_rank;
+    t.site = o.target->site;
+    r.targets.push_back(std::move(t));
+  }
+  if (r.targets.empty()) {
+    return Fail(Errc::kNotFound,
+                std::string(r.root_referral ? "root " : "folder ") +
+                    r.dfs_path + " has no online " +
+                    (r.root_referral ? "namespace servers" : "targets"));
+  }
+  return r;
+}
+
+}  // namespace dfs::referral
