@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: builds a sample web-farm namespace in ./demo-store (LMDB, made
-# anew each run) with dfsutil, the way seed 003 sets one up, and prints it.
-# The referral server (dfsd, issue #4) will serve this store once it lands.
+# anew each run) with dfsutil, the way seed 003 sets one up, prints it, and
+# starts dfsd, the namespace server, on 127.0.0.1 (Ctrl-C stops it).
 set -euo pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,4 +42,23 @@ echo
 "$here/$build/bin/dfsutil" --store "$store" root export '\\contoso\webfarm' "$store/webfarm.xml"
 echo "  (a backup in Windows dfsutil's XML; 'root import compare' checks it against the store)"
 echo
-echo "Try: $build/bin/dfsutil --store demo-store --json show '\\\\CONTOSO\\webfarm\\site1'"
+port=${DFS_DEMO_PORT:-7445}
+metrics=${DFS_DEMO_METRICS_PORT:-9445}
+# dfsd's own two ports stand in for web1's and web2's, so the health probes
+# have something real on loopback to watch; other servers are not probed.
+"$here/$build/bin/dfsd" --store "$store" --listen "127.0.0.1:$port" --metrics "127.0.0.1:$metrics" \
+  --probe "web1=127.0.0.1:$port" --probe "web2=127.0.0.1:$metrics" --probe-interval-ms 1000 \
+  > "$store/dfsd.out" 2> "$store/dfsd.log" &
+dfsd=$!
+trap 'kill $dfsd 2>/dev/null; wait $dfsd 2>/dev/null' EXIT INT TERM
+for _ in $(seq 50); do grep -q listening "$store/dfsd.out" 2>/dev/null && break; sleep 0.1; done
+cat "$store/dfsd.out"
+echo "== asking dfsd over TCP where \\contoso\webfarm\Site1\index.html lives"
+"$here/$build/bin/dfsutil" diag referral --server "127.0.0.1:$port" '\contoso\webfarm\Site1\index.html'
+echo
+echo "dfsd is running (log: demo-store/dfsd.log, metrics: http://127.0.0.1:$metrics/metrics)."
+echo "Try, in another shell:"
+echo "  $build/bin/dfsutil --store demo-store link add '\\\\contoso\webfarm\Site3' '\\\\web3\content\Site3'"
+echo "  $build/bin/dfsutil diag referral --server 127.0.0.1:$port '\contoso\webfarm\Site3'"
+echo "Ctrl-C stops it."
+wait $dfsd

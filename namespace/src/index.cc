@@ -86,6 +86,24 @@ Result<std::optional<NamespaceIndex::Match>> NamespaceIndex::FindLongestPrefix(
   return std::optional<Match>(m);
 }
 
+std::vector<std::string> NamespaceIndex::TargetServers() const {
+  StringMap<bool> seen;
+  std::vector<std::string> out;
+  auto add = [&](const std::vector<Target>& targets) {
+    for (const auto& t : targets) {
+      if (seen.emplace(FoldCase(t.server), true).second)
+        out.push_back(t.server);
+    }
+  };
+  for (const auto& [host, h] : hosts_) {
+    for (const auto& [name, slot] : h.roots) {
+      add(slot.entry.root.targets);
+      for (const auto& e : slot.folders.entries()) add(e.folder.targets);
+    }
+  }
+  return out;
+}
+
 void NamespaceIndex::Clear() {
   hosts_.clear();
   aliases_.clear();

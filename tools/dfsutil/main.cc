@@ -25,6 +25,7 @@
 #include "dfs/ns/store.h"
 #include "dfs/referral/codec.h"
 #include "dfs/referral/resolver.h"
+#include "dfs/referral_net/client.h"
 #include "output.h"
 #include "xml_commands.h"
 
@@ -225,7 +226,7 @@ void StoreInfo(const Globals& g) {
 }
 
 struct DiagReferralOptions {
-  std::string path, client_address, raw_file;
+  std::string path, client_address, raw_file, server;
   int level = 4;
   uint64_t seed = 0;
   bool seed_given = false;
@@ -234,8 +235,57 @@ struct DiagReferralOptions {
 // What dfsd would answer for `path`: the same resolver over the same
 // in-memory index, without a server (targets are taken as healthy: only
 // the server probes them).
+// Asks a running dfsd and prints the decoded answer.
+void DiagReferralFromServer(const Globals& g, const DiagReferralOptions& o) {
+  namespace ref = dfs::referral;
+  std::string bytes = Check(dfs::referral_net::FetchReferral(
+      o.server, ref::ReferralRequest{static_cast<uint16_t>(o.level), o.path},
+      std::chrono::seconds(5)));
+  if (!o.raw_file.empty()) {
+    std::ofstream out(o.raw_file, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  ref::DecodedResponse d = Check(ref::DecodeResponse(bytes));
+  json entries = json::array();
+  for (const auto& e : d.entries) {
+    entries.push_back(
+        {{"path", e.network_address},
+         {"version", e.version},
+         {"targetSetBoundary", (e.flags & ref::kTargetSetBoundary) != 0}});
+  }
+  const bool root = !d.entries.empty() && d.entries[0].server_type == 1;
+  const uint32_t ttl = d.entries.empty() ? 0 : d.entries[0].ttl;
+  const std::string dfs_path = d.entries.empty() ? "" : d.entries[0].dfs_path;
+  if (g.json) {
+    std::cout << json{{"server", o.server},
+                      {"referral", root ? "root" : "folder"},
+                      {"dfsPath", dfs_path},
+                      {"pathConsumedBytes", d.path_consumed},
+                      {"ttl", ttl},
+                      {"failback",
+                       (d.header_flags & ref::kTargetFailback) != 0},
+                      {"targets", entries}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::cout << (root ? "root referral" : "folder referral") << " for "
+            << dfs_path << " from " << o.server
+            << "\n  PathConsumed=" << d.path_consumed << " bytes  ttl=" << ttl
+            << "s  failback="
+            << ((d.header_flags & ref::kTargetFailback) ? "on" : "off") << "\n";
+  int n = 0;
+  for (const auto& e : d.entries) {
+    std::cout << "  " << ++n << ". " << e.network_address
+              << ((e.flags & ref::kTargetSetBoundary) ? "  [new target set]"
+                                                      : "")
+              << "\n";
+  }
+}
+
 void DiagReferral(const Globals& g, const DiagReferralOptions& o) {
   namespace ref = dfs::referral;
+  if (!o.server.empty()) return DiagReferralFromServer(g, o);
   auto store = OpenStore(g, false);
   ns::NamespaceIndex index;
   CheckOk(store->LoadInto(index));
@@ -627,6 +677,9 @@ int main(int argc, char** argv) {
     referral
         ->add_option("--level", diag_options.level, "MaxReferralLevel: 3 or 4")
         ->check(CLI::Range(3, 4));
+    referral->add_option(
+        "--server", diag_options.server,
+        "ask this running dfsd (IP:PORT) instead of reading the store");
     referral->add_option("--raw", diag_options.raw_file,
                          "write the RESP_GET_DFS_REFERRAL bytes to FILE");
     referral

@@ -61,6 +61,10 @@ class NamespaceIndex final : public NamespaceWriter {
   Result<std::optional<Match>> FindLongestPrefix(std::string_view path,
                                                  NormalizedPath& scratch) const;
 
+  // Every distinct target server (namespace servers and folder targets),
+  // in display case, once each (compared case-insensitively).
+  std::vector<std::string> TargetServers() const;
+
   size_t root_count() const { return root_count_; }
   size_t folder_count() const { return folder_count_; }
   void Clear();

@@ -1,0 +1,75 @@
+// dfsd's server: the Boost.Asio shell around the pure referral engine.
+//
+// One io_context thread owns everything: the listening sockets, the
+// connections, the namespace index (kept current from the store's change
+// log every `refresh_interval`), the health probes and the metrics. A
+// lookup takes about a microsecond, so one thread answers hundreds of
+// thousands of referrals a second and nothing needs a lock.
+//
+// Per connection: bytes go through a Framer (at most one 64 KiB frame
+// buffered), each request is answered before the next is read (no
+// unbounded write queue), a connection idle for `idle_timeout` is closed,
+// and a malformed frame closes it. Thread-safety: call everything from the
+// io_context's thread, except Stop, which may be posted from anywhere.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "dfs/common/asio.h"
+#include "dfs/common/result.h"
+
+namespace dfs::referral_net {
+
+struct ProbeOptions {
+  bool enabled = true;
+  uint16_t default_port = 445;
+  // Per target server (case-insensitive): where to probe it instead of
+  // server:default_port, e.g. {"web1", "127.0.0.1:8081"}.
+  std::map<std::string, std::string> address_of;
+  // Whether to look up server names that are neither mapped above nor IP
+  // literals. Off by default: a probe then never causes a DNS query, and an
+  // unmapped name is simply not probed (taken as healthy; logged once).
+  bool resolve_names = false;
+  std::chrono::milliseconds interval{2000};
+  std::chrono::milliseconds timeout{1000};
+};
+
+struct ServerOptions {
+  std::filesystem::path store_dir;
+  std::string listen = "127.0.0.1:0";
+  std::string metrics_listen;  // empty: no HTTP metrics endpoint
+  std::chrono::milliseconds refresh_interval{200};
+  std::chrono::milliseconds idle_timeout{60000};
+  size_t max_connections = 4096;
+  ProbeOptions probe;
+  uint64_t seed = 0;  // 0: random
+};
+
+class Server {
+ public:
+  Server(boost::asio::io_context& io, ServerOptions options);
+  ~Server();
+
+  // Opens the store, loads the namespace and binds the listeners.
+  // Errors: the store's, or kIo when an address cannot be bound.
+  Status Start();
+  uint16_t port() const;
+  uint16_t metrics_port() const;
+  void Stop();
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// "host:port" -> endpoint; only numeric addresses are accepted (no name
+// lookups happen for listening, nor for probing unless resolve_names).
+Result<boost::asio::ip::tcp::endpoint> ParseEndpoint(std::string_view text);
+
+}  // namespace dfs::referral_net

@@ -1,0 +1,436 @@
+#include "dfs/referral_net/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "dfs/common/error.h"
+#include "dfs/ns/path.h"
+#include "dfs/ns/store.h"
+#include "dfs/referral/codec.h"
+#include "dfs/referral/framing.h"
+#include "dfs/referral/resolver.h"
+#include "metrics.h"
+
+namespace dfs::referral_net {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::redirect_error;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// NTSTATUS values carried in error frames.
+constexpr uint32_t kStatusInvalidParameter = 0xC000000D;
+constexpr uint32_t kStatusNotSupported = 0xC00000BB;
+constexpr uint32_t kStatusNotFound = 0xC0000225;
+
+constexpr size_t kMaxHttpRequestBytes = 8192;
+
+std::string ErrorFrame(uint32_t status, std::string_view message) {
+  std::string payload(4, '\0');
+  for (int i = 0; i < 4; ++i)
+    payload[i] = static_cast<char>((status >> (8 * i)) & 0xff);
+  payload.append(message.substr(0, 1024));
+  return referral::EncodeFrame(referral::FrameType::kError, payload);
+}
+
+// Logs a coroutine's escaping exception instead of dropping it (STYLE.md:
+// never asio::detached).
+auto LogErrors(const char* what) {
+  return [what](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("DFS1099 {} failed: {}", what, ex.what());
+    }
+  };
+}
+
+}  // namespace
+
+Result<tcp::endpoint> ParseEndpoint(std::string_view text) {
+  const size_t colon = text.rfind(':');
+  if (colon == text.npos) {
+    return Fail(Errc::kInvalidArgument,
+                "'" + std::string(text) + "' is not HOST:PORT");
+  }
+  std::string host(text.substr(0, colon));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::string_view port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  auto [ptr, ec] = std::from_chars(port_text.data(),
+                                   port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || ptr != port_text.data() + port_text.size() ||
+      port > 65535) {
+    return Fail(Errc::kInvalidArgument,
+                "'" + std::string(port_text) + "' is not a port");
+  }
+  boost::system::error_code bec;
+  auto address = asio::ip::make_address(host, bec);
+  if (bec) {
+    return Fail(Errc::kInvalidArgument,
+                "'" + host + "' is not a numeric IP address");
+  }
+  return tcp::endpoint(address, static_cast<uint16_t>(port));
+}
+
+class Server::Impl {
+ public:
+  Impl(asio::io_context& io, ServerOptions options)
+      : io_(io),
+        options_(std::move(options)),
+        acceptor_(io),
+        metrics_acceptor_(io),
+        resolver_(
+            index_, sites_, [this](const ns::Target& t) { return Healthy(t); },
+            options_.seed != 0 ? options_.seed : std::random_device{}()) {}
+
+  Status Start() {
+    DFS_ASSIGN_OR_RETURN(store_, ns::Store::Open(options_.store_dir));
+    DFS_RETURN_IF_ERROR(store_->LoadInto(index_));
+    metrics_.namespace_serial = index_.Serial();
+    DFS_RETURN_IF_ERROR(Bind(acceptor_, options_.listen));
+    if (!options_.metrics_listen.empty()) {
+      DFS_RETURN_IF_ERROR(Bind(metrics_acceptor_, options_.metrics_listen));
+    }
+    spdlog::info("DFS1000 serving {} roots, {} folders (serial {}) on {}",
+                 index_.root_count(), index_.folder_count(), index_.Serial(),
+                 Describe(acceptor_));
+    asio::co_spawn(io_, AcceptLoop(), LogErrors("accept loop"));
+    asio::co_spawn(io_, RefreshLoop(), LogErrors("refresh loop"));
+    if (options_.probe.enabled)
+      asio::co_spawn(io_, ProbeLoop(), LogErrors("probe loop"));
+    if (metrics_acceptor_.is_open()) {
+      asio::co_spawn(io_, MetricsLoop(), LogErrors("metrics loop"));
+    }
+    return Status::Ok();
+  }
+
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  uint16_t metrics_port() const {
+    return metrics_acceptor_.is_open()
+               ? metrics_acceptor_.local_endpoint().port()
+               : 0;
+  }
+
+  void Stop() {
+    stopping_ = true;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    metrics_acceptor_.close(ec);
+  }
+
+ private:
+  static std::string Describe(const tcp::acceptor& a) {
+    auto ep = a.local_endpoint();
+    return ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+  Status Bind(tcp::acceptor& acceptor, const std::string& where) {
+    DFS_ASSIGN_OR_RETURN(tcp::endpoint ep, ParseEndpoint(where));
+    boost::system::error_code ec;
+    acceptor.open(ep.protocol(), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor.bind(ep, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      return Fail(Errc::kIo, "cannot listen on " + where + ": " + ec.message());
+    return Status::Ok();
+  }
+
+  // ------------------------------------------------------------ referrals
+
+  awaitable<void> AcceptLoop() {
+    while (!stopping_) {
+      boost::system::error_code ec;
+      tcp::socket socket =
+          co_await acceptor_.async_accept(redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (stopping_) co_return;
+        continue;
+      }
+      if (metrics_.connections_open >= options_.max_connections) {
+        ++metrics_.connections_rejected;
+        spdlog::warn("DFS1006 connection refused: {} open, the limit",
+                     metrics_.connections_open);
+        socket.close(ec);
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      asio::co_spawn(io_, Serve(std::move(socket)), LogErrors("connection"));
+    }
+  }
+
+  awaitable<void> Serve(tcp::socket raw) {
+    auto socket = std::make_shared<tcp::socket>(std::move(raw));
+    auto deadline = std::make_shared<Clock::time_point>(Clock::now() +
+                                                        options_.idle_timeout);
+    ++metrics_.connections_open;
+    ++metrics_.connections_total;
+    asio::co_spawn(io_, Watchdog(socket, deadline), LogErrors("watchdog"));
+    referral::Client client;
+    boost::system::error_code ec;
+    auto remote = socket->remote_endpoint(ec);
+    if (!ec) {
+      auto address = remote.address();
+      if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+        address =
+            asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+      }
+      if (auto ip = referral::IpAddress::Parse(address.to_string()))
+        client.address = *ip;
+    }
+    referral::Framer framer;
+    std::array<char, 4096> buffer;
+    for (;;) {
+      const size_t n = co_await socket->async_read_some(
+          asio::buffer(buffer), redirect_error(use_awaitable, ec));
+      if (ec) break;
+      *deadline = Clock::now() + options_.idle_timeout;
+      auto frames = framer.Feed(std::string_view(buffer.data(), n));
+      if (!frames) {
+        ++metrics_.malformed_frames;
+        spdlog::warn("DFS1007 closing a connection: {}",
+                     frames.error().Message());
+        break;
+      }
+      for (const auto& frame : *frames) {
+        const std::string reply = Answer(frame, client);
+        co_await asio::async_write(*socket, asio::buffer(reply),
+                                   redirect_error(use_awaitable, ec));
+        if (ec) break;
+      }
+      if (ec) break;
+    }
+    socket->close(ec);
+    --metrics_.connections_open;
+  }
+
+  awaitable<void> Watchdog(std::shared_ptr<tcp::socket> socket,
+                           std::shared_ptr<Clock::time_point> deadline) {
+    asio::steady_timer timer(io_);
+    while (socket->is_open()) {
+      timer.expires_at(*deadline);
+      boost::system::error_code ec;
+      co_await timer.async_wait(redirect_error(use_awaitable, ec));
+      if (socket->is_open() && Clock::now() >= *deadline) {
+        ++metrics_.idle_closed;
+        socket->close(ec);
+      }
+    }
+  }
+
+  std::string Answer(const referral::Frame& frame,
+                     const referral::Client& client) {
+    const auto start = Clock::now();
+    std::string reply;
+    if (frame.type != referral::FrameType::kReferralRequest) {
+      ++metrics_.referrals_bad_request;
+      return ErrorFrame(kStatusInvalidParameter, "expected a referral request");
+    }
+    auto request = referral::DecodeRequest(frame.payload);
+    if (!request) {
+      ++metrics_.referrals_bad_request;
+      return ErrorFrame(kStatusInvalidParameter, request.error().Message());
+    }
+    auto answer = resolver_.Resolve(request->path, client);
+    if (!answer) {
+      const bool missing =
+          answer.error().code == make_error_code(Errc::kNotFound);
+      ++(missing ? metrics_.referrals_not_found
+                 : metrics_.referrals_bad_request);
+      return ErrorFrame(missing ? kStatusNotFound : kStatusInvalidParameter,
+                        answer.error().Message());
+    }
+    auto bytes = referral::EncodeResponse(*answer, request->max_referral_level);
+    if (!bytes) {
+      ++metrics_.referrals_unsupported;
+      return ErrorFrame(kStatusNotSupported, bytes.error().Message());
+    }
+    ++metrics_.referrals_ok;
+    reply =
+        referral::EncodeFrame(referral::FrameType::kReferralResponse, *bytes);
+    metrics_.ObserveLatency(Clock::now() - start);
+    return reply;
+  }
+
+  // ------------------------------------------------------------ refresh
+
+  awaitable<void> RefreshLoop() {
+    asio::steady_timer timer(io_);
+    while (!stopping_) {
+      timer.expires_after(options_.refresh_interval);
+      boost::system::error_code ec;
+      co_await timer.async_wait(redirect_error(use_awaitable, ec));
+      const uint64_t before = index_.Serial();
+      auto changed = store_->CatchUp(index_);
+      if (!changed) {
+        ++metrics_.refresh_errors;
+        spdlog::error("DFS1005 reading the store failed: {}",
+                      changed.error().Message());
+        continue;
+      }
+      if (*changed) {
+        ++metrics_.refreshes;
+        metrics_.namespace_serial = index_.Serial();
+        spdlog::info(
+            "DFS1003 namespace changed: serial {} -> {} ({} roots, {} folders)",
+            before, index_.Serial(), index_.root_count(),
+            index_.folder_count());
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ health
+
+  bool Healthy(const ns::Target& t) const {
+    if (health_.empty()) return true;
+    auto it = health_.find(ns::FoldCase(t.server));
+    return it == health_.end() || it->second;
+  }
+
+  awaitable<void> ProbeLoop() {
+    asio::steady_timer timer(io_);
+    while (!stopping_) {
+      for (const std::string& server : index_.TargetServers()) {
+        asio::co_spawn(io_, Probe(server), LogErrors("probe"));
+      }
+      timer.expires_after(options_.probe.interval);
+      boost::system::error_code ec;
+      co_await timer.async_wait(redirect_error(use_awaitable, ec));
+    }
+  }
+
+  awaitable<void> Probe(std::string server) {
+    const std::string key = ns::FoldCase(server);
+    std::vector<tcp::endpoint> endpoints;
+    boost::system::error_code ec;
+    auto mapped = options_.probe.address_of.find(key);
+    if (mapped != options_.probe.address_of.end()) {
+      if (auto ep = ParseEndpoint(mapped->second)) endpoints.push_back(*ep);
+    } else if (auto address = asio::ip::make_address(server, ec); !ec) {
+      endpoints.emplace_back(address, options_.probe.default_port);
+    } else if (options_.probe.resolve_names) {
+      // A name: ask the system resolver, as any client of that server would.
+      tcp::resolver resolver(io_);
+      auto results = co_await resolver.async_resolve(
+          server, std::to_string(options_.probe.default_port),
+          redirect_error(use_awaitable, ec));
+      if (!ec) {
+        for (const auto& r : results) endpoints.push_back(r.endpoint());
+      }
+    } else {
+      if (unprobed_.insert(key).second) {
+        spdlog::info(
+            "DFS1008 not probing {}: no address (give --probe {}=IP:PORT, or "
+            "--probe-dns)",
+            server, server);
+      }
+      co_return;
+    }
+    bool up = false;
+    for (const auto& ep : endpoints) {
+      tcp::socket socket(io_);
+      asio::steady_timer timeout(io_);
+      timeout.expires_after(options_.probe.timeout);
+      timeout.async_wait([&socket](const boost::system::error_code& e) {
+        if (!e) socket.close();
+      });
+      co_await socket.async_connect(ep, redirect_error(use_awaitable, ec));
+      timeout.cancel();
+      if (!ec && socket.is_open()) {
+        up = true;
+        break;
+      }
+    }
+    ++(up ? metrics_.probes_up : metrics_.probes_down);
+    auto [it, inserted] = health_.try_emplace(key, up);
+    if (!inserted && it->second == up) co_return;
+    it->second = up;
+    if (up && !inserted) {
+      --metrics_.servers_down;
+      spdlog::info("DFS1002 target server up: {}", server);
+    } else if (!up) {
+      ++metrics_.servers_down;
+      spdlog::warn("DFS1001 target server down: {}", server);
+    }
+  }
+
+  // ------------------------------------------------------------ metrics
+
+  awaitable<void> MetricsLoop() {
+    while (!stopping_) {
+      boost::system::error_code ec;
+      tcp::socket socket = co_await metrics_acceptor_.async_accept(
+          redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (stopping_) co_return;
+        continue;
+      }
+      asio::co_spawn(io_, ServeMetrics(std::move(socket)),
+                     LogErrors("metrics"));
+    }
+  }
+
+  awaitable<void> ServeMetrics(tcp::socket socket) {
+    std::string request;
+    std::array<char, 1024> buffer;
+    boost::system::error_code ec;
+    asio::steady_timer timeout(io_);
+    timeout.expires_after(std::chrono::seconds(5));
+    timeout.async_wait([&socket](const boost::system::error_code& e) {
+      if (!e) socket.close();
+    });
+    while (request.find("\r\n\r\n") == std::string::npos &&
+           request.size() < kMaxHttpRequestBytes) {
+      const size_t n = co_await socket.async_read_some(
+          asio::buffer(buffer), redirect_error(use_awaitable, ec));
+      if (ec) co_return;
+      request.append(buffer.data(), n);
+    }
+    timeout.cancel();
+    const bool ok = request.rfind("GET /metrics ", 0) == 0 ||
+                    request.rfind("GET /metrics?", 0) == 0;
+    const std::string body =
+        ok ? metrics_.Render() : "not found: try /metrics\n";
+    const std::string response =
+        std::string(ok ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.0 404 Not Found\r\n") +
+        "Content-Type: text/plain; version=0.0.4\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    co_await asio::async_write(socket, asio::buffer(response),
+                               redirect_error(use_awaitable, ec));
+    socket.close(ec);
+  }
+
+  asio::io_context& io_;
+  ServerOptions options_;
+  tcp::acceptor acceptor_, metrics_acceptor_;
+  std::unique_ptr<ns::Store> store_;
+  ns::NamespaceIndex index_;
+  referral::SiteTable sites_;
+  referral::Resolver resolver_;
+  std::unordered_map<std::string, bool> health_;
+  std::unordered_set<std::string> unprobed_;
+  Metrics metrics_;
+  bool stopping_ = false;
+};
+
+Server::Server(asio::io_context& io, ServerOptions options)
+    : impl_(std::make_unique<Impl>(io, std::move(options))) {}
+Server::~Server() = default;
+Status Server::Start() { return impl_->Start(); }
+uint16_t Server::port() const { return impl_->port(); }
+uint16_t Server::metrics_port() const { return impl_->metrics_port(); }
+void Server::Stop() { impl_->Stop(); }
+
+}  // namespace dfs::referral_net

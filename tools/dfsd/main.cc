@@ -1,0 +1,112 @@
+// dfsd: the namespace server. Answers "where does this path live?" over
+// TCP (MS-DFSC referral messages in a small framing, referral/FORMAT.md),
+// from an LMDB namespace store that dfsutil writes; picks up changes within
+// a second, probes target servers and puts dead ones last, and serves
+// Prometheus metrics.
+//
+//   dfsd --store DIR --listen 127.0.0.1:7445 [--metrics 127.0.0.1:9445]
+//        [--probe-port 445] [--probe web1=127.0.0.1:8081 ...]
+//        [--probe-interval-ms 2000] [--probe-timeout-ms 1000] [--no-probe]
+//        [--probe-dns]
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <iostream>
+
+#include "dfs/common/asio.h"
+#include "dfs/ns/path.h"
+#include "dfs/referral_net/server.h"
+
+int main(int argc, char** argv) {
+  dfs::referral_net::ServerOptions options;
+  std::string store;
+  std::vector<std::string> probes;
+  int64_t probe_interval_ms = 2000, probe_timeout_ms = 1000, refresh_ms = 200,
+          idle_ms = 60000;
+  bool no_probe = false;
+  uint64_t seed = 0;
+  CLI::App app{"dfsd: the dfs namespace (referral) server", "dfsd"};
+  app.add_option("--store", store, "namespace store folder (LMDB)")
+      ->required()
+      ->envname("DFS_STORE");
+  app.add_option("--listen", options.listen,
+                 "HOST:PORT for referrals (port 0: any)")
+      ->capture_default_str();
+  app.add_option("--metrics", options.metrics_listen,
+                 "HOST:PORT for HTTP /metrics");
+  app.add_option("--probe-port", options.probe.default_port,
+                 "TCP port probed on target servers")
+      ->capture_default_str();
+  app.add_option("--probe", probes,
+                 "SERVER=HOST:PORT: where to probe one server");
+  app.add_option("--probe-interval-ms", probe_interval_ms, "probe period")
+      ->capture_default_str();
+  app.add_option("--probe-timeout-ms", probe_timeout_ms,
+                 "probe connect timeout")
+      ->capture_default_str();
+  app.add_flag("--no-probe", no_probe, "do not probe target servers");
+  app.add_flag("--probe-dns", options.probe.resolve_names,
+               "resolve target server names for probing (default: only --probe "
+               "mappings and IP literals are probed)");
+  app.add_option("--refresh-ms", refresh_ms,
+                 "how often to read the store's change log")
+      ->capture_default_str();
+  app.add_option("--idle-timeout-ms", idle_ms,
+                 "close idle client connections after")
+      ->capture_default_str();
+  app.add_option("--seed", seed, "shuffle seed (0: random)");
+  CLI11_PARSE(app, argc, argv);
+
+  options.store_dir = store;
+  options.probe.enabled = !no_probe;
+  options.probe.interval = std::chrono::milliseconds(probe_interval_ms);
+  options.probe.timeout = std::chrono::milliseconds(probe_timeout_ms);
+  options.refresh_interval = std::chrono::milliseconds(refresh_ms);
+  options.idle_timeout = std::chrono::milliseconds(idle_ms);
+  options.seed = seed;
+  for (const auto& p : probes) {
+    const size_t eq = p.find('=');
+    if (eq == std::string::npos ||
+        !dfs::referral_net::ParseEndpoint(p.substr(eq + 1))) {
+      std::cerr << "dfsd: error: --probe wants SERVER=IP:PORT, got '" << p
+                << "'\n";
+      return 2;
+    }
+    options.probe.address_of[dfs::ns::FoldCase(p.substr(0, eq))] =
+        p.substr(eq + 1);
+  }
+
+  // Logs go to stderr: stdout carries only the "listening on" line.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("dfsd"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  try {
+    boost::asio::io_context io(1);
+    dfs::referral_net::Server server(io, options);
+    dfs::Status started = server.Start();
+    if (!started.ok()) {
+      std::cerr << "dfsd: error: " << started.error().Message() << "\n";
+      return 1;
+    }
+    // The first line on stdout says where we listen (scripts and tests
+    // read it); logs go to stderr.
+    std::cout << "dfsd: listening on "
+              << options.listen.substr(0, options.listen.rfind(':')) << ":"
+              << server.port();
+    if (server.metrics_port() != 0)
+      std::cout << " metrics " << server.metrics_port();
+    std::cout << std::endl;
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code&, int sig) {
+      spdlog::info("DFS1009 stopping on signal {}", sig);
+      server.Stop();
+      io.stop();
+    });
+    io.run();
+  } catch (const std::exception& e) {
+    std::cerr << "dfsd: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
