@@ -12,3 +12,6 @@ echo "== namespace lookup (issue #2: well under 1 us at 1,000,000 folders) =="
 echo
 echo "== dfsutil XML export/import, 100,000 folders (issue #3: each under 3 s) =="
 bash "$here/bench/xml_bench.sh" "$build"
+echo
+echo "== dfsd under load (issue #4: at least redis's requests/s, p99 < 1 ms) =="
+bash "$here/bench/referral_load.sh" "$build"

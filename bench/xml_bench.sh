@@ -13,25 +13,7 @@ command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (Debian packa
 work=$(mktemp -d /tmp/dfs-xml-bench-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-# A 2008-dialect export made with a fixed seed: folders Site<i>, every
-# tenth nested (Shops\Shop<i>), 2-3 targets, some priorities and sites.
-awk -v n="$folders" 'BEGIN {
-  srand(42)
-  print "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
-  print "<Root Name=\"\\\\contoso\\webfarm\" State=\"ONLINE\" Timeout=\"300\" Attributes=\"192\">"
-  print "    <Target State=\"ONLINE\">\\\\ns1\\webfarm</Target>"
-  for (i = 0; i < n; i++) {
-    name = (i % 10 == 0) ? "Shops\\Shop" i : "Site" i
-    printf "    <Link Name=\"%s\" State=\"ONLINE\" Timeout=\"%d\">\n", name, (i % 3 == 0) ? 60 : 1800
-    t = 2 + int(rand() * 2)
-    for (j = 1; j <= t; j++) {
-      cls = (j == 1) ? "globalHigh" : (j == t ? "globalLow" : "siteCostNormal")
-      printf "        <Target State=\"ONLINE\" PriorityClass=\"%s\" PriorityRank=\"%d\" dfs:Site=\"site%d\">\\\\web%d\\content\\%s</Target>\n", cls, int(rand() * 4), j, j, "s" i
-    }
-    print "    </Link>"
-  }
-  print "</Root>"
-}' > "$work/in.xml"
+bash "$here/bench/make_namespace_xml.sh" "$folders" "$work/in.xml"
 echo "input: $folders folders, $(( $(stat -c %s "$work/in.xml") / 1000000 )) MB of XML"
 
 run() {  # label, then the dfsutil arguments

@@ -14,6 +14,7 @@ PACKAGES=(
   libpugixml-dev
   time
   samba-testsuite
+  redis-server redis-tools
 )
 
 missing=()
