@@ -257,7 +257,8 @@ std::string EncodeChangeEntry(const ChangeEntry& entry) {
   return w.Take();
 }
 
-Result<ChangeEntry> DecodeChangeEntry(std::string_view bytes) {
+Result<ChangeEntry> DecodeChangeEntry(std::string_view bytes,
+                                      size_t max_mutations) {
   ByteReader r(bytes);
   DFS_RETURN_IF_ERROR(ReadVersion(r, "change entry"));
   ChangeEntry e;
@@ -270,10 +271,10 @@ Result<ChangeEntry> DecodeChangeEntry(std::string_view bytes) {
   if (resync > 1) return Fail(Errc::kCorrupt, "resync flag is not 0 or 1");
   e.resync_required = resync == 1;
   DFS_ASSIGN_OR_RETURN(uint32_t n, r.U32("mutation count"));
-  if (n > kMaxLoggedMutations) {
+  if (n > max_mutations) {
     return Fail(Errc::kLimitExceeded,
                 std::to_string(n) + " mutations in one change; the limit is " +
-                    std::to_string(kMaxLoggedMutations));
+                    std::to_string(max_mutations));
   }
   if (e.resync_required && n != 0) {
     return Fail(Errc::kCorrupt, "a resync entry carries mutations");

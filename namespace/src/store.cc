@@ -453,33 +453,22 @@ Result<std::unique_ptr<Store>> Store::Open(const fs::path& dir,
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
-Result<uint64_t> Store::Update(
-    std::string_view description,
-    const std::function<Status(NamespaceWriter&)>& change) {
-  DFS_ASSIGN_OR_RETURN(MDB_txn * txn, impl_->Begin(0));
-  LmdbView view(txn, impl_->dbi_, /*owns_txn=*/true, /*writable=*/true);
-  const uint64_t before = view.Serial();
-  DFS_RETURN_IF_ERROR(change(view));
-  if (view.mutation_count() == 0) return before;  // nothing to commit
+namespace {
 
-  ChangeEntry entry;
-  entry.serial = before + 1;
-  entry.unix_millis = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          impl_->options_.clock->Now().time_since_epoch())
-                          .count();
-  entry.description = std::string(description.substr(0, kMaxDescriptionBytes));
-  entry.resync_required = view.too_big_to_log();
-  entry.mutations = std::move(view.logged());
+// Writes `entry` as the next log entry, moves the serial, trims the log and
+// commits `txn` (whatever the outcome, the transaction is finished).
+Status CommitEntry(Store::Impl& impl, MDB_txn* txn, LmdbView& view,
+                   const ChangeEntry& entry) {
   const std::string serial_key = EncodeBigEndian64(entry.serial);
   DFS_RETURN_IF_ERROR(
-      view.Put(impl_->dbi_.log, serial_key, EncodeChangeEntry(entry)));
-  DFS_RETURN_IF_ERROR(view.Put(impl_->dbi_.meta, "serial", serial_key));
+      view.Put(impl.dbi_.log, serial_key, EncodeChangeEntry(entry)));
+  DFS_RETURN_IF_ERROR(view.Put(impl.dbi_.meta, "serial", serial_key));
   // Trim the log to the configured length; each commit removes the few
   // entries that fell off, so this stays O(1) per change.
-  if (entry.serial > impl_->options_.change_log_keep) {
-    const uint64_t cutoff = entry.serial - impl_->options_.change_log_keep;
+  if (entry.serial > impl.options_.change_log_keep) {
+    const uint64_t cutoff = entry.serial - impl.options_.change_log_keep;
     MDB_cursor* cursor = nullptr;
-    int rc = mdb_cursor_open(txn, impl_->dbi_.log, &cursor);
+    int rc = mdb_cursor_open(txn, impl.dbi_.log, &cursor);
     MDB_val k, v;
     if (rc == 0) rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
     while (rc == 0) {
@@ -493,13 +482,99 @@ Result<uint64_t> Store::Update(
       return Unexpected<Error>(LmdbError(rc, "trimming the change log"));
     }
   }
-  // Commit frees the transaction whatever its outcome.
   view.ReleaseTxn();
   int rc = mdb_txn_commit(txn);
-  if (rc != 0) {
-    return Unexpected<Error>(LmdbError(rc, "committing the change"));
+  if (rc != 0) return Unexpected<Error>(LmdbError(rc, "committing the change"));
+  return Status::Ok();
+}
+
+int64_t NowMillis(const StoreOptions& options) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             options.clock->Now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Result<uint64_t> Store::Update(
+    std::string_view description,
+    const std::function<Status(NamespaceWriter&)>& change) {
+  DFS_ASSIGN_OR_RETURN(MDB_txn * txn, impl_->Begin(0));
+  LmdbView view(txn, impl_->dbi_, /*owns_txn=*/true, /*writable=*/true);
+  DFS_ASSIGN_OR_RETURN(auto primary, view.Get(impl_->dbi_.meta, "replica_of"));
+  if (primary) {
+    return Fail(Errc::kConflict, "this store is a replica of " +
+                                     std::string(*primary) +
+                                     "; make changes on the primary");
   }
+  const uint64_t before = view.Serial();
+  DFS_RETURN_IF_ERROR(change(view));
+  if (view.mutation_count() == 0) return before;  // nothing to commit
+
+  ChangeEntry entry;
+  entry.serial = before + 1;
+  entry.unix_millis = NowMillis(impl_->options_);
+  entry.description = std::string(description.substr(0, kMaxDescriptionBytes));
+  entry.resync_required = view.too_big_to_log();
+  entry.mutations = std::move(view.logged());
+  DFS_RETURN_IF_ERROR(CommitEntry(*impl_, txn, view, entry));
   return entry.serial;
+}
+
+Status Store::MarkReplicaOf(std::string_view primary) {
+  DFS_ASSIGN_OR_RETURN(MDB_txn * txn, impl_->Begin(0));
+  LmdbView view(txn, impl_->dbi_, /*owns_txn=*/true, /*writable=*/true);
+  DFS_RETURN_IF_ERROR(view.Put(impl_->dbi_.meta, "replica_of", primary));
+  view.ReleaseTxn();
+  int rc = mdb_txn_commit(txn);
+  if (rc != 0)
+    return Unexpected<Error>(LmdbError(rc, "marking the store a replica"));
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> Store::ReplicaOf() const {
+  DFS_ASSIGN_OR_RETURN(MDB_txn * txn, impl_->Begin(MDB_RDONLY));
+  LmdbView view(txn, impl_->dbi_, /*owns_txn=*/true, /*writable=*/false);
+  DFS_ASSIGN_OR_RETURN(auto primary, view.Get(impl_->dbi_.meta, "replica_of"));
+  if (!primary) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(*primary));
+}
+
+Status Store::ApplyReplicated(const ChangeEntry& entry) {
+  if (entry.resync_required) {
+    return Fail(Errc::kNeedResync,
+                "serial " + std::to_string(entry.serial) +
+                    " was too large to log; fetch a snapshot");
+  }
+  DFS_ASSIGN_OR_RETURN(MDB_txn * txn, impl_->Begin(0));
+  LmdbView view(txn, impl_->dbi_, /*owns_txn=*/true, /*writable=*/true);
+  if (entry.serial != view.Serial() + 1) {
+    return Fail(Errc::kConflict, "replicated serial " +
+                                     std::to_string(entry.serial) +
+                                     " does not follow local serial " +
+                                     std::to_string(view.Serial()));
+  }
+  for (const Mutation& m : entry.mutations) DFS_RETURN_IF_ERROR(view.Apply(m));
+  return CommitEntry(*impl_, txn, view, entry);
+}
+
+Status Store::ReplaceWith(const ChangeEntry& snapshot) {
+  DFS_ASSIGN_OR_RETURN(MDB_txn * txn, impl_->Begin(0));
+  LmdbView view(txn, impl_->dbi_, /*owns_txn=*/true, /*writable=*/true);
+  for (MDB_dbi dbi : {impl_->dbi_.roots, impl_->dbi_.folders,
+                      impl_->dbi_.aliases, impl_->dbi_.log}) {
+    int rc = mdb_drop(txn, dbi, 0);
+    if (rc != 0) return Unexpected<Error>(LmdbError(rc, "clearing the store"));
+  }
+  for (const Mutation& m : snapshot.mutations)
+    DFS_RETURN_IF_ERROR(view.Apply(m));
+  // Followers of this store (the server's index) see one resync entry.
+  ChangeEntry marker;
+  marker.serial = snapshot.serial;
+  marker.unix_millis = NowMillis(impl_->options_);
+  marker.description = "snapshot from the primary";
+  marker.resync_required = true;
+  return CommitEntry(*impl_, txn, view, marker);
 }
 
 namespace {
@@ -590,6 +665,23 @@ Result<std::vector<ChangeEntry>> Store::ChangesSince(uint64_t since,
   return out;
 }
 
+namespace {
+
+// A folders-table entry as the mutation that would have written it:
+// `host\root\folder...`, the root key ending at the second separator.
+Result<PutFolder> FolderFromDb(std::string_view k, std::string_view v) {
+  size_t first = k.find('\\');
+  size_t second = first == k.npos ? k.npos : k.find('\\', first + 1);
+  if (second == k.npos) {
+    return Fail(Errc::kCorrupt, "folder key without a root: " + std::string(k));
+  }
+  DFS_ASSIGN_OR_RETURN(Folder folder, DecodeFolder(v));
+  return PutFolder{std::string(k.substr(0, second)),
+                   std::string(k.substr(second + 1)), std::move(folder)};
+}
+
+}  // namespace
+
 Status Store::LoadInto(NamespaceIndex& index) const {
   DFS_ASSIGN_OR_RETURN(MDB_txn * txn, impl_->Begin(MDB_RDONLY));
   LmdbView view(txn, impl_->dbi_, /*owns_txn=*/true, /*writable=*/false);
@@ -609,25 +701,45 @@ Status Store::LoadInto(NamespaceIndex& index) const {
                       fresh.Apply(PutRoot{std::string(k), std::move(root)}));
                   return true;
                 }));
-  DFS_RETURN_IF_ERROR(view.Scan(
-      impl_->dbi_.folders, "",
-      [&](std::string_view k, std::string_view v) -> Result<bool> {
-        // `host\root\folder...`: the root key ends at the second separator.
-        size_t first = k.find('\\');
-        size_t second = first == k.npos ? k.npos : k.find('\\', first + 1);
-        if (second == k.npos) {
-          return Fail(Errc::kCorrupt,
-                      "folder key without a root: " + std::string(k));
-        }
-        DFS_ASSIGN_OR_RETURN(Folder folder, DecodeFolder(v));
-        DFS_RETURN_IF_ERROR(fresh.Apply(
-            PutFolder{std::string(k.substr(0, second)),
-                      std::string(k.substr(second + 1)), std::move(folder)}));
-        return true;
-      }));
+  DFS_RETURN_IF_ERROR(
+      view.Scan(impl_->dbi_.folders, "",
+                [&](std::string_view k, std::string_view v) -> Result<bool> {
+                  DFS_ASSIGN_OR_RETURN(PutFolder put, FolderFromDb(k, v));
+                  DFS_RETURN_IF_ERROR(fresh.Apply(put));
+                  return true;
+                }));
   fresh.SetSerial(view.Serial());
   index = std::move(fresh);
   return Status::Ok();
+}
+
+Result<ChangeEntry> Store::SnapshotEntry() const {
+  DFS_ASSIGN_OR_RETURN(MDB_txn * txn, impl_->Begin(MDB_RDONLY));
+  LmdbView view(txn, impl_->dbi_, /*owns_txn=*/true, /*writable=*/false);
+  ChangeEntry snapshot;
+  snapshot.serial = view.Serial();
+  snapshot.description = "snapshot";
+  DFS_RETURN_IF_ERROR(view.Scan(
+      impl_->dbi_.aliases, "",
+      [&](std::string_view k, std::string_view v) -> Result<bool> {
+        snapshot.mutations.push_back(PutAlias{std::string(k), std::string(v)});
+        return true;
+      }));
+  DFS_RETURN_IF_ERROR(view.Scan(
+      impl_->dbi_.roots, "",
+      [&](std::string_view k, std::string_view v) -> Result<bool> {
+        DFS_ASSIGN_OR_RETURN(Root root, DecodeRoot(v));
+        snapshot.mutations.push_back(PutRoot{std::string(k), std::move(root)});
+        return true;
+      }));
+  DFS_RETURN_IF_ERROR(
+      view.Scan(impl_->dbi_.folders, "",
+                [&](std::string_view k, std::string_view v) -> Result<bool> {
+                  DFS_ASSIGN_OR_RETURN(PutFolder put, FolderFromDb(k, v));
+                  snapshot.mutations.push_back(std::move(put));
+                  return true;
+                }));
+  return snapshot;
 }
 
 Result<bool> Store::CatchUp(NamespaceIndex& index) const {

@@ -28,14 +28,13 @@ Result<std::vector<Frame>> Framer::Feed(std::string_view bytes) {
     const uint8_t type = h[4];
     // Check before waiting for the payload, so a hostile length never
     // makes us buffer more than one frame.
-    if (n > kMaxFramePayloadBytes) {
+    if (n > max_payload_) {
       failed_ = true;
-      return Fail(Errc::kLimitExceeded,
-                  "frame of " + std::to_string(n) +
-                      " bytes exceeds the limit of " +
-                      std::to_string(kMaxFramePayloadBytes));
+      return Fail(Errc::kLimitExceeded, "frame of " + std::to_string(n) +
+                                            " bytes exceeds the limit of " +
+                                            std::to_string(max_payload_));
     }
-    if (type < 1 || type > 3) {
+    if (type < 1 || type > kMaxFrameType) {
       failed_ = true;
       return Fail(Errc::kCorrupt, "unknown frame type " + std::to_string(type));
     }

@@ -402,3 +402,65 @@ TEST(StoreTest, KeysLongerThanLmdbAllowsAreAClearError) {
 
 }  // namespace
 }  // namespace dfs::ns
+
+namespace dfs::ns {
+namespace {
+
+TEST(StoreReplicationTest, ReplicaFollowsThePrimarysLogAndRefusesWrites) {
+  testing::TempDir primary_dir, replica_dir;
+  auto primary = MustOpen(primary_dir.path());
+  auto replica = MustOpen(replica_dir.path());
+  ASSERT_TRUE(replica->MarkReplicaOf("127.0.0.1:7445").ok());
+  EXPECT_EQ(**replica->ReplicaOf(), "127.0.0.1:7445");
+  EXPECT_FALSE(*primary->ReplicaOf());
+  auto refused = replica->Update(
+      "x", [](NamespaceWriter& w) { return AddRoot(w, kRoot); });
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().Message().find("replica of 127.0.0.1:7445"),
+            std::string::npos);
+
+  ASSERT_TRUE(primary->Update(
+      "root", [](NamespaceWriter& w) { return AddRoot(w, kRoot); }));
+  ASSERT_TRUE(primary->Update("link", [](NamespaceWriter& w) {
+    return AddLink(w, "\\\\contoso\\webfarm\\Site1", "\\\\web1\\c");
+  }));
+  auto log = *primary->ChangesSince(0, 10);
+  // Out of order is refused; in order is applied with the primary's serials.
+  EXPECT_EQ(replica->ApplyReplicated(log[1]).error().code,
+            make_error_code(Errc::kConflict));
+  ASSERT_TRUE(replica->ApplyReplicated(log[0]).ok());
+  ASSERT_TRUE(replica->ApplyReplicated(log[1]).ok());
+  EXPECT_EQ(*replica->Serial(), 2u);
+  EXPECT_EQ(Dump(**replica->Snapshot()), Dump(**primary->Snapshot()));
+  // The replica's own followers see the same log.
+  EXPECT_EQ(*replica->ChangesSince(0, 10), log);
+}
+
+TEST(StoreReplicationTest, SnapshotReplacesEverything) {
+  testing::TempDir primary_dir, replica_dir;
+  auto primary = MustOpen(primary_dir.path());
+  auto replica = MustOpen(replica_dir.path());
+  ASSERT_TRUE(replica->Update(
+      "stale", [](NamespaceWriter& w) { return AddRoot(w, "\\\\old\\root"); }));
+  ASSERT_TRUE(primary->Update("root", [](NamespaceWriter& w) -> Status {
+    DFS_RETURN_IF_ERROR(AddRoot(w, kRoot));
+    DFS_RETURN_IF_ERROR(AddAlias(w, "contoso", "contoso.com"));
+    return AddLink(w, "\\\\contoso\\webfarm\\A\\B", "\\\\web1\\c");
+  }));
+  ChangeEntry snapshot = *primary->SnapshotEntry();
+  EXPECT_EQ(snapshot.serial, 1u);
+  EXPECT_EQ(snapshot.mutations.size(), 3u);
+  ASSERT_TRUE(replica->ReplaceWith(snapshot).ok());
+  EXPECT_EQ(*replica->Serial(), 1u);
+  EXPECT_EQ(Dump(**replica->Snapshot()), Dump(**primary->Snapshot()));
+  NamespaceIndex index;
+  ASSERT_TRUE(replica->CatchUp(index));
+  EXPECT_EQ(index.folder_count(), 1u);
+  // A snapshot round-trips through the wire encoding.
+  EXPECT_EQ(
+      *DecodeChangeEntry(EncodeChangeEntry(snapshot), kMaxSnapshotMutations),
+      snapshot);
+}
+
+}  // namespace
+}  // namespace dfs::ns

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <regex>
 
 #include "dfs/referral/codec.h"
@@ -272,6 +273,120 @@ TEST_F(DfsdTest, KilledServerRestartsFromTheStore) {
   auto a = Ask(client, "\\contoso\\webfarm\\Site3\\x");
   ASSERT_TRUE(a);
   EXPECT_EQ(Targets(*a), std::vector<std::string>{"\\web3\\c"});
+}
+
+}  // namespace
+}  // namespace dfs::referral
+
+namespace dfs::referral {
+namespace {
+
+class ReplicaTest : public DfsdTest {
+ protected:
+  uint16_t StartReplica() {
+    replica_ = std::make_unique<testing::Daemon>(std::vector<std::string>{
+        DFSD_PATH, "--store", replica_store_.path().string(), "--listen",
+        "127.0.0.1:0", "--refresh-ms", "100", "--no-probe", "--replica-of",
+        "127.0.0.1:" + std::to_string(primary_port_)});
+    auto line = replica_->ReadLine(10s);
+    EXPECT_TRUE(line) << replica_->Stderr();
+    if (!line) return 0;
+    std::smatch m;
+    std::regex re("listening on 127\\.0\\.0\\.1:(\\d+)");
+    EXPECT_TRUE(std::regex_search(*line, m, re));
+    return static_cast<uint16_t>(std::stoi(m[1]));
+  }
+  // Asks `port` until the path's first target is `want` or 10 s pass.
+  bool Eventually(uint16_t port, const std::string& path,
+                  const std::string& want) {
+    const auto start = Clock::now();
+    while (Clock::now() - start < 10s) {
+      testing::TcpClient client(port, 1000);
+      if (!client.connected()) continue;
+      auto a = Ask(client, path);
+      if (a && a->type == FrameType::kReferralResponse) {
+        auto t = Targets(*a);
+        if (!t.empty() && t[0] == want) return true;
+      }
+    }
+    return false;
+  }
+  void SetUp() override {
+    DfsdTest::SetUp();
+    primary_port_ = StartDfsd({"--no-probe"});
+  }
+
+  testing::TempDir replica_store_;
+  std::unique_ptr<testing::Daemon> replica_;
+  uint16_t primary_port_ = 0;
+};
+
+TEST_F(ReplicaTest, CatchesUpLiveAndAfterARestart) {
+  uint16_t replica = StartReplica();
+  ASSERT_TRUE(Eventually(replica, "\\contoso\\webfarm\\Site1",
+                         "\\web1\\content\\Site1"))
+      << replica_->Stderr();
+  Dfsutil({"link", "add", "\\\\contoso\\webfarm\\Site2", "\\\\web2\\c"});
+  EXPECT_TRUE(Eventually(replica, "\\contoso\\webfarm\\Site2", "\\web2\\c"))
+      << replica_->Stderr();
+  replica_->Kill(SIGKILL);
+  Dfsutil({"link", "add", "\\\\contoso\\webfarm\\Site3", "\\\\web3\\c"});
+  Dfsutil({"property", "priority", "set", "\\\\contoso\\webfarm\\Site1",
+           "\\\\web2\\content\\Site1", "first", "0"});
+  Dfsutil({"property", "priority", "set", "\\\\contoso\\webfarm\\Site1",
+           "\\\\web1\\content\\Site1", "last"});
+  replica = StartReplica();
+  EXPECT_TRUE(Eventually(replica, "\\contoso\\webfarm\\Site3", "\\web3\\c"))
+      << replica_->Stderr();
+  EXPECT_TRUE(Eventually(replica, "\\contoso\\webfarm\\Site1",
+                         "\\web2\\content\\Site1"));
+  // The replica's store refuses local writes.
+  auto r =
+      testing::Run({DFSUTIL_PATH, "--store", replica_store_.path().string(),
+                    "link", "add", "\\\\contoso\\webfarm\\X", "\\\\w\\x"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("replica of"), std::string::npos) << r.err;
+}
+
+TEST_F(ReplicaTest, KeepsAnsweringWhenThePrimaryDies) {
+  const uint16_t replica = StartReplica();
+  ASSERT_TRUE(Eventually(replica, "\\contoso\\webfarm\\Site1",
+                         "\\web1\\content\\Site1"));
+  dfsd_->Kill(SIGKILL);
+  // Every request over several refresh periods is still answered.
+  testing::TcpClient client(replica);
+  for (int i = 0; i < 50; ++i) {
+    auto a = Ask(client, "\\contoso\\webfarm\\Site1\\x");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->type, FrameType::kReferralResponse);
+  }
+  // It notices; a new primary process on the same store is followed again.
+  const auto start = Clock::now();
+  while (replica_->Stderr().find("DFS1013") == std::string::npos &&
+         Clock::now() - start < 10s) {
+    ASSERT_TRUE(Ask(client, "\\contoso\\webfarm\\Site1"));
+  }
+  EXPECT_NE(replica_->Stderr().find("DFS1013 primary"), std::string::npos);
+}
+
+TEST_F(ReplicaTest, HugeChangeIsCopiedAsASnapshot) {
+  const uint16_t replica = StartReplica();
+  ASSERT_TRUE(Eventually(replica, "\\contoso\\webfarm\\Site1",
+                         "\\web1\\content\\Site1"));
+  // More than 10,000 records in one change: the log says "resync".
+  std::string xml = "<Root Name=\"\\\\contoso\\webfarm\">";
+  for (int i = 0; i < 10050; ++i) {
+    xml += "<Link Name=\"F" + std::to_string(i) + "\"><Target>\\\\w" +
+           std::to_string(i % 7) + "\\s</Target></Link>";
+  }
+  xml += "</Root>";
+  const std::string file = (replica_store_.path() / "big.xml").string();
+  std::ofstream(file) << xml;
+  Dfsutil(
+      {"root", "import", "set", "--no-backup", file, "\\\\contoso\\webfarm"});
+  EXPECT_TRUE(Eventually(replica, "\\contoso\\webfarm\\F10049\\x", "\\w4\\s"))
+      << replica_->Stderr();
+  EXPECT_NE(replica_->Stderr().find("DFS1012"), std::string::npos);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 //   dfsd --store DIR --listen 127.0.0.1:7445 [--metrics 127.0.0.1:9445]
 //        [--probe-port 445] [--probe web1=127.0.0.1:8081 ...]
 //        [--probe-interval-ms 2000] [--probe-timeout-ms 1000] [--no-probe]
-//        [--probe-dns]
+//        [--probe-dns] [--replica-of PRIMARY_IP:PORT]
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -57,6 +57,9 @@ int main(int argc, char** argv) {
                  "close idle client connections after")
       ->capture_default_str();
   app.add_option("--seed", seed, "shuffle seed (0: random)");
+  app.add_option(
+      "--replica-of", options.replica_of,
+      "IP:PORT of the primary dfsd: keep this store a copy of its namespace");
   CLI11_PARSE(app, argc, argv);
 
   options.store_dir = store;

@@ -12,6 +12,7 @@
 #include "dfs/ns/store.h"
 #include "dfs/referral/codec.h"
 #include "dfs/referral/framing.h"
+#include "dfs/referral/replication.h"
 #include "dfs/referral/resolver.h"
 #include "metrics.h"
 
@@ -96,7 +97,17 @@ class Server::Impl {
             options_.seed != 0 ? options_.seed : std::random_device{}()) {}
 
   Status Start() {
-    DFS_ASSIGN_OR_RETURN(store_, ns::Store::Open(options_.store_dir));
+    ns::StoreOptions store_options;
+    if (!options_.replica_of.empty()) {
+      DFS_ASSIGN_OR_RETURN(replica_endpoint_,
+                           ParseEndpoint(options_.replica_of));
+      store_options.create_if_missing = true;
+    }
+    DFS_ASSIGN_OR_RETURN(store_,
+                         ns::Store::Open(options_.store_dir, store_options));
+    if (!options_.replica_of.empty()) {
+      DFS_RETURN_IF_ERROR(store_->MarkReplicaOf(options_.replica_of));
+    }
     DFS_RETURN_IF_ERROR(store_->LoadInto(index_));
     metrics_.namespace_serial = index_.Serial();
     DFS_RETURN_IF_ERROR(Bind(acceptor_, options_.listen));
@@ -110,6 +121,9 @@ class Server::Impl {
     asio::co_spawn(io_, RefreshLoop(), LogErrors("refresh loop"));
     if (options_.probe.enabled)
       asio::co_spawn(io_, ProbeLoop(), LogErrors("probe loop"));
+    if (!options_.replica_of.empty()) {
+      asio::co_spawn(io_, ReplicaLoop(), LogErrors("replica loop"));
+    }
     if (metrics_acceptor_.is_open()) {
       asio::co_spawn(io_, MetricsLoop(), LogErrors("metrics loop"));
     }
@@ -234,6 +248,10 @@ class Server::Impl {
                      const referral::Client& client) {
     const auto start = Clock::now();
     std::string reply;
+    if (frame.type == referral::FrameType::kChangesRequest)
+      return AnswerChanges(frame);
+    if (frame.type == referral::FrameType::kSnapshotRequest)
+      return AnswerSnapshot();
     if (frame.type != referral::FrameType::kReferralRequest) {
       ++metrics_.referrals_bad_request;
       return ErrorFrame(kStatusInvalidParameter, "expected a referral request");
@@ -262,6 +280,169 @@ class Server::Impl {
         referral::EncodeFrame(referral::FrameType::kReferralResponse, *bytes);
     metrics_.ObserveLatency(Clock::now() - start);
     return reply;
+  }
+
+  // ------------------------------------------------------------ replication
+
+  // The primary's side: its change log, straight from the store (a chained
+  // replica serves its own copy of the log the same way).
+  std::string AnswerChanges(const referral::Frame& frame) {
+    auto request = referral::DecodeChangesRequest(frame.payload);
+    if (!request)
+      return ErrorFrame(kStatusInvalidParameter, request.error().Message());
+    referral::ChangesReply reply;
+    auto serial = store_->Serial();
+    if (!serial)
+      return ErrorFrame(kStatusInvalidParameter, serial.error().Message());
+    reply.primary_serial = *serial;
+    auto entries = store_->ChangesSince(request->since, request->max_entries);
+    if (!entries) {
+      if (entries.error().code != make_error_code(Errc::kNeedResync)) {
+        return ErrorFrame(kStatusInvalidParameter, entries.error().Message());
+      }
+      reply.resync_needed = true;
+    } else {
+      reply.entries = std::move(*entries);
+    }
+    return referral::EncodeFrame(referral::FrameType::kChangesReply,
+                                 referral::EncodeChangesReply(reply));
+  }
+
+  std::string AnswerSnapshot() {
+    auto snapshot = store_->SnapshotEntry();
+    if (!snapshot)
+      return ErrorFrame(kStatusInvalidParameter, snapshot.error().Message());
+    return referral::EncodeFrame(referral::FrameType::kSnapshotReply,
+                                 ns::EncodeChangeEntry(*snapshot));
+  }
+
+  // The replica's side. One connection to the primary at a time; every
+  // operation has a deadline, and any failure drops the connection and
+  // tries again after the refresh interval, so a dead primary costs
+  // nothing but a log line: referrals keep coming from the local store.
+  awaitable<std::optional<referral::Frame>> Exchange(
+      tcp::socket& socket, referral::Framer& framer,
+      const std::string& request) {
+    asio::steady_timer deadline(io_);
+    deadline.expires_after(options_.replica_timeout);
+    deadline.async_wait([&socket](const boost::system::error_code& e) {
+      if (!e) socket.close();
+    });
+    boost::system::error_code ec;
+    co_await asio::async_write(socket, asio::buffer(request),
+                               redirect_error(use_awaitable, ec));
+    std::vector<char> buffer(64 * 1024);
+    while (!ec) {
+      const size_t n = co_await socket.async_read_some(
+          asio::buffer(buffer), redirect_error(use_awaitable, ec));
+      if (ec) break;
+      auto frames = framer.Feed(std::string_view(buffer.data(), n));
+      if (!frames) {
+        spdlog::error("DFS1014 bad reply from primary {}: {}",
+                      options_.replica_of, frames.error().Message());
+        break;
+      }
+      if (!frames->empty()) co_return std::move(frames->front());
+    }
+    co_return std::nullopt;
+  }
+
+  awaitable<bool> FetchSnapshot(tcp::socket& socket, referral::Framer& framer) {
+    auto reply = co_await Exchange(
+        socket, framer,
+        referral::EncodeFrame(referral::FrameType::kSnapshotRequest, ""));
+    if (!reply || reply->type != referral::FrameType::kSnapshotReply)
+      co_return false;
+    auto snapshot =
+        ns::DecodeChangeEntry(reply->payload, ns::kMaxSnapshotMutations);
+    if (!snapshot) {
+      spdlog::error("DFS1014 bad snapshot from primary {}: {}",
+                    options_.replica_of, snapshot.error().Message());
+      co_return false;
+    }
+    Status replaced = store_->ReplaceWith(*snapshot);
+    if (!replaced.ok()) {
+      spdlog::error("DFS1005 writing the snapshot failed: {}",
+                    replaced.error().Message());
+      co_return false;
+    }
+    spdlog::info(
+        "DFS1012 replica reloaded from a snapshot of {} at serial {} ({} "
+        "records)",
+        options_.replica_of, snapshot->serial, snapshot->mutations.size());
+    co_return true;
+  }
+
+  awaitable<void> ReplicaLoop() {
+    asio::steady_timer pause(io_);
+    bool primary_lost = false, behind = false;
+    while (!stopping_) {
+      tcp::socket socket(io_);
+      boost::system::error_code ec;
+      {
+        asio::steady_timer deadline(io_);
+        deadline.expires_after(options_.replica_timeout);
+        deadline.async_wait([&socket](const boost::system::error_code& e) {
+          if (!e) socket.close();
+        });
+        co_await socket.async_connect(replica_endpoint_,
+                                      redirect_error(use_awaitable, ec));
+      }
+      if (!ec && socket.is_open()) {
+        if (primary_lost)
+          spdlog::info("DFS1015 primary {} reachable again",
+                       options_.replica_of);
+        primary_lost = false;
+        referral::Framer framer(referral::kMaxReplicationFrameBytes);
+        while (!stopping_ && socket.is_open()) {
+          auto local = store_->Serial();
+          if (!local) break;
+          auto reply = co_await Exchange(
+              socket, framer,
+              referral::EncodeFrame(
+                  referral::FrameType::kChangesRequest,
+                  referral::EncodeChangesRequest(
+                      {*local, referral::kMaxChangesPerReply})));
+          if (!reply || reply->type != referral::FrameType::kChangesReply)
+            break;
+          auto changes = referral::DecodeChangesReply(reply->payload);
+          if (!changes) {
+            spdlog::error("DFS1014 bad changes from primary {}: {}",
+                          options_.replica_of, changes.error().Message());
+            break;
+          }
+          bool need_snapshot =
+              changes->resync_needed || changes->primary_serial < *local;
+          for (const auto& entry : changes->entries) {
+            if (need_snapshot) break;
+            Status applied = store_->ApplyReplicated(entry);
+            if (!applied.ok()) need_snapshot = true;
+          }
+          if (need_snapshot && !(co_await FetchSnapshot(socket, framer))) break;
+          auto now = store_->Serial();
+          if (now && *now < changes->primary_serial) {
+            if (!behind) {
+              spdlog::warn("DFS1010 replica behind: serial {}, primary {}",
+                           *now, changes->primary_serial);
+            }
+            behind = true;
+            continue;  // more to fetch right away
+          }
+          if (behind)
+            spdlog::info("DFS1011 replica caught up at serial {}",
+                         changes->primary_serial);
+          behind = false;
+          pause.expires_after(options_.refresh_interval);
+          co_await pause.async_wait(redirect_error(use_awaitable, ec));
+        }
+      } else if (!primary_lost) {
+        primary_lost = true;
+        spdlog::warn("DFS1013 primary {} unreachable; serving the local copy",
+                     options_.replica_of);
+      }
+      pause.expires_after(options_.refresh_interval);
+      co_await pause.async_wait(redirect_error(use_awaitable, ec));
+    }
   }
 
   // ------------------------------------------------------------ refresh
@@ -419,6 +600,7 @@ class Server::Impl {
   ns::NamespaceIndex index_;
   referral::SiteTable sites_;
   referral::Resolver resolver_;
+  tcp::endpoint replica_endpoint_;
   std::unordered_map<std::string, bool> health_;
   std::unordered_set<std::string> unprobed_;
   Metrics metrics_;

@@ -43,6 +43,12 @@ struct ChangeEntry {
 };
 
 std::string EncodeChangeEntry(const ChangeEntry& entry);
-Result<ChangeEntry> DecodeChangeEntry(std::string_view bytes);
+// A full copy of a namespace travels as one ChangeEntry of Put mutations
+// (a snapshot for a replica that fell behind the log); this bounds it.
+inline constexpr size_t kMaxSnapshotMutations = 20'000'000;
+
+// `max_mutations` bounds the entry's mutation count (kLimitExceeded).
+Result<ChangeEntry> DecodeChangeEntry(
+    std::string_view bytes, size_t max_mutations = kMaxLoggedMutations);
 
 }  // namespace dfs::ns

@@ -88,6 +88,22 @@ class Store {
   // when the log cannot bridge the gap. Returns whether anything changed.
   Result<bool> CatchUp(NamespaceIndex& index) const;
 
+  // Replication (a second namespace server keeping its own copy).
+  //
+  // A replica store records its primary and refuses Update: changes are
+  // made on the primary and arrive through ApplyReplicated / ReplaceWith.
+  Status MarkReplicaOf(std::string_view primary);
+  Result<std::optional<std::string>> ReplicaOf() const;
+  // Applies one entry of the primary's log, keeping its serial, which must
+  // be exactly this store's serial + 1 (else kConflict). Entries flagged
+  // resync_required cannot be applied (kNeedResync): fetch a snapshot.
+  Status ApplyReplicated(const ChangeEntry& entry);
+  // Replaces the whole namespace with `snapshot` (Put mutations at
+  // `snapshot.serial`) in one transaction; the local log restarts there.
+  Status ReplaceWith(const ChangeEntry& snapshot);
+  // The whole namespace as Put mutations at one serial, for a replica.
+  Result<ChangeEntry> SnapshotEntry() const;
+
   Result<StoreStats> Stats() const;
   const std::filesystem::path& dir() const;
 

@@ -23,7 +23,16 @@ enum class FrameType : uint8_t {
   kReferralRequest = 1,   // REQ_GET_DFS_REFERRAL
   kReferralResponse = 2,  // RESP_GET_DFS_REFERRAL
   kError = 3,             // u32 NTSTATUS, then a UTF-8 message
+  // Replication between namespace servers (replication.h).
+  kChangesRequest = 4,
+  kChangesReply = 5,
+  kSnapshotRequest = 6,
+  kSnapshotReply = 7,
 };
+inline constexpr uint8_t kMaxFrameType = 7;
+// What a replica accepts from its primary: a snapshot of a large
+// namespace is far bigger than any referral.
+inline constexpr size_t kMaxReplicationFrameBytes = size_t{512} << 20;
 
 struct Frame {
   FrameType type;
@@ -35,12 +44,15 @@ std::string EncodeFrame(FrameType type, std::string_view payload);
 
 class Framer {
  public:
-  // Errors: kLimitExceeded (a length over kMaxFramePayloadBytes),
+  explicit Framer(size_t max_payload = kMaxFramePayloadBytes)
+      : max_payload_(max_payload) {}
+  // Errors: kLimitExceeded (a length over the Framer's limit),
   // kCorrupt (an unknown type). Nothing is buffered beyond one frame.
   Result<std::vector<Frame>> Feed(std::string_view bytes);
   size_t buffered() const { return buffer_.size(); }
 
  private:
+  size_t max_payload_;
   std::string buffer_;
   bool failed_ = false;
 };

@@ -48,6 +48,11 @@ struct ServerOptions {
   size_t max_connections = 4096;
   ProbeOptions probe;
   uint64_t seed = 0;  // 0: random
+  // IP:PORT of the primary dfsd when this server is a replica: it keeps
+  // its own store (created if missing, marked read-only) current from the
+  // primary's change log, and serves referrals from it.
+  std::string replica_of;
+  std::chrono::milliseconds replica_timeout{10000};
 };
 
 class Server {
