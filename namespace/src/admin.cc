@@ -1,6 +1,10 @@
 #include "dfs/ns/admin.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <charconv>
+#include <cstring>
 
 #include "dfs/common/error.h"
 
@@ -416,6 +420,72 @@ Status RemoveAlias(NamespaceWriter& w, std::string_view name) {
                                      "; remove those aliases first");
   }
   return Fail(Errc::kNotFound, folded + " is not an alias");
+}
+
+}  // namespace dfs::ns
+
+namespace dfs::ns {
+
+Result<std::string> CanonicalCidr(std::string_view cidr) {
+  const size_t slash = cidr.find('/');
+  const std::string bad = "subnet '" + std::string(cidr.substr(0, 64)) + "'";
+  if (slash == cidr.npos || cidr.size() > 64) {
+    return Fail(Errc::kInvalidArgument, bad + " is not ADDRESS/PREFIX");
+  }
+  const std::string address(cidr.substr(0, slash));
+  const std::string_view len = cidr.substr(slash + 1);
+  int bits = -1;
+  auto [ptr, ec] = std::from_chars(len.data(), len.data() + len.size(), bits);
+  unsigned char bytes[16] = {};
+  const bool v4 = inet_pton(AF_INET, address.c_str(), bytes) == 1;
+  if (!v4 && inet_pton(AF_INET6, address.c_str(), bytes) != 1) {
+    return Fail(Errc::kInvalidArgument, bad + " has no valid IP address");
+  }
+  const int max = v4 ? 32 : 128;
+  if (ec != std::errc() || ptr != len.data() + len.size() || bits < 0 ||
+      bits > max) {
+    return Fail(Errc::kInvalidArgument,
+                bad + " has a prefix length outside 0-" + std::to_string(max));
+  }
+  for (int i = 0; i < max / 8; ++i) {
+    const int keep = std::clamp(bits - 8 * i, 0, 8);
+    bytes[i] &= static_cast<unsigned char>(keep == 0 ? 0 : 0xff << (8 - keep));
+  }
+  char text[INET6_ADDRSTRLEN];
+  inet_ntop(v4 ? AF_INET : AF_INET6, bytes, text, sizeof text);
+  return std::string(text) + "/" + std::to_string(bits);
+}
+
+Status AddSubnet(NamespaceWriter& w, std::string_view cidr,
+                 std::string_view site) {
+  DFS_ASSIGN_OR_RETURN(std::string canonical, CanonicalCidr(cidr));
+  if (site.empty())
+    return Fail(Errc::kInvalidArgument, "a subnet needs a site");
+  DFS_RETURN_IF_ERROR(ValidateSiteName(site));
+  return w.Apply(PutSubnet{canonical, std::string(site)});
+}
+
+Status RemoveSubnet(NamespaceWriter& w, std::string_view cidr) {
+  DFS_ASSIGN_OR_RETURN(std::string canonical, CanonicalCidr(cidr));
+  DFS_ASSIGN_OR_RETURN(auto subnets, w.ListSubnets());
+  for (const auto& s : subnets) {
+    if (s.cidr == canonical) return w.Apply(DeleteSubnet{canonical});
+  }
+  return Fail(Errc::kNotFound, "no subnet " + canonical);
+}
+
+Status SetSiteCost(NamespaceWriter& w, std::string_view site_a,
+                   std::string_view site_b, uint32_t cost) {
+  if (site_a.empty() || site_b.empty())
+    return Fail(Errc::kInvalidArgument, "empty site name");
+  DFS_RETURN_IF_ERROR(ValidateSiteName(site_a));
+  DFS_RETURN_IF_ERROR(ValidateSiteName(site_b));
+  if (cost > kMaxSiteCost)
+    return Fail(Errc::kInvalidArgument, "site cost above 1,000,000");
+  std::string a = FoldCase(site_a), b = FoldCase(site_b);
+  if (a == b) return Fail(Errc::kInvalidArgument, "a site costs 0 to itself");
+  if (b < a) std::swap(a, b);
+  return w.Apply(PutSiteCost{a, b, cost});
 }
 
 }  // namespace dfs::ns

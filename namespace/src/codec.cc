@@ -14,6 +14,10 @@ enum class MutationTag : uint8_t {
   kDeleteFolder = 4,
   kPutAlias = 5,
   kDeleteAlias = 6,
+  kPutSubnet = 7,
+  kDeleteSubnet = 8,
+  kPutSiteCost = 9,
+  kDeleteSiteCost = 10,
 };
 
 void WriteTarget(ByteWriter& w, const Target& t) {
@@ -173,6 +177,26 @@ struct MutationWriter {
     w.U8(static_cast<uint8_t>(MutationTag::kDeleteAlias));
     w.String(m.alias);
   }
+  void operator()(const PutSubnet& m) {
+    w.U8(static_cast<uint8_t>(MutationTag::kPutSubnet));
+    w.String(m.cidr);
+    w.String(m.site);
+  }
+  void operator()(const DeleteSubnet& m) {
+    w.U8(static_cast<uint8_t>(MutationTag::kDeleteSubnet));
+    w.String(m.cidr);
+  }
+  void operator()(const PutSiteCost& m) {
+    w.U8(static_cast<uint8_t>(MutationTag::kPutSiteCost));
+    w.String(m.site_a);
+    w.String(m.site_b);
+    w.U32(m.cost);
+  }
+  void operator()(const DeleteSiteCost& m) {
+    w.U8(static_cast<uint8_t>(MutationTag::kDeleteSiteCost));
+    w.String(m.site_a);
+    w.String(m.site_b);
+  }
 };
 
 Result<Mutation> ReadMutation(ByteReader& r) {
@@ -206,6 +230,30 @@ Result<Mutation> ReadMutation(ByteReader& r) {
       PutAlias m;
       DFS_ASSIGN_OR_RETURN(m.alias, r.String("alias", kMaxHostBytes));
       DFS_ASSIGN_OR_RETURN(m.canonical, r.String("canonical", kMaxHostBytes));
+      return Mutation(std::move(m));
+    }
+    case MutationTag::kPutSubnet: {
+      PutSubnet m;
+      DFS_ASSIGN_OR_RETURN(m.cidr, r.String("subnet", kMaxCidrBytes));
+      DFS_ASSIGN_OR_RETURN(m.site, r.String("site", kMaxSiteNameBytes));
+      return Mutation(std::move(m));
+    }
+    case MutationTag::kDeleteSubnet: {
+      DeleteSubnet m;
+      DFS_ASSIGN_OR_RETURN(m.cidr, r.String("subnet", kMaxCidrBytes));
+      return Mutation(std::move(m));
+    }
+    case MutationTag::kPutSiteCost: {
+      PutSiteCost m;
+      DFS_ASSIGN_OR_RETURN(m.site_a, r.String("site", kMaxSiteNameBytes));
+      DFS_ASSIGN_OR_RETURN(m.site_b, r.String("site", kMaxSiteNameBytes));
+      DFS_ASSIGN_OR_RETURN(m.cost, r.U32("site cost"));
+      return Mutation(std::move(m));
+    }
+    case MutationTag::kDeleteSiteCost: {
+      DeleteSiteCost m;
+      DFS_ASSIGN_OR_RETURN(m.site_a, r.String("site", kMaxSiteNameBytes));
+      DFS_ASSIGN_OR_RETURN(m.site_b, r.String("site", kMaxSiteNameBytes));
       return Mutation(std::move(m));
     }
     case MutationTag::kDeleteAlias: {

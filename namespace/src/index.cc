@@ -104,9 +104,24 @@ std::vector<std::string> NamespaceIndex::TargetServers() const {
   return out;
 }
 
+Result<std::vector<PutSubnet>> NamespaceIndex::ListSubnets() const {
+  std::vector<PutSubnet> out;
+  for (const auto& [cidr, site] : subnets_) out.push_back({cidr, site});
+  return out;
+}
+
+Result<std::vector<PutSiteCost>> NamespaceIndex::ListSiteCosts() const {
+  std::vector<PutSiteCost> out;
+  for (const auto& [sites, cost] : site_costs_)
+    out.push_back({sites.first, sites.second, cost});
+  return out;
+}
+
 void NamespaceIndex::Clear() {
   hosts_.clear();
   aliases_.clear();
+  subnets_.clear();
+  site_costs_.clear();
   root_count_ = folder_count_ = 0;
   serial_ = 0;
 }
@@ -192,6 +207,22 @@ Status NamespaceIndex::Apply(const Mutation& mutation) {
   }
   if (const auto* m = std::get_if<PutAlias>(&mutation)) {
     aliases_[m->alias] = m->canonical;
+    return Status::Ok();
+  }
+  if (const auto* m = std::get_if<PutSubnet>(&mutation)) {
+    subnets_[m->cidr] = m->site;
+    return Status::Ok();
+  }
+  if (const auto* m = std::get_if<DeleteSubnet>(&mutation)) {
+    subnets_.erase(m->cidr);
+    return Status::Ok();
+  }
+  if (const auto* m = std::get_if<PutSiteCost>(&mutation)) {
+    site_costs_[{m->site_a, m->site_b}] = m->cost;
+    return Status::Ok();
+  }
+  if (const auto* m = std::get_if<DeleteSiteCost>(&mutation)) {
+    site_costs_.erase({m->site_a, m->site_b});
     return Status::Ok();
   }
   if (const auto* m = std::get_if<DeleteAlias>(&mutation)) {

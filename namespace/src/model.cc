@@ -147,6 +147,11 @@ Result<uint32_t> ParseTtl(std::string_view s) {
   return static_cast<uint32_t>(v);
 }
 
+Result<uint32_t> ParseSiteCost(std::string_view s) {
+  DFS_ASSIGN_OR_RETURN(uint64_t v, ParseUnsigned(s, "site cost", kMaxSiteCost));
+  return static_cast<uint32_t>(v);
+}
+
 Result<uint8_t> ParsePriorityRank(std::string_view s) {
   DFS_ASSIGN_OR_RETURN(uint64_t v,
                        ParseUnsigned(s, "priority rank", kMaxPriorityRank));

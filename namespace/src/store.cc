@@ -61,7 +61,7 @@ std::string FolderDbKey(std::string_view root_key,
 }
 
 struct Dbis {
-  MDB_dbi meta = 0, roots = 0, folders = 0, aliases = 0, log = 0;
+  MDB_dbi meta = 0, roots = 0, folders = 0, aliases = 0, log = 0, sites = 0;
 };
 
 }  // namespace
@@ -214,6 +214,36 @@ class LmdbView final : public NamespaceWriter {
     return out;
   }
 
+  Result<std::vector<PutSubnet>> ListSubnets() const override {
+    std::vector<PutSubnet> out;
+    DFS_RETURN_IF_ERROR(
+        Scan(dbi_.sites, std::string_view("s\0", 2),
+             [&](std::string_view k, std::string_view v) -> Result<bool> {
+               out.push_back({std::string(k.substr(2)), std::string(v)});
+               return true;
+             }));
+    return out;
+  }
+
+  Result<std::vector<PutSiteCost>> ListSiteCosts() const override {
+    std::vector<PutSiteCost> out;
+    DFS_RETURN_IF_ERROR(
+        Scan(dbi_.sites, std::string_view("c\0", 2),
+             [&](std::string_view k, std::string_view v) -> Result<bool> {
+               std::string_view pair = k.substr(2);
+               const size_t sep = pair.find('\0');
+               ByteReader r(v);
+               auto cost = r.U32("site cost");
+               if (sep == pair.npos || !cost) {
+                 return Fail(Errc::kCorrupt, "bad site cost record");
+               }
+               out.push_back({std::string(pair.substr(0, sep)),
+                              std::string(pair.substr(sep + 1)), *cost});
+               return true;
+             }));
+    return out;
+  }
+
   uint64_t Serial() const override {
     auto bytes = Get(dbi_.meta, "serial");
     if (!bytes || !*bytes) return 0;
@@ -312,6 +342,27 @@ class LmdbView final : public NamespaceWriter {
     return Put(dbi_.aliases, m.alias, m.canonical);
   }
   Status Write(const DeleteAlias& m) { return Del(dbi_.aliases, m.alias); }
+  static std::string SubnetKey(std::string_view cidr) {
+    return std::string("s\0", 2) + std::string(cidr);
+  }
+  static std::string CostKey(std::string_view a, std::string_view b) {
+    return std::string("c\0", 2) + std::string(a) + std::string(1, '\0') +
+           std::string(b);
+  }
+  Status Write(const PutSubnet& m) {
+    return Put(dbi_.sites, SubnetKey(m.cidr), m.site);
+  }
+  Status Write(const DeleteSubnet& m) {
+    return Del(dbi_.sites, SubnetKey(m.cidr));
+  }
+  Status Write(const PutSiteCost& m) {
+    ByteWriter w;
+    w.U32(m.cost);
+    return Put(dbi_.sites, CostKey(m.site_a, m.site_b), w.data());
+  }
+  Status Write(const DeleteSiteCost& m) {
+    return Del(dbi_.sites, CostKey(m.site_a, m.site_b));
+  }
 
   MDB_txn* txn_;
   Dbis dbi_;
@@ -384,7 +435,8 @@ Status InitSchema(Store::Impl& impl, bool create) {
   for (auto [name, dbi] : {std::pair{"roots", &impl.dbi_.roots},
                            std::pair{"folders", &impl.dbi_.folders},
                            std::pair{"aliases", &impl.dbi_.aliases},
-                           std::pair{"log", &impl.dbi_.log}}) {
+                           std::pair{"log", &impl.dbi_.log},
+                           std::pair{"sites", &impl.dbi_.sites}}) {
     rc = mdb_dbi_open(txn, name, flags, dbi);
     if (rc != 0) {
       return fail(rc == MDB_NOTFOUND
@@ -561,8 +613,9 @@ Status Store::ApplyReplicated(const ChangeEntry& entry) {
 Status Store::ReplaceWith(const ChangeEntry& snapshot) {
   DFS_ASSIGN_OR_RETURN(MDB_txn * txn, impl_->Begin(0));
   LmdbView view(txn, impl_->dbi_, /*owns_txn=*/true, /*writable=*/true);
-  for (MDB_dbi dbi : {impl_->dbi_.roots, impl_->dbi_.folders,
-                      impl_->dbi_.aliases, impl_->dbi_.log}) {
+  for (MDB_dbi dbi :
+       {impl_->dbi_.roots, impl_->dbi_.folders, impl_->dbi_.aliases,
+        impl_->dbi_.log, impl_->dbi_.sites}) {
     int rc = mdb_drop(txn, dbi, 0);
     if (rc != 0) return Unexpected<Error>(LmdbError(rc, "clearing the store"));
   }
@@ -606,6 +659,12 @@ class SnapshotView final : public NamespaceReader {
   Result<std::vector<std::pair<std::string, std::string>>> ListAliases()
       const override {
     return view_.ListAliases();
+  }
+  Result<std::vector<PutSubnet>> ListSubnets() const override {
+    return view_.ListSubnets();
+  }
+  Result<std::vector<PutSiteCost>> ListSiteCosts() const override {
+    return view_.ListSiteCosts();
   }
   uint64_t Serial() const override { return view_.Serial(); }
 
@@ -708,6 +767,10 @@ Status Store::LoadInto(NamespaceIndex& index) const {
                   DFS_RETURN_IF_ERROR(fresh.Apply(put));
                   return true;
                 }));
+  DFS_ASSIGN_OR_RETURN(auto subnets, view.ListSubnets());
+  for (auto& m : subnets) DFS_RETURN_IF_ERROR(fresh.Apply(std::move(m)));
+  DFS_ASSIGN_OR_RETURN(auto costs, view.ListSiteCosts());
+  for (auto& m : costs) DFS_RETURN_IF_ERROR(fresh.Apply(std::move(m)));
   fresh.SetSerial(view.Serial());
   index = std::move(fresh);
   return Status::Ok();
@@ -719,6 +782,10 @@ Result<ChangeEntry> Store::SnapshotEntry() const {
   ChangeEntry snapshot;
   snapshot.serial = view.Serial();
   snapshot.description = "snapshot";
+  DFS_ASSIGN_OR_RETURN(auto subnets, view.ListSubnets());
+  for (auto& m : subnets) snapshot.mutations.push_back(std::move(m));
+  DFS_ASSIGN_OR_RETURN(auto costs, view.ListSiteCosts());
+  for (auto& m : costs) snapshot.mutations.push_back(std::move(m));
   DFS_RETURN_IF_ERROR(view.Scan(
       impl_->dbi_.aliases, "",
       [&](std::string_view k, std::string_view v) -> Result<bool> {

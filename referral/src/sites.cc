@@ -43,6 +43,17 @@ Result<IpAddress> IpAddress::Parse(std::string_view text) {
   return Fail(Errc::kInvalidArgument, "'" + s + "' is not an IP address");
 }
 
+Result<SiteTable> SiteTable::FromNamespace(const ns::NamespaceReader& reader) {
+  SiteTable table;
+  DFS_ASSIGN_OR_RETURN(auto subnets, reader.ListSubnets());
+  for (const auto& s : subnets)
+    DFS_RETURN_IF_ERROR(table.AddSubnet(s.cidr, s.site));
+  DFS_ASSIGN_OR_RETURN(auto costs, reader.ListSiteCosts());
+  for (const auto& c : costs)
+    DFS_RETURN_IF_ERROR(table.SetCost(c.site_a, c.site_b, c.cost));
+  return table;
+}
+
 Status SiteTable::AddSubnet(std::string_view cidr, std::string_view site) {
   const size_t slash = cidr.find('/');
   if (slash == cidr.npos) {

@@ -227,3 +227,47 @@ TEST_F(AdminTest, RemovingRootsAndLinks) {
 
 }  // namespace
 }  // namespace dfs::ns
+
+namespace dfs::ns {
+namespace {
+
+TEST(SitesTest, SubnetsAreCanonicalAndValidated) {
+  EXPECT_EQ(*CanonicalCidr("10.1.2.3/16"), "10.1.0.0/16");
+  EXPECT_EQ(*CanonicalCidr("10.1.2.3/32"), "10.1.2.3/32");
+  EXPECT_EQ(*CanonicalCidr("2001:DB8::1/32"), "2001:db8::/32");
+  EXPECT_EQ(*CanonicalCidr("0.0.0.0/0"), "0.0.0.0/0");
+  for (const char* bad : {"10.0.0.0", "10.0.0.0/33", "10.0.0/8", "x/8",
+                          "10.0.0.0/-1", "::/129", ""}) {
+    EXPECT_FALSE(CanonicalCidr(bad).has_value()) << bad;
+  }
+  NamespaceIndex ns;
+  ASSERT_TRUE(AddSubnet(ns, "10.1.2.3/16", "Dallas").ok());
+  ASSERT_TRUE(
+      AddSubnet(ns, "10.1.0.0/16", "Austin").ok());  // same subnet: replaced
+  auto subnets = *ns.ListSubnets();
+  ASSERT_EQ(subnets.size(), 1u);
+  EXPECT_EQ(subnets[0].site, "Austin");
+  EXPECT_FALSE(AddSubnet(ns, "10.2.0.0/16", "bad site!").ok());
+  EXPECT_FALSE(AddSubnet(ns, "10.2.0.0/16", "").ok());
+  EXPECT_EQ(RemoveSubnet(ns, "10.9.0.0/16").error().code,
+            make_error_code(Errc::kNotFound));
+  EXPECT_TRUE(RemoveSubnet(ns, "10.1.7.7/16").ok());
+  EXPECT_TRUE(ns.ListSubnets()->empty());
+}
+
+TEST(SitesTest, CostsAreSymmetricAndBounded) {
+  NamespaceIndex ns;
+  ASSERT_TRUE(SetSiteCost(ns, "Dallas", "Austin", 5).ok());
+  ASSERT_TRUE(SetSiteCost(ns, "AUSTIN", "dallas", 7).ok());  // same pair
+  auto costs = *ns.ListSiteCosts();
+  ASSERT_EQ(costs.size(), 1u);
+  EXPECT_EQ(costs[0].site_a, "austin");
+  EXPECT_EQ(costs[0].site_b, "dallas");
+  EXPECT_EQ(costs[0].cost, 7u);
+  EXPECT_FALSE(SetSiteCost(ns, "Dallas", "dallas", 1).ok());
+  EXPECT_FALSE(SetSiteCost(ns, "Dallas", "Austin", kMaxSiteCost + 1).ok());
+  EXPECT_FALSE(ParseSiteCost("1000001").has_value());
+}
+
+}  // namespace
+}  // namespace dfs::ns

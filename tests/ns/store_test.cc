@@ -33,6 +33,10 @@ std::string Dump(const NamespaceReader& r) {
       out += "  " + EncodeFolder(f) + "\n";
   }
   for (const auto& [a, c] : *r.ListAliases()) out += a + "->" + c + "\n";
+  for (const auto& s : *r.ListSubnets()) out += s.cidr + "@" + s.site + "\n";
+  for (const auto& c : *r.ListSiteCosts()) {
+    out += c.site_a + "-" + c.site_b + "=" + std::to_string(c.cost) + "\n";
+  }
   return out;
 }
 

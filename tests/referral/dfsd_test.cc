@@ -5,6 +5,7 @@
 #include <chrono>
 #include <fstream>
 #include <regex>
+#include <set>
 
 #include "dfs/referral/codec.h"
 #include "dfs/referral/framing.h"
@@ -387,6 +388,40 @@ TEST_F(ReplicaTest, HugeChangeIsCopiedAsASnapshot) {
   EXPECT_TRUE(Eventually(replica, "\\contoso\\webfarm\\F10049\\x", "\\w4\\s"))
       << replica_->Stderr();
   EXPECT_NE(replica_->Stderr().find("DFS1012"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dfs::referral
+
+namespace dfs::referral {
+namespace {
+
+// Sites configured in the store steer referrals by the client's address:
+// every client here is 127.0.0.1.
+TEST_F(DfsdTest, ClientSiteFromTheStoreOrdersTargets) {
+  Dfsutil({"link", "add", "\\\\contoso\\webfarm\\Geo", "\\\\far\\c", "--site",
+           "Remote"});
+  Dfsutil({"target", "add", "\\\\contoso\\webfarm\\Geo", "\\\\near\\c",
+           "--site", "Lab"});
+  const uint16_t port = StartDfsd({"--no-probe"});
+  testing::TcpClient client(port);
+  // No sites yet: both cost the same, so over many answers both lead.
+  std::set<std::string> leaders;
+  for (int i = 0; i < 64; ++i) {
+    auto a = Ask(client, "\\contoso\\webfarm\\Geo");
+    ASSERT_TRUE(a);
+    leaders.insert(Targets(*a).at(0));
+  }
+  EXPECT_EQ(leaders.size(), 2u);
+  Dfsutil({"site", "subnet", "add", "127.0.0.0/8", "Lab"});
+  const auto start = Clock::now();
+  int near_first = 0;
+  while (near_first < 32 && Clock::now() - start < 5s) {
+    auto a = Ask(client, "\\contoso\\webfarm\\Geo");
+    ASSERT_TRUE(a);
+    near_first = Targets(*a).at(0) == "\\near\\c" ? near_first + 1 : 0;
+  }
+  EXPECT_EQ(near_first, 32) << dfsd_->Stderr();
 }
 
 }  // namespace

@@ -60,7 +60,7 @@ class RandomNamespace {
   }
 
   ns::Mutation Mutation() {
-    switch (rng_() % 6) {
+    switch (rng_() % 10) {
       case 0:
         return ns::PutRoot{Name() + "\\" + Name(), Root()};
       case 1:

@@ -161,6 +161,28 @@ void ListRoots(const Globals& g) {
   }
 }
 
+void ListSites(const Globals& g) {
+  auto store = OpenStore(g, false);
+  auto reader = Check(store->Snapshot());
+  auto subnets = Check(reader->ListSubnets());
+  auto costs = Check(reader->ListSiteCosts());
+  if (g.json) {
+    json s = json::array(), c = json::array();
+    for (const auto& x : subnets)
+      s.push_back({{"subnet", x.cidr}, {"site", x.site}});
+    for (const auto& x : costs)
+      c.push_back({{"siteA", x.site_a}, {"siteB", x.site_b}, {"cost", x.cost}});
+    std::cout << json{{"subnets", s}, {"costs", c}}.dump(2) << "\n";
+    return;
+  }
+  for (const auto& x : subnets)
+    std::cout << "subnet " << x.cidr << " -> " << x.site << "\n";
+  for (const auto& x : costs) {
+    std::cout << "cost " << x.site_a << " <-> " << x.site_b << " = " << x.cost
+              << "\n";
+  }
+}
+
 void ListAliases(const Globals& g) {
   auto store = OpenStore(g, false);
   auto reader = Check(store->Snapshot());
@@ -289,7 +311,7 @@ void DiagReferral(const Globals& g, const DiagReferralOptions& o) {
   auto store = OpenStore(g, false);
   ns::NamespaceIndex index;
   CheckOk(store->LoadInto(index));
-  ref::SiteTable sites;
+  ref::SiteTable sites = Check(ref::SiteTable::FromNamespace(index));
   ref::Client client;
   if (!o.client_address.empty())
     client.address = Check(ref::IpAddress::Parse(o.client_address));
@@ -654,6 +676,56 @@ int main(int argc, char** argv) {
     });
     auto* list = alias->add_subcommand("list", "list aliases");
     list->callback([&] { run = [&] { ListAliases(g); }; });
+  }
+
+  // site subnet add|remove, site cost set, site list
+  auto* site = app.add_subcommand(
+      "site", "sites: client subnets and site costs (referral ordering)");
+  site->require_subcommand(1);
+  std::string cost_text;
+  {
+    auto* subnet =
+        site->add_subcommand("subnet", "which site a client subnet is in");
+    subnet->require_subcommand(1);
+    auto* add = subnet->add_subcommand("add", "map a subnet to a site");
+    add->add_option("CIDR", value, "e.g. 10.1.0.0/16")->required();
+    add->add_option("SITE", extra, "site name")->required();
+    add->callback([&] {
+      run = [&] {
+        RunChange(g, Describe({"site subnet add", value, extra}),
+                  [&](ns::NamespaceWriter& w) {
+                    return ns::AddSubnet(w, value, extra);
+                  });
+      };
+    });
+    auto* remove = subnet->add_subcommand("remove", "forget a subnet");
+    remove->add_option("CIDR", value)->required();
+    remove->callback([&] {
+      run = [&] {
+        RunChange(
+            g, Describe({"site subnet remove", value}),
+            [&](ns::NamespaceWriter& w) { return ns::RemoveSubnet(w, value); });
+      };
+    });
+    auto* cost =
+        site->add_subcommand("cost", "the cost between two sites (default 1)");
+    cost->require_subcommand(1);
+    auto* set = cost->add_subcommand("set", "set the cost between two sites");
+    set->add_option("SITE_A", value)->required();
+    set->add_option("SITE_B", extra)->required();
+    set->add_option("COST", cost_text, "0-1000000")->required();
+    set->callback([&] {
+      run = [&] {
+        uint32_t cost_value = Check(ns::ParseSiteCost(cost_text));
+        RunChange(g, Describe({"site cost set", value, extra, cost_text}),
+                  [&](ns::NamespaceWriter& w) {
+                    return ns::SetSiteCost(w, value, extra, cost_value);
+                  });
+      };
+    });
+    site->add_subcommand("list", "subnets and costs")->callback([&] {
+      run = [&] { ListSites(g); };
+    });
   }
 
   // show PATH

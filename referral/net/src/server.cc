@@ -109,6 +109,7 @@ class Server::Impl {
       DFS_RETURN_IF_ERROR(store_->MarkReplicaOf(options_.replica_of));
     }
     DFS_RETURN_IF_ERROR(store_->LoadInto(index_));
+    DFS_ASSIGN_OR_RETURN(sites_, referral::SiteTable::FromNamespace(index_));
     metrics_.namespace_serial = index_.Serial();
     DFS_RETURN_IF_ERROR(Bind(acceptor_, options_.listen));
     if (!options_.metrics_listen.empty()) {
@@ -462,6 +463,9 @@ class Server::Impl {
         continue;
       }
       if (*changed) {
+        // Sites are few; rebuilding their table on every change is cheap.
+        if (auto sites = referral::SiteTable::FromNamespace(index_))
+          sites_ = std::move(*sites);
         ++metrics_.refreshes;
         metrics_.namespace_serial = index_.Serial();
         spdlog::info(

@@ -90,6 +90,16 @@ Status ValidateComment(std::string_view comment);
 // Checks a site name (letters, digits, '-', '_', '.'; empty clears).
 Status ValidateSiteName(std::string_view site);
 
+// Sites (for referral ordering): client subnets and the cost between two
+// sites. `cidr` is IPv4 or IPv6 ("10.1.0.0/16"), stored canonical (host
+// bits cleared); site names as ValidateSiteName; a cost is 0..1,000,000.
+Status AddSubnet(NamespaceWriter& w, std::string_view cidr,
+                 std::string_view site);
+Status RemoveSubnet(NamespaceWriter& w, std::string_view cidr);
+Status SetSiteCost(NamespaceWriter& w, std::string_view site_a,
+                   std::string_view site_b, uint32_t cost);
+Result<std::string> CanonicalCidr(std::string_view cidr);
+
 // Declares that two host names (a NetBIOS name and an FQDN) name the same
 // domain. The canonical name is the one that already holds roots, else
 // `second` (by convention the FQDN: `alias add OW orcsweb.com`).

@@ -20,6 +20,7 @@ namespace dfs::ns {
 inline constexpr uint8_t kRecordVersion = 1;
 inline constexpr size_t kMaxKeyBytes = 2 * 4096;
 inline constexpr size_t kMaxDescriptionBytes = 4096;
+inline constexpr size_t kMaxCidrBytes = 64;
 // A change touching more records than this is logged as "resync needed"
 // instead of record by record (a bulk import or a root removal of a huge
 // namespace), so no single log entry grows without bound.

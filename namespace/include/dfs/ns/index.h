@@ -18,6 +18,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -83,6 +84,8 @@ class NamespaceIndex final : public NamespaceWriter {
       std::string_view folded_host) const override;
   Result<std::vector<std::pair<std::string, std::string>>> ListAliases()
       const override;
+  Result<std::vector<PutSubnet>> ListSubnets() const override;
+  Result<std::vector<PutSiteCost>> ListSiteCosts() const override;
   uint64_t Serial() const override { return serial_; }
 
   // NamespaceWriter.
@@ -108,6 +111,8 @@ class NamespaceIndex final : public NamespaceWriter {
 
   StringMap<HostSlot> hosts_;
   StringMap<std::string> aliases_;
+  std::map<std::string, std::string> subnets_;
+  std::map<std::pair<std::string, std::string>, uint32_t> site_costs_;
   size_t root_count_ = 0;
   size_t folder_count_ = 0;
   uint64_t serial_ = 0;

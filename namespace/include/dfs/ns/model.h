@@ -123,5 +123,7 @@ Result<Failback> ParseFailback(std::string_view s);
 Result<bool> ParseOnOff(std::string_view s);
 Result<uint32_t> ParseTtl(std::string_view s);
 Result<uint8_t> ParsePriorityRank(std::string_view s);
+inline constexpr uint32_t kMaxSiteCost = 1000000;
+Result<uint32_t> ParseSiteCost(std::string_view s);
 
 }  // namespace dfs::ns

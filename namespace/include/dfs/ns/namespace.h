@@ -63,8 +63,30 @@ struct DeleteAlias {
   bool operator==(const DeleteAlias&) const = default;
 };
 
+// Sites: client subnet `cidr` (canonical text, e.g. "10.1.0.0/16") is in
+// `site`; going from site `a` to site `b` costs `cost` (folded names, a < b).
+struct PutSubnet {
+  std::string cidr;
+  std::string site;
+  bool operator==(const PutSubnet&) const = default;
+};
+struct DeleteSubnet {
+  std::string cidr;
+  bool operator==(const DeleteSubnet&) const = default;
+};
+struct PutSiteCost {
+  std::string site_a, site_b;
+  uint32_t cost = 1;
+  bool operator==(const PutSiteCost&) const = default;
+};
+struct DeleteSiteCost {
+  std::string site_a, site_b;
+  bool operator==(const DeleteSiteCost&) const = default;
+};
+
 using Mutation = std::variant<PutRoot, DeleteRoot, PutFolder, DeleteFolder,
-                              PutAlias, DeleteAlias>;
+                              PutAlias, DeleteAlias, PutSubnet, DeleteSubnet,
+                              PutSiteCost, DeleteSiteCost>;
 
 struct RootEntry {
   std::string key;
@@ -93,6 +115,9 @@ class NamespaceReader {
   // (alias, canonical) pairs, sorted by alias.
   virtual Result<std::vector<std::pair<std::string, std::string>>> ListAliases()
       const = 0;
+  // (cidr, site) pairs sorted by cidr, and site costs sorted by sites.
+  virtual Result<std::vector<PutSubnet>> ListSubnets() const = 0;
+  virtual Result<std::vector<PutSiteCost>> ListSiteCosts() const = 0;
   // The serial number of the last change this view contains.
   virtual uint64_t Serial() const = 0;
 };

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "dfs/common/result.h"
+#include "dfs/ns/namespace.h"
 
 namespace dfs::referral {
 
@@ -27,6 +28,9 @@ struct IpAddress {
 
 class SiteTable {
  public:
+  // The subnets and costs configured in a namespace store.
+  static Result<SiteTable> FromNamespace(const ns::NamespaceReader& reader);
+
   // `cidr` is "10.1.0.0/16" or "2001:db8::/32". Errors: kInvalidArgument.
   Status AddSubnet(std::string_view cidr, std::string_view site);
   Status SetCost(std::string_view site_a, std::string_view site_b,
