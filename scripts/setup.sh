@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libpugixml-dev
+  libssl-dev
   time
   samba-testsuite
   redis-server redis-tools

@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 
+#include "dfs/referral/admin.h"
 #include "dfs/referral/codec.h"
 #include "dfs/referral/framing.h"
 #include "testing/daemon.h"
@@ -422,6 +423,128 @@ TEST_F(DfsdTest, ClientSiteFromTheStoreOrdersTargets) {
     near_first = Targets(*a).at(0) == "\\near\\c" ? near_first + 1 : 0;
   }
   EXPECT_EQ(near_first, 32) << dfsd_->Stderr();
+}
+
+}  // namespace
+}  // namespace dfs::referral
+
+namespace dfs::referral {
+namespace {
+
+class RemoteAdminTest : public DfsdTest {
+ protected:
+  void SetUp() override {
+    DfsdTest::SetUp();
+    key_ = (files_.path() / "key").string();
+    std::ofstream(key_) << "0123456789abcdef0123456789abcdef\n";
+    wrong_ = (files_.path() / "wrong").string();
+    std::ofstream(wrong_) << "not-the-key-not-the-key-not-the-key\n";
+    port_ = StartDfsd({"--no-probe", "--admin-key", key_});
+    server_ = "127.0.0.1:" + std::to_string(port_);
+  }
+  testing::ProcessResult Remote(const std::string& key,
+                                std::vector<std::string> args) {
+    std::vector<std::string> argv = {DFSUTIL_PATH, "--server", server_};
+    if (!key.empty()) {
+      argv.push_back("--key");
+      argv.push_back(key);
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testing::Run(argv);
+  }
+  std::string Serial() {
+    auto r = testing::Run(
+        {DFSUTIL_PATH, "--store", store_.path().string(), "store", "info"});
+    return r.out.substr(
+        r.out.find("serial:"),
+        r.out.find('\n', r.out.find("serial:")) - r.out.find("serial:"));
+  }
+
+  testing::TempDir files_;
+  std::string key_, wrong_, server_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(RemoteAdminTest, ChangesNeedTheKey) {
+  const std::string before = Serial();
+  auto wrong = Remote(
+      wrong_, {"link", "add", "\\\\contoso\\webfarm\\Evil", "\\\\evil\\c"});
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.err.find("wrong key: nothing was changed"), std::string::npos)
+      << wrong.err;
+  auto none =
+      Remote("", {"link", "add", "\\\\contoso\\webfarm\\Evil", "\\\\evil\\c"});
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_NE(none.err.find("--key"), std::string::npos);
+  // A hand-made client that skips the handshake is refused too.
+  testing::TcpClient raw(port_);
+  ASSERT_TRUE(raw.Send(EncodeFrame(
+      FrameType::kAdminCommand,
+      EncodeAdminCommand(
+          {{"link", "add", "\\\\contoso\\webfarm\\Evil", "\\\\e\\c"}, ""}))));
+  auto header = raw.Receive(kFrameHeaderBytes);
+  ASSERT_TRUE(header);
+  EXPECT_EQ((*header)[4], static_cast<char>(FrameType::kError));
+  EXPECT_EQ(Serial(), before);
+  EXPECT_NE(dfsd_->Stderr().find("DFS1020 remote admin refused"),
+            std::string::npos);
+
+  auto ok = Remote(
+      key_, {"link", "add", "\\\\contoso\\webfarm\\Site7", "\\\\web7\\c"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("ok: link add"), std::string::npos);
+  testing::TcpClient client(port_);
+  const auto start = Clock::now();
+  bool seen = false;
+  while (!seen && Clock::now() - start < 5s) {
+    auto a = Ask(client, "\\contoso\\webfarm\\Site7");
+    seen = a && Targets(*a) == std::vector<std::string>{"\\web7\\c"};
+  }
+  EXPECT_TRUE(seen);
+  // Errors come back with the command's own exit code and message.
+  auto bad =
+      Remote(key_, {"link", "add", "\\\\contoso\\webfarm\\..\\x", "\\\\w\\c"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("'..' is not allowed"), std::string::npos);
+}
+
+TEST_F(RemoteAdminTest, ExportAndImportMoveFilesBetweenClientAndServer) {
+  const std::string file = (files_.path() / "export.xml").string();
+  auto exported =
+      Remote(key_, {"root", "export", "\\\\contoso\\webfarm", file});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  std::ifstream in(file);
+  std::string xml((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_NE(xml.find("<Link Name=\"Site1\""), std::string::npos) << xml;
+  xml.replace(xml.find("Name=\"Site1\""), 12, "Name=\"Site8\"");
+  std::ofstream(file) << xml;
+  auto merged = Remote(key_, {"--json", "root", "import", "merge", file,
+                              "\\\\contoso\\webfarm"});
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  EXPECT_NE(merged.out.find("\"added\":1"), std::string::npos) << merged.out;
+  auto shown = Remote(key_, {"--json", "show", "\\\\contoso\\webfarm\\Site8"});
+  ASSERT_EQ(shown.exit_code, 0);
+  EXPECT_NE(shown.out.find("\\\\\\\\web1\\\\content\\\\Site1"),
+            std::string::npos)
+      << shown.out;
+  // What would touch the server's own files is refused.
+  auto raw = Remote(
+      key_, {"diag", "referral", "\\contoso\\webfarm", "--raw", "/tmp/x"});
+  EXPECT_NE(raw.exit_code, 0);
+  EXPECT_NE(raw.err.find("not available remotely"), std::string::npos);
+}
+
+TEST_F(DfsdTest, RemoteAdminIsOffWithoutAKey) {
+  const uint16_t port = StartDfsd({"--no-probe"});
+  testing::TempDir files;
+  const std::string key = (files.path() / "key").string();
+  std::ofstream(key) << "0123456789abcdef0123456789abcdef\n";
+  auto r = testing::Run({DFSUTIL_PATH, "--server",
+                         "127.0.0.1:" + std::to_string(port), "--key", key,
+                         "link", "add", "\\\\contoso\\webfarm\\X", "\\\\w\\c"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("remote administration is off"), std::string::npos)
+      << r.err;
 }
 
 }  // namespace

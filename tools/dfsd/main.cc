@@ -7,7 +7,7 @@
 //   dfsd --store DIR --listen 127.0.0.1:7445 [--metrics 127.0.0.1:9445]
 //        [--probe-port 445] [--probe web1=127.0.0.1:8081 ...]
 //        [--probe-interval-ms 2000] [--probe-timeout-ms 1000] [--no-probe]
-//        [--probe-dns] [--replica-of PRIMARY_IP:PORT]
+//        [--probe-dns] [--replica-of PRIMARY_IP:PORT] [--admin-key FILE]
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -17,7 +17,9 @@
 
 #include "dfs/common/asio.h"
 #include "dfs/ns/path.h"
+#include "dfs/referral_net/auth.h"
 #include "dfs/referral_net/server.h"
+#include "remote.h"
 
 int main(int argc, char** argv) {
   dfs::referral_net::ServerOptions options;
@@ -57,6 +59,11 @@ int main(int argc, char** argv) {
                  "close idle client connections after")
       ->capture_default_str();
   app.add_option("--seed", seed, "shuffle seed (0: random)");
+  std::string admin_key_file;
+  app.add_option(
+      "--admin-key", admin_key_file,
+      "file holding the shared key for remote administration (dfsutil "
+      "--server ... --key FILE); without it remote admin is off");
   app.add_option(
       "--replica-of", options.replica_of,
       "IP:PORT of the primary dfsd: keep this store a copy of its namespace");
@@ -69,6 +76,18 @@ int main(int argc, char** argv) {
   options.refresh_interval = std::chrono::milliseconds(refresh_ms);
   options.idle_timeout = std::chrono::milliseconds(idle_ms);
   options.seed = seed;
+  if (!admin_key_file.empty()) {
+    auto key = dfs::referral_net::ReadAdminKey(admin_key_file);
+    if (!key) {
+      std::cerr << "dfsd: error: " << key.error().Message() << "\n";
+      return 2;
+    }
+    options.admin_key = *key;
+    options.admin_executor =
+        [store](const dfs::referral::AdminCommand& command) {
+          return dfs::tools::ExecuteRemoteCommand(command, store);
+        };
+  }
   for (const auto& p : probes) {
     const size_t eq = p.find('=');
     if (eq == std::string::npos ||

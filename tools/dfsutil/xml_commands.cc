@@ -15,6 +15,7 @@
 #include "dfs/ns/document.h"
 #include "dfs/ns/store.h"
 #include "dfs/ns/xml.h"
+#include "streams.h"
 
 namespace dfs::tools {
 namespace {
@@ -99,18 +100,20 @@ json DiffJson(const ns::NamespaceDiff& diff) {
 }
 
 void PrintDiff(const ns::NamespaceDiff& diff) {
-  for (const auto& r : diff.root_changes) std::cout << "root: " << r << "\n";
+  for (const auto& r : diff.root_changes)
+    dfs::tools::Out() << "root: " << r << "\n";
   for (const auto& f : diff.folders) {
     switch (f.kind) {
       case ns::FolderDiff::Kind::kAdded:
-        std::cout << "+ " << f.path << "  (only in the file)\n";
+        dfs::tools::Out() << "+ " << f.path << "  (only in the file)\n";
         break;
       case ns::FolderDiff::Kind::kRemoved:
-        std::cout << "- " << f.path << "  (only in the store)\n";
+        dfs::tools::Out() << "- " << f.path << "  (only in the store)\n";
         break;
       case ns::FolderDiff::Kind::kChanged:
-        std::cout << "~ " << f.path << "\n";
-        for (const auto& d : f.details) std::cout << "    " << d << "\n";
+        dfs::tools::Out() << "~ " << f.path << "\n";
+        for (const auto& d : f.details)
+          dfs::tools::Out() << "    " << d << "\n";
         break;
     }
   }
@@ -137,23 +140,23 @@ Result<int> RunExport(const ExportRequest& r) {
       ns::ExportXml(doc, r.downlevel ? ns::XmlDialect::kDownLevel
                                      : ns::XmlDialect::kWindows2008);
   if (r.file == "-") {
-    std::cout << xml;
+    dfs::tools::Out() << xml;
     return 0;
   }
   DFS_RETURN_IF_ERROR(WriteFileAtomically(r.file, xml));
   if (r.json) {
-    std::cout << json{{"ok", true},
-                      {"root", doc.root.Path()},
-                      {"file", r.file},
-                      {"folders", doc.folders.size()},
-                      {"serial", snapshot->Serial()},
-                      {"bytes", xml.size()}}
-                     .dump()
-              << "\n";
+    dfs::tools::Out() << json{{"ok", true},
+                              {"root", doc.root.Path()},
+                              {"file", r.file},
+                              {"folders", doc.folders.size()},
+                              {"serial", snapshot->Serial()},
+                              {"bytes", xml.size()}}
+                             .dump()
+                      << "\n";
   } else {
-    std::cout << "exported " << doc.root.Path() << " (" << doc.folders.size()
-              << " folders, serial " << snapshot->Serial() << ") to " << r.file
-              << "\n";
+    dfs::tools::Out() << "exported " << doc.root.Path() << " ("
+                      << doc.folders.size() << " folders, serial "
+                      << snapshot->Serial() << ") to " << r.file << "\n";
   }
   return 0;
 }
@@ -166,7 +169,7 @@ Result<int> RunImport(const ImportRequest& r) {
                 r.file + ": " + parsed.error().Message());
   }
   for (const auto& w : parsed->warnings) {
-    std::cerr << "dfsutil: warning: " << r.file << ": " << w << "\n";
+    dfs::tools::Err() << "dfsutil: warning: " << r.file << ": " << w << "\n";
   }
   DFS_ASSIGN_OR_RETURN(ns::NamespacePath target,
                        ns::ParseNamespacePath(r.root));
@@ -184,14 +187,14 @@ Result<int> RunImport(const ImportRequest& r) {
                          ns::ReadDocument(*snapshot, r.root));
     ns::NamespaceDiff diff = ns::Diff(current, parsed->doc);
     if (r.json) {
-      std::cout << DiffJson(diff).dump(2) << "\n";
+      dfs::tools::Out() << DiffJson(diff).dump(2) << "\n";
     } else if (diff.empty()) {
-      std::cout << "equal: " << current.root.Path() << " matches " << r.file
-                << "\n";
+      dfs::tools::Out() << "equal: " << current.root.Path() << " matches "
+                        << r.file << "\n";
     } else {
       PrintDiff(diff);
-      std::cout << diff.root_changes.size() + diff.folders.size()
-                << " differences\n";
+      dfs::tools::Out() << diff.root_changes.size() + diff.folders.size()
+                        << " differences\n";
     }
     return diff.empty() ? 0 : 1;
   }
@@ -256,14 +259,16 @@ Result<int> RunImport(const ImportRequest& r) {
                 {"removed", c.removed},
                 {"rootChanged", !diff.root_changes.empty()}};
     out["backup"] = backup_path.empty() ? json(nullptr) : json(backup_path);
-    std::cout << out.dump() << "\n";
+    dfs::tools::Out() << out.dump() << "\n";
   } else {
-    std::cout << "ok: " << description << " (serial " << serial
-              << "): " << c.added << " added, " << c.changed << " changed, "
-              << c.removed << " removed"
-              << (diff.root_changes.empty() ? "" : ", root updated") << "\n";
+    dfs::tools::Out() << "ok: " << description << " (serial " << serial
+                      << "): " << c.added << " added, " << c.changed
+                      << " changed, " << c.removed << " removed"
+                      << (diff.root_changes.empty() ? "" : ", root updated")
+                      << "\n";
     if (!backup_path.empty())
-      std::cout << "backup of the replaced namespace: " << backup_path << "\n";
+      dfs::tools::Out() << "backup of the replaced namespace: " << backup_path
+                        << "\n";
   }
   return 0;
 }

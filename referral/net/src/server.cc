@@ -14,6 +14,7 @@
 #include "dfs/referral/framing.h"
 #include "dfs/referral/replication.h"
 #include "dfs/referral/resolver.h"
+#include "dfs/referral_net/auth.h"
 #include "metrics.h"
 
 namespace dfs::referral_net {
@@ -31,6 +32,7 @@ namespace {
 constexpr uint32_t kStatusInvalidParameter = 0xC000000D;
 constexpr uint32_t kStatusNotSupported = 0xC00000BB;
 constexpr uint32_t kStatusNotFound = 0xC0000225;
+constexpr uint32_t kStatusAccessDenied = 0xC0000022;
 
 constexpr size_t kMaxHttpRequestBytes = 8192;
 
@@ -206,6 +208,7 @@ class Server::Impl {
         client.address = *ip;
     }
     referral::Framer framer;
+    AdminSession admin;
     std::array<char, 4096> buffer;
     for (;;) {
       const size_t n = co_await socket->async_read_some(
@@ -220,7 +223,12 @@ class Server::Impl {
         break;
       }
       for (const auto& frame : *frames) {
-        const std::string reply = Answer(frame, client);
+        std::string reply;
+        if (frame.type >= referral::FrameType::kAdminHello) {
+          reply = co_await Admin(frame, admin, framer);
+        } else {
+          reply = Answer(frame, client);
+        }
         co_await asio::async_write(*socket, asio::buffer(reply),
                                    redirect_error(use_awaitable, ec));
         if (ec) break;
@@ -281,6 +289,78 @@ class Server::Impl {
         referral::EncodeFrame(referral::FrameType::kReferralResponse, *bytes);
     metrics_.ObserveLatency(Clock::now() - start);
     return reply;
+  }
+
+  // ------------------------------------------------------------ admin
+
+  struct AdminSession {
+    std::string nonce;
+    bool authenticated = false;
+  };
+
+  // A member coroutine with a by-value parameter: the command lives in the
+  // coroutine frame (a capturing lambda's captures would not outlive it).
+  awaitable<referral::AdminResult> RunAdminCommand(
+      referral::AdminCommand command) {
+    co_return options_.admin_executor(command);
+  }
+
+  awaitable<std::string> Admin(const referral::Frame& frame,
+                               AdminSession& session,
+                               referral::Framer& framer) {
+    if (options_.admin_key.empty() || !options_.admin_executor) {
+      co_return ErrorFrame(kStatusAccessDenied,
+                           "remote administration is off on this server "
+                           "(start dfsd with --admin-key FILE)");
+    }
+    switch (frame.type) {
+      case referral::FrameType::kAdminHello:
+        session.nonce = NewNonce();
+        session.authenticated = false;
+        co_return referral::EncodeFrame(referral::FrameType::kAdminChallenge,
+                                        session.nonce);
+      case referral::FrameType::kAdminAuth: {
+        const bool ok = !session.nonce.empty() &&
+                        MacMatches(AdminMac(options_.admin_key, session.nonce),
+                                   frame.payload);
+        session.nonce.clear();  // one try per challenge
+        if (!ok) {
+          spdlog::warn("DFS1020 remote admin refused: wrong key");
+          co_return ErrorFrame(kStatusAccessDenied,
+                               "wrong key: nothing was changed");
+        }
+        session.authenticated = true;
+        // Only now may this connection send frames big enough for imports.
+        framer.set_max_payload(referral::kMaxAdminUploadBytes + 64 * 1024);
+        co_return referral::EncodeFrame(
+            referral::FrameType::kAdminResult,
+            referral::EncodeAdminResult({0, "authenticated\n", ""}));
+      }
+      case referral::FrameType::kAdminCommand: {
+        if (!session.authenticated) {
+          spdlog::warn("DFS1020 remote admin refused: not authenticated");
+          co_return ErrorFrame(
+              kStatusAccessDenied,
+              "not authenticated: give --key FILE; nothing was changed");
+        }
+        auto command = referral::DecodeAdminCommand(frame.payload);
+        if (!command)
+          co_return ErrorFrame(kStatusInvalidParameter,
+                               command.error().Message());
+        std::string line;
+        for (const auto& a : command->args)
+          line += (line.empty() ? "" : " ") + a.substr(0, 200);
+        spdlog::info("DFS1021 remote admin: {}", line);
+        // Commands may take seconds (a large import): run them off the
+        // thread that answers referrals.
+        referral::AdminResult result = co_await asio::co_spawn(
+            admin_pool_, RunAdminCommand(std::move(*command)), use_awaitable);
+        co_return referral::EncodeFrame(referral::FrameType::kAdminResult,
+                                        referral::EncodeAdminResult(result));
+      }
+      default:
+        co_return ErrorFrame(kStatusInvalidParameter, "unexpected admin frame");
+    }
   }
 
   // ------------------------------------------------------------ replication
@@ -605,6 +685,7 @@ class Server::Impl {
   referral::SiteTable sites_;
   referral::Resolver resolver_;
   tcp::endpoint replica_endpoint_;
+  asio::thread_pool admin_pool_{1};
   std::unordered_map<std::string, bool> health_;
   std::unordered_set<std::string> unprobed_;
   Metrics metrics_;

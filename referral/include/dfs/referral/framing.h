@@ -28,8 +28,14 @@ enum class FrameType : uint8_t {
   kChangesReply = 5,
   kSnapshotRequest = 6,
   kSnapshotReply = 7,
+  // Remote administration (admin.h).
+  kAdminHello = 8,      // client: empty
+  kAdminChallenge = 9,  // server: 32-byte nonce
+  kAdminAuth = 10,      // client: HMAC-SHA256(key, context || nonce)
+  kAdminCommand = 11,   // client, once authenticated: AdminCommand
+  kAdminResult = 12,    // server: AdminResult
 };
-inline constexpr uint8_t kMaxFrameType = 7;
+inline constexpr uint8_t kMaxFrameType = 12;
 // What a replica accepts from its primary: a snapshot of a large
 // namespace is far bigger than any referral.
 inline constexpr size_t kMaxReplicationFrameBytes = size_t{512} << 20;
@@ -50,6 +56,9 @@ class Framer {
   // kCorrupt (an unknown type). Nothing is buffered beyond one frame.
   Result<std::vector<Frame>> Feed(std::string_view bytes);
   size_t buffered() const { return buffer_.size(); }
+  // Raises (or lowers) the limit for frames not yet read, e.g. once a
+  // connection has authenticated.
+  void set_max_payload(size_t max_payload) { max_payload_ = max_payload; }
 
  private:
   size_t max_payload_;

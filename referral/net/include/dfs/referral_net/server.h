@@ -16,12 +16,14 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 
 #include "dfs/common/asio.h"
 #include "dfs/common/result.h"
+#include "dfs/referral/admin.h"
 
 namespace dfs::referral_net {
 
@@ -53,6 +55,13 @@ struct ServerOptions {
   // primary's change log, and serves referrals from it.
   std::string replica_of;
   std::chrono::milliseconds replica_timeout{10000};
+  // Remote administration: off unless a key is set. A connection that
+  // proves the key may run commands; `admin_executor` runs one (dfsutil's
+  // argument list and an optional uploaded file) against this server's
+  // store on a worker thread, so referrals keep flowing meanwhile.
+  std::string admin_key;
+  std::function<referral::AdminResult(const referral::AdminCommand&)>
+      admin_executor;
 };
 
 class Server {
