@@ -173,7 +173,7 @@ TEST(FramerTest, RejectsHugeLengthsBeforeBuffering) {
   EXPECT_EQ(r.error().code, make_error_code(Errc::kLimitExceeded));
   EXPECT_FALSE(framer.Feed("more"));  // the stream stays failed
   Framer other;
-  EXPECT_FALSE(other.Feed(std::string("\0\0\0\0\x09", 5)));  // unknown type
+  EXPECT_FALSE(other.Feed(std::string("\0\0\0\0\x0d", 5)));  // unknown type
 }
 
 }  // namespace
