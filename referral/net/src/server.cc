@@ -214,7 +214,6 @@ class Server::Impl {
       const size_t n = co_await socket->async_read_some(
           asio::buffer(buffer), redirect_error(use_awaitable, ec));
       if (ec) break;
-      *deadline = Clock::now() + options_.idle_timeout;
       auto frames = framer.Feed(std::string_view(buffer.data(), n));
       if (!frames) {
         ++metrics_.malformed_frames;
@@ -222,6 +221,9 @@ class Server::Impl {
                      frames.error().Message());
         break;
       }
+      // Only whole frames buy more time: a peer trickling one frame byte
+      // by byte still meets the deadline it started with.
+      if (!frames->empty()) *deadline = Clock::now() + options_.idle_timeout;
       for (const auto& frame : *frames) {
         std::string reply;
         if (frame.type >= referral::FrameType::kAdminHello) {
