@@ -1,6 +1,7 @@
 #include "dfs/ns/path.h"
 
 #include <unicode/uchar.h>
+#include <unicode/ustring.h>
 #include <unicode/utf8.h>
 
 #include <array>
@@ -92,6 +93,20 @@ Status CheckComponent(std::string_view c, bool is_host, uint8_t seen) {
 }
 
 }  // namespace
+
+std::optional<std::string> Utf16ToUtf8(std::u16string_view units) {
+  const auto* data = reinterpret_cast<const UChar*>(units.data());
+  const auto n = static_cast<int32_t>(units.size());
+  UErrorCode status = U_ZERO_ERROR;
+  int32_t needed = 0;
+  u_strToUTF8(nullptr, 0, &needed, data, n, &status);
+  if (status != U_BUFFER_OVERFLOW_ERROR && U_FAILURE(status)) return std::nullopt;
+  std::string out(static_cast<size_t>(needed), '\0');
+  status = U_ZERO_ERROR;
+  u_strToUTF8(out.data(), needed, nullptr, data, n, &status);
+  if (U_FAILURE(status)) return std::nullopt;
+  return out;
+}
 
 bool IsValidUtf8(std::string_view s) {
   int32_t i = 0;

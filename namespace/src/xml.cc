@@ -1,6 +1,5 @@
 #include "dfs/ns/xml.h"
 
-#include <unicode/ustring.h>
 #include <unicode/utf8.h>
 
 #include <algorithm>
@@ -169,22 +168,9 @@ Result<std::string> ToUtf8(std::string_view bytes) {
     const auto hi = static_cast<uint8_t>(body[2 * i + (le ? 1 : 0)]);
     units[i] = static_cast<char16_t>(lo | (hi << 8));
   }
-  UErrorCode status = U_ZERO_ERROR;
-  int32_t needed = 0;
-  u_strToUTF8(nullptr, 0, &needed, reinterpret_cast<const UChar*>(units.data()),
-              static_cast<int32_t>(units.size()), &status);
-  if (status != U_BUFFER_OVERFLOW_ERROR && U_FAILURE(status)) {
-    return Fail(Errc::kInvalidArgument, "UTF-16 file is not valid UTF-16");
-  }
-  std::string out(static_cast<size_t>(needed), '\0');
-  status = U_ZERO_ERROR;
-  u_strToUTF8(out.data(), needed, nullptr,
-              reinterpret_cast<const UChar*>(units.data()),
-              static_cast<int32_t>(units.size()), &status);
-  if (U_FAILURE(status)) {
-    return Fail(Errc::kInvalidArgument, "UTF-16 file is not valid UTF-16");
-  }
-  return out;
+  auto out = Utf16ToUtf8(units);
+  if (!out) return Fail(Errc::kInvalidArgument, "UTF-16 file is not valid UTF-16");
+  return *out;
 }
 
 // Windows exports have been seen with a bare `&` in share names; XML

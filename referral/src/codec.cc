@@ -4,6 +4,7 @@
 
 #include "dfs/common/bytes.h"
 #include "dfs/common/error.h"
+#include "dfs/ns/path.h"
 
 namespace dfs::referral {
 namespace {
@@ -62,21 +63,9 @@ Result<std::string> FromUtf16Le(std::string_view b) {
   for (size_t i = 0; i < units.size(); ++i) {
     units[i] = static_cast<char16_t>(Get16(b, 2 * i));
   }
-  UErrorCode status = U_ZERO_ERROR;
-  int32_t needed = 0;
-  u_strToUTF8(nullptr, 0, &needed, reinterpret_cast<const UChar*>(units.data()),
-              static_cast<int32_t>(units.size()), &status);
-  if (status != U_BUFFER_OVERFLOW_ERROR && U_FAILURE(status)) {
-    return Fail(Errc::kCorrupt, "invalid UTF-16 (unpaired surrogate)");
-  }
-  std::string out(static_cast<size_t>(needed), '\0');
-  status = U_ZERO_ERROR;
-  u_strToUTF8(out.data(), needed, nullptr,
-              reinterpret_cast<const UChar*>(units.data()),
-              static_cast<int32_t>(units.size()), &status);
-  if (U_FAILURE(status))
-    return Fail(Errc::kCorrupt, "invalid UTF-16 (unpaired surrogate)");
-  return out;
+  auto out = ns::Utf16ToUtf8(units);
+  if (!out) return Fail(Errc::kCorrupt, "invalid UTF-16 (unpaired surrogate)");
+  return *out;
 }
 
 std::string EncodeRequest(const ReferralRequest& request) {

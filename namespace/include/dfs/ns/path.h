@@ -15,6 +15,7 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -101,6 +102,9 @@ Result<std::string> ParseHostName(std::string_view input);
 // Whether `s` is well-formed UTF-8 (no overlongs, surrogates or values
 // above U+10FFFF).
 bool IsValidUtf8(std::string_view s);
+
+// UTF-16 code units -> UTF-8. Returns nullopt on an unpaired surrogate.
+std::optional<std::string> Utf16ToUtf8(std::u16string_view units);
 
 // Folds valid UTF-8 for case-insensitive comparison. Requires: `utf8` is
 // valid UTF-8 (NormalizeUnc checks that before folding).
