@@ -15,6 +15,7 @@ PACKAGES=(
   libssl-dev
   time
   samba-testsuite
+  tshark
   redis-server redis-tools
 )
 

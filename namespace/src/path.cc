@@ -100,7 +100,8 @@ std::optional<std::string> Utf16ToUtf8(std::u16string_view units) {
   UErrorCode status = U_ZERO_ERROR;
   int32_t needed = 0;
   u_strToUTF8(nullptr, 0, &needed, data, n, &status);
-  if (status != U_BUFFER_OVERFLOW_ERROR && U_FAILURE(status)) return std::nullopt;
+  if (status != U_BUFFER_OVERFLOW_ERROR && U_FAILURE(status))
+    return std::nullopt;
   std::string out(static_cast<size_t>(needed), '\0');
   status = U_ZERO_ERROR;
   u_strToUTF8(out.data(), needed, nullptr, data, n, &status);

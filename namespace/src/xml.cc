@@ -169,7 +169,8 @@ Result<std::string> ToUtf8(std::string_view bytes) {
     units[i] = static_cast<char16_t>(lo | (hi << 8));
   }
   auto out = Utf16ToUtf8(units);
-  if (!out) return Fail(Errc::kInvalidArgument, "UTF-16 file is not valid UTF-16");
+  if (!out)
+    return Fail(Errc::kInvalidArgument, "UTF-16 file is not valid UTF-16");
   return *out;
 }
 

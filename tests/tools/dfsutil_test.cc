@@ -580,5 +580,113 @@ TEST_F(DiagReferralTest, SambaDecodesOurV3AndV4Bytes) {
   }
 }
 
+// Wraps RESP_GET_DFS_REFERRAL bytes as Windows sends them, in an SMB2 IOCTL
+// response (FSCTL_DFS_GET_REFERRALS) on TCP port 445, in a one-packet
+// pcap, so Wireshark's own SMB2 dissector can read them.
+std::string PcapOfSmb2Referral(const std::string& payload) {
+  auto le16 = [](std::string& s, uint16_t v) {
+    s += char(v & 0xff);
+    s += char(v >> 8);
+  };
+  auto le32 = [&](std::string& s, uint32_t v) {
+    le16(s, v & 0xffff);
+    le16(s, v >> 16);
+  };
+  auto be16 = [](std::string& s, uint16_t v) {
+    s += char(v >> 8);
+    s += char(v & 0xff);
+  };
+  auto be32 = [&](std::string& s, uint32_t v) {
+    be16(s, v >> 16);
+    be16(s, v & 0xffff);
+  };
+  std::string smb = "\xfeSMB";
+  le16(smb, 64);      // StructureSize
+  le16(smb, 1);       // CreditCharge
+  le32(smb, 0);       // Status
+  le16(smb, 0x000B);  // Command: IOCTL
+  le16(smb, 1);       // Credits
+  le32(smb, 1);       // Flags: SERVER_TO_REDIR
+  le32(smb, 0);       // NextCommand
+  smb += std::string(8, '\0');
+  smb[28] = 5;                   // MessageId
+  le32(smb, 0xFEFF);             // Reserved
+  le32(smb, 0);                  // TreeId
+  smb += std::string(8, '\0');   // SessionId
+  smb += std::string(16, '\0');  // Signature
+  le16(smb, 49);                 // IOCTL response StructureSize
+  le16(smb, 0);
+  le32(smb, 0x00060194);           // FSCTL_DFS_GET_REFERRALS
+  smb += std::string(16, '\xff');  // FileId
+  le32(smb, 64 + 48);              // InputOffset
+  le32(smb, 0);                    // InputCount
+  le32(smb, 64 + 48);              // OutputOffset
+  le32(smb, static_cast<uint32_t>(payload.size()));
+  le32(smb, 0);
+  le32(smb, 0);
+  smb += payload;
+  std::string tcp;
+  be16(tcp, 445);
+  be16(tcp, 50000);
+  be32(tcp, 1);
+  be32(tcp, 1);
+  tcp += char(5 << 4);
+  tcp += char(0x18);
+  be16(tcp, 65535);
+  be16(tcp, 0);
+  be16(tcp, 0);
+  std::string nbss;
+  be32(nbss, static_cast<uint32_t>(smb.size()));
+  nbss += smb;
+  std::string ip;
+  ip += char(0x45);
+  ip += char(0);
+  be16(ip, static_cast<uint16_t>(20 + tcp.size() + nbss.size()));
+  be16(ip, 1);
+  be16(ip, 0);
+  ip += char(64);
+  ip += char(6);
+  be16(ip, 0);
+  ip += std::string("\x7f\x00\x00\x01\x7f\x00\x00\x02", 8);
+  std::string frame =
+      std::string(11, '\0') + std::string("\x01\x08\x00", 3) + ip + tcp + nbss;
+  std::string pcap;
+  le32(pcap, 0xa1b2c3d4);
+  le16(pcap, 2);
+  le16(pcap, 4);
+  le32(pcap, 0);
+  le32(pcap, 0);
+  le32(pcap, 65535);
+  le32(pcap, 1);
+  le32(pcap, 0);
+  le32(pcap, 0);
+  le32(pcap, static_cast<uint32_t>(frame.size()));
+  le32(pcap, static_cast<uint32_t>(frame.size()));
+  return pcap + frame;
+}
+
+TEST_F(DiagReferralTest, WiresharkDecodesOurBytesInsideSmb2) {
+  const std::string raw = (store_.path() / "resp.bin").string();
+  Ok({"diag", "referral", "\\contoso\\webfarm\\Site1\\a", "--level", "4",
+      "--raw", raw});
+  std::ifstream in(raw, std::ios::binary);
+  std::string payload((std::istreambuf_iterator<char>(in)), {});
+  const std::string pcap = (store_.path() / "referral.pcap").string();
+  std::ofstream(pcap, std::ios::binary) << PcapOfSmb2Referral(payload);
+  auto dump = testing::Run({"/usr/bin/tshark", "-r", pcap, "-V"});
+  ASSERT_EQ(dump.exit_code, 0) << dump.err;
+  EXPECT_NE(dump.out.find("FSCTL_DFS_GET_REFERRALS"), std::string::npos)
+      << dump.out;
+  EXPECT_NE(dump.out.find("Path Consumed: 44"), std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find("Num Referrals: 2"), std::string::npos);
+  EXPECT_NE(dump.out.find("TTL: 60"), std::string::npos);
+  const size_t first = dump.out.find("Node: \\web1\\content\\Site1");
+  const size_t second = dump.out.find("Node: \\web2\\content\\Site1");
+  ASSERT_NE(first, std::string::npos) << dump.out;
+  ASSERT_NE(second, std::string::npos);
+  EXPECT_LT(first, second);
+  EXPECT_EQ(dump.out.find("Malformed"), std::string::npos) << dump.out;
+}
+
 }  // namespace
 }  // namespace dfs
