@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "testing/subprocess.h"
+
 namespace dfs::testing {
 
 class Daemon {
@@ -27,19 +29,7 @@ class Daemon {
     char err_tmpl[] = "/tmp/dfs-daemon-err-XXXXXX";
     int err_fd = mkstemp(err_tmpl);
     err_path_ = err_tmpl;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      dup2(err_fd, 2);
-      close(out[0]);
-      int devnull = open("/dev/null", O_RDONLY);
-      dup2(devnull, 0);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      _exit(127);
-    }
+    pid_ = SpawnChild(argv, out[1], err_fd);
     close(out[1]);
     close(err_fd);
     out_fd_ = out[0];

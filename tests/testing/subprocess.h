@@ -13,6 +13,25 @@
 
 namespace dfs::testing {
 
+// Forks and execs `argv` with stdout and stderr on the given descriptors
+// and stdin from /dev/null. Returns the child's pid.
+inline pid_t SpawnChild(const std::vector<std::string>& argv, int out_fd,
+                        int err_fd) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_fd, 1);
+    dup2(err_fd, 2);
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 struct ProcessResult {
   int exit_code = -1;
   std::string out, err;
@@ -28,18 +47,7 @@ class Subprocess {
     err_fd_ = mkstemp(err_tmpl);
     unlink(out_tmpl);
     unlink(err_tmpl);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out_fd_, 1);
-      dup2(err_fd_, 2);
-      int devnull = open("/dev/null", O_RDONLY);
-      dup2(devnull, 0);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      _exit(127);
-    }
+    pid_ = SpawnChild(argv, out_fd_, err_fd_);
   }
 
   ProcessResult Wait() {
