@@ -214,9 +214,13 @@ referral::AdminResult ExecuteRemoteCommand(
       return refuse(a + " is not available remotely");
     }
   }
-  const bool is_export = args.size() >= 2 && std::find(args.begin(), args.end(),
-                                                       "export") != args.end();
-  if (is_export && std::find(args.begin(), args.end(), "-") == args.end()) {
+  // The command proper starts after the global --json.
+  const size_t at = (!args.empty() && args[0] == "--json") ? 1 : 0;
+  auto is = [&](const char* group, const char* verb) {
+    return args.size() > at + 1 && args[at] == group && args[at + 1] == verb;
+  };
+  if (is("root", "export") &&
+      std::find(args.begin(), args.end(), "-") == args.end()) {
     return refuse("a remote export goes to the client");
   }
   std::string upload_path;
@@ -236,8 +240,7 @@ referral::AdminResult ExecuteRemoteCommand(
     }
     a = upload_path;
   }
-  if (upload_path.empty() &&
-      std::find(args.begin(), args.end(), "import") != args.end()) {
+  if (upload_path.empty() && is("root", "import")) {
     return refuse("a remote import reads the client's file");
   }
   std::ostringstream out, err;
