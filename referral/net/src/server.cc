@@ -537,6 +537,11 @@ class Server::Impl {
       boost::system::error_code ec;
       co_await timer.async_wait(redirect_error(use_awaitable, ec));
       const uint64_t before = index_.Serial();
+      if (co_await ReloadOffThreadIfNeeded()) {
+        LogNamespaceChange(before);
+        ++metrics_.reloads;
+        continue;
+      }
       auto changed = store_->CatchUp(index_);
       if (!changed) {
         ++metrics_.refresh_errors;
@@ -544,18 +549,58 @@ class Server::Impl {
                       changed.error().Message());
         continue;
       }
-      if (*changed) {
-        // Sites are few; rebuilding their table on every change is cheap.
-        if (auto sites = referral::SiteTable::FromNamespace(index_))
-          sites_ = std::move(*sites);
-        ++metrics_.refreshes;
-        metrics_.namespace_serial = index_.Serial();
-        spdlog::info(
-            "DFS1003 namespace changed: serial {} -> {} ({} roots, {} folders)",
-            before, index_.Serial(), index_.root_count(),
-            index_.folder_count());
-      }
+      if (*changed) LogNamespaceChange(before);
     }
+  }
+
+  void LogNamespaceChange(uint64_t before) {
+    // Sites are few; rebuilding their table on every change is cheap.
+    if (auto sites = referral::SiteTable::FromNamespace(index_))
+      sites_ = std::move(*sites);
+    ++metrics_.refreshes;
+    metrics_.namespace_serial = index_.Serial();
+    spdlog::info(
+        "DFS1003 namespace changed: serial {} -> {} ({} roots, {} folders)",
+        before, index_.Serial(), index_.root_count(), index_.folder_count());
+  }
+
+  // A change the log cannot replay (a huge import, a replica snapshot, a
+  // log trimmed past us) means reading the whole namespace: seconds for a
+  // million folders. Do that on the worker thread and swap the result in,
+  // so referrals are answered from the old namespace meanwhile.
+  awaitable<bool> ReloadOffThreadIfNeeded() {
+    auto next = store_->ChangesSince(index_.Serial(), 1);
+    const bool reload =
+        next ? (!next->empty() && next->front().resync_required)
+             : next.error().code == make_error_code(Errc::kNeedResync);
+    if (!reload) co_return false;
+    Loaded fresh =
+        co_await asio::co_spawn(admin_pool_, LoadFresh(), use_awaitable);
+    if (!fresh.index) {
+      ++metrics_.refresh_errors;
+      spdlog::error("DFS1005 reloading the namespace failed: {}", fresh.error);
+      co_return false;
+    }
+    index_ = std::move(*fresh.index);
+    co_return true;
+  }
+
+  // Default-constructible, as co_spawn's result must be.
+  struct Loaded {
+    std::unique_ptr<ns::NamespaceIndex> index;
+    std::string error;
+  };
+
+  awaitable<Loaded> LoadFresh() {
+    Loaded out;
+    auto fresh = std::make_unique<ns::NamespaceIndex>();
+    Status loaded = store_->LoadInto(*fresh);
+    if (loaded.ok()) {
+      out.index = std::move(fresh);
+    } else {
+      out.error = loaded.error().Message();
+    }
+    co_return out;
   }
 
   // ------------------------------------------------------------ health
