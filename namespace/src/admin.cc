@@ -62,16 +62,13 @@ Result<Target> MakeTarget(std::string_view target_path,
   return t;
 }
 
-std::string FoldedUnc(const Target& t) { return FoldCase(t.Unc()); }
-
 // The target in `targets` that `target_path` names, or an error.
 Result<std::vector<Target>::iterator> FindTarget(std::vector<Target>& targets,
                                                  std::string_view target_path,
                                                  std::string_view owner) {
   DFS_ASSIGN_OR_RETURN(TargetPath tp, ParseTargetPath(target_path));
-  auto it = std::find_if(targets.begin(), targets.end(), [&](const Target& t) {
-    return FoldedUnc(t) == tp.folded;
-  });
+  auto it = std::find_if(targets.begin(), targets.end(),
+                         [&](const Target& t) { return t.Key() == tp.folded; });
   if (it == targets.end()) {
     return Fail(Errc::kNotFound, "\\\\" + tp.server + "\\" + tp.share +
                                      " is not a target of " +
@@ -252,9 +249,9 @@ Status AddTarget(NamespaceWriter& w, std::string_view path,
   DFS_ASSIGN_OR_RETURN(Located at, Locate(w, path));
   DFS_ASSIGN_OR_RETURN(Target t, MakeTarget(target, options));
   auto& targets = TargetsOf(at);
-  const std::string folded = FoldedUnc(t);
+  const std::string folded = t.Key();
   for (const auto& existing : targets) {
-    if (FoldedUnc(existing) == folded) {
+    if (existing.Key() == folded) {
       return Fail(Errc::kAlreadyExists,
                   existing.Unc() + " is already a target of " + Describe(at));
     }

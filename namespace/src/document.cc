@@ -12,8 +12,6 @@
 namespace dfs::ns {
 namespace {
 
-std::string FoldedUnc(const Target& t) { return FoldCase(t.Unc()); }
-
 std::string DescribeTarget(const Target& t) {
   std::string s = t.Unc() + " (" + std::string(ToString(t.state)) + ", " +
                   std::string(ToString(t.priority_class)) + " rank " +
@@ -26,8 +24,8 @@ std::string DescribeTarget(const Target& t) {
 void DiffTargets(const std::vector<Target>& a, const std::vector<Target>& b,
                  std::string_view what, std::vector<std::string>& out) {
   std::map<std::string, const Target*> before, after;
-  for (const auto& t : a) before[FoldedUnc(t)] = &t;
-  for (const auto& t : b) after[FoldedUnc(t)] = &t;
+  for (const auto& t : a) before[t.Key()] = &t;
+  for (const auto& t : b) after[t.Key()] = &t;
   for (const auto& [key, t] : before) {
     auto it = after.find(key);
     if (it == after.end()) {
@@ -134,7 +132,7 @@ Status ValidateFolders(const std::vector<Folder>& folders) {
     }
     std::unordered_set<std::string> seen;
     for (const auto& t : f.targets) {
-      if (!seen.insert(FoldedUnc(t)).second) {
+      if (!seen.insert(t.Key()).second) {
         return Fail(
             Errc::kAlreadyExists,
             "folder '" + f.path + "' lists target " + t.Unc() + " twice");
@@ -214,7 +212,7 @@ NamespaceDocument Merge(const NamespaceDocument& base,
                           const std::vector<Target>& update) {
     for (const auto& t : update) {
       auto it = std::find_if(kept.begin(), kept.end(), [&](const Target& k) {
-        return FoldedUnc(k) == FoldedUnc(t);
+        return k.Key() == t.Key();
       });
       if (it == kept.end()) {
         kept.push_back(t);

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "dfs/common/error.h"
+#include "dfs/ns/path.h"
 
 namespace dfs::ns {
 namespace {
@@ -37,6 +38,8 @@ Result<uint64_t> ParseUnsigned(std::string_view s, std::string_view what,
 }
 
 }  // namespace
+
+std::string Target::Key() const { return FoldCase(Unc()); }
 
 std::string_view ToString(State s) {
   return s == State::kOnline ? "online" : "offline";

@@ -809,7 +809,16 @@ Result<ChangeEntry> Store::SnapshotEntry() const {
   return snapshot;
 }
 
-Result<bool> Store::CatchUp(NamespaceIndex& index) const {
+Result<bool> Store::CatchUp(NamespaceIndex& index, bool allow_reload) const {
+  auto reload = [&]() -> Result<bool> {
+    if (!allow_reload) {
+      return Fail(Errc::kNeedResync,
+                  "the namespace must be reloaded from serial " +
+                      std::to_string(index.Serial()));
+    }
+    DFS_RETURN_IF_ERROR(LoadInto(index));
+    return true;
+  };
   constexpr size_t kBatch = 1024;
   bool changed = false;
   for (;;) {
@@ -818,19 +827,16 @@ Result<bool> Store::CatchUp(NamespaceIndex& index) const {
       if (changes.error().code != make_error_code(Errc::kNeedResync)) {
         return Unexpected<Error>(std::move(changes).error());
       }
-      DFS_RETURN_IF_ERROR(LoadInto(index));
-      return true;
+      return reload();
     }
     for (const ChangeEntry& entry : *changes) {
       if (entry.resync_required) {
-        DFS_RETURN_IF_ERROR(LoadInto(index));
-        return true;
+        return reload();
       }
       for (const Mutation& m : entry.mutations) {
         if (!index.Apply(m)) {
           // The index disagrees with the log: rebuild rather than drift.
-          DFS_RETURN_IF_ERROR(LoadInto(index));
-          return true;
+          return reload();
         }
       }
       index.SetSerial(entry.serial);

@@ -339,7 +339,7 @@ class Reader {
       if (child.type() != pugi::node_element) continue;
       if (!IEquals(child.name(), "Target")) continue;
       DFS_ASSIGN_OR_RETURN(Target t, ReadTarget(child));
-      if (!seen.insert(FoldCase(t.Unc())).second) {
+      if (!seen.insert(t.Key()).second) {
         return ErrorAt(child,
                        t.Unc() + " is listed twice in " + std::string(owner));
       }

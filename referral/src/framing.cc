@@ -16,6 +16,23 @@ std::string EncodeFrame(FrameType type, std::string_view payload) {
   return out;
 }
 
+std::string EncodeErrorFrame(uint32_t status, std::string_view message) {
+  std::string payload(4, '\0');
+  for (int i = 0; i < 4; ++i)
+    payload[i] = static_cast<char>((status >> (8 * i)) & 0xff);
+  payload.append(message.substr(0, kMaxErrorMessageBytes));
+  return EncodeFrame(FrameType::kError, payload);
+}
+
+ErrorReply DecodeErrorPayload(std::string_view payload) {
+  if (payload.size() < 4) return ErrorReply{0, std::string(payload)};
+  uint32_t status = 0;
+  for (int i = 3; i >= 0; --i)
+    status = (status << 8) | static_cast<uint8_t>(payload[i]);
+  return ErrorReply{status,
+                    std::string(payload.substr(4, kMaxErrorMessageBytes))};
+}
+
 Result<std::vector<Frame>> Framer::Feed(std::string_view bytes) {
   if (failed_) return Fail(Errc::kCorrupt, "the stream already failed");
   std::vector<Frame> frames;

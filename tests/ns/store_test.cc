@@ -192,6 +192,11 @@ TEST(StoreTest, HugeChangeIsLoggedAsResync) {
   ASSERT_EQ(log.size(), 1u);
   EXPECT_TRUE(log[0].resync_required);
   EXPECT_TRUE(log[0].mutations.empty());
+  // A server asks to be told instead, and reloads off its serving thread.
+  auto told = store->CatchUp(index, /*allow_reload=*/false);
+  ASSERT_FALSE(told);
+  EXPECT_EQ(told.error().code, make_error_code(Errc::kNeedResync));
+  EXPECT_EQ(index.Serial(), 1u);
   EXPECT_TRUE(*store->CatchUp(index));
   EXPECT_EQ(index.folder_count(), kMaxLoggedMutations + 1);
 }

@@ -5,19 +5,17 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "cli.h"
-#include "dfs/common/asio.h"
 #include "dfs/referral/framing.h"
 #include "dfs/referral_net/auth.h"
+#include "dfs/referral_net/client.h"
 #include "dfs/referral_net/server.h"
 
 namespace dfs::tools {
 namespace {
-
-namespace asio = boost::asio;
-using asio::ip::tcp;
 
 constexpr const char* kUploadMarker = "@upload";
 
@@ -82,34 +80,6 @@ std::string Parse(const std::vector<std::string>& args, RemoteArgs& r) {
   return "";
 }
 
-// One blocking exchange with a deadline enforced by SO_RCVTIMEO/SNDTIMEO.
-bool Exchange(tcp::socket& socket, referral::Framer& framer,
-              referral::FrameType type, const std::string& payload,
-              referral::Frame& reply, std::string& error) {
-  boost::system::error_code ec;
-  asio::write(socket, asio::buffer(referral::EncodeFrame(type, payload)), ec);
-  std::vector<char> buffer(64 * 1024);
-  while (!ec) {
-    const size_t n = socket.read_some(asio::buffer(buffer), ec);
-    if (ec) break;
-    auto frames = framer.Feed(std::string_view(buffer.data(), n));
-    if (!frames) {
-      error = frames.error().Message();
-      return false;
-    }
-    if (!frames->empty()) {
-      reply = frames->front();
-      return true;
-    }
-  }
-  error = ec.message();
-  return false;
-}
-
-std::string ErrorText(const referral::Frame& f) {
-  return f.payload.size() >= 4 ? f.payload.substr(4) : "error";
-}
-
 }  // namespace
 
 bool WantsRemote(const std::vector<std::string>& args) {
@@ -143,44 +113,44 @@ int RunRemote(const std::vector<std::string>& args, std::ostream& out,
     err << "dfsutil: error: " << endpoint.error().Message() << "\n";
     return 2;
   }
-  asio::io_context io;
-  tcp::socket socket(io);
-  boost::system::error_code ec;
-  socket.connect(*endpoint, ec);
-  if (ec) {
-    err << "dfsutil: error: cannot reach " << r.server << ": " << ec.message()
-        << "\n";
+  // An import of a large namespace takes seconds: a generous deadline.
+  auto client = referral_net::FramedClient::Connect(
+      r.server, std::chrono::seconds(120),
+      referral::kMaxAdminOutputBytes * 2 + 64);
+  if (!client) {
+    err << "dfsutil: error: " << client.error().Message() << "\n";
     return 1;
   }
-  timeval tv{120, 0};  // an import of a large namespace takes seconds
-  setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  referral::Framer framer(referral::kMaxAdminOutputBytes * 2 + 64);
-  referral::Frame reply;
-  std::string error;
-  if (!Exchange(socket, framer, referral::FrameType::kAdminHello, "", reply,
-                error) ||
-      reply.type != referral::FrameType::kAdminChallenge) {
-    err << "dfsutil: error: " << (error.empty() ? ErrorText(reply) : error)
-        << "\n";
+  // Hello, answer the challenge, then the command; any other reply is an
+  // error frame whose message we print.
+  auto step =
+      [&](referral::FrameType type, std::string_view payload,
+          referral::FrameType expected) -> std::optional<referral::Frame> {
+    auto reply = (*client)->Exchange(type, payload);
+    if (!reply) {
+      err << "dfsutil: error: " << reply.error().Message() << "\n";
+      return std::nullopt;
+    }
+    if (reply->type != expected) {
+      err << "dfsutil: error: "
+          << referral_net::ErrorFromFrame(*reply).Message() << "\n";
+      return std::nullopt;
+    }
+    return std::move(*reply);
+  };
+  auto challenge = step(referral::FrameType::kAdminHello, "",
+                        referral::FrameType::kAdminChallenge);
+  if (!challenge) return 1;
+  if (!step(referral::FrameType::kAdminAuth,
+            referral_net::AdminMac(*key, challenge->payload),
+            referral::FrameType::kAdminResult)) {
     return 1;
   }
-  if (!Exchange(socket, framer, referral::FrameType::kAdminAuth,
-                referral_net::AdminMac(*key, reply.payload), reply, error) ||
-      reply.type != referral::FrameType::kAdminResult) {
-    err << "dfsutil: error: " << (error.empty() ? ErrorText(reply) : error)
-        << "\n";
-    return 1;
-  }
-  if (!Exchange(socket, framer, referral::FrameType::kAdminCommand,
-                referral::EncodeAdminCommand({r.command, r.upload}), reply,
-                error) ||
-      reply.type != referral::FrameType::kAdminResult) {
-    err << "dfsutil: error: " << (error.empty() ? ErrorText(reply) : error)
-        << "\n";
-    return 1;
-  }
-  auto result = referral::DecodeAdminResult(reply.payload);
+  auto reply = step(referral::FrameType::kAdminCommand,
+                    referral::EncodeAdminCommand({r.command, r.upload}),
+                    referral::FrameType::kAdminResult);
+  if (!reply) return 1;
+  auto result = referral::DecodeAdminResult(reply->payload);
   if (!result) {
     err << "dfsutil: error: " << result.error().Message() << "\n";
     return 1;

@@ -28,20 +28,15 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// NTSTATUS values carried in error frames.
-constexpr uint32_t kStatusInvalidParameter = 0xC000000D;
-constexpr uint32_t kStatusNotSupported = 0xC00000BB;
-constexpr uint32_t kStatusNotFound = 0xC0000225;
-constexpr uint32_t kStatusAccessDenied = 0xC0000022;
-
 constexpr size_t kMaxHttpRequestBytes = 8192;
 
+using referral::kStatusAccessDenied;
+using referral::kStatusInvalidParameter;
+using referral::kStatusNotFound;
+using referral::kStatusNotSupported;
+
 std::string ErrorFrame(uint32_t status, std::string_view message) {
-  std::string payload(4, '\0');
-  for (int i = 0; i < 4; ++i)
-    payload[i] = static_cast<char>((status >> (8 * i)) & 0xff);
-  payload.append(message.substr(0, 1024));
-  return referral::EncodeFrame(referral::FrameType::kError, payload);
+  return referral::EncodeErrorFrame(status, message);
 }
 
 // Logs a coroutine's escaping exception instead of dropping it (STYLE.md:
@@ -537,12 +532,15 @@ class Server::Impl {
       boost::system::error_code ec;
       co_await timer.async_wait(redirect_error(use_awaitable, ec));
       const uint64_t before = index_.Serial();
-      if (co_await ReloadOffThreadIfNeeded()) {
-        LogNamespaceChange(before);
-        ++metrics_.reloads;
+      auto changed = store_->CatchUp(index_, /*allow_reload=*/false);
+      if (!changed &&
+          changed.error().code == make_error_code(Errc::kNeedResync)) {
+        if (co_await ReloadOffThread()) {
+          ++metrics_.reloads;
+          LogNamespaceChange(before);
+        }
         continue;
       }
-      auto changed = store_->CatchUp(index_);
       if (!changed) {
         ++metrics_.refresh_errors;
         spdlog::error("DFS1005 reading the store failed: {}",
@@ -568,12 +566,7 @@ class Server::Impl {
   // log trimmed past us) means reading the whole namespace: seconds for a
   // million folders. Do that on the worker thread and swap the result in,
   // so referrals are answered from the old namespace meanwhile.
-  awaitable<bool> ReloadOffThreadIfNeeded() {
-    auto next = store_->ChangesSince(index_.Serial(), 1);
-    const bool reload =
-        next ? (!next->empty() && next->front().resync_required)
-             : next.error().code == make_error_code(Errc::kNeedResync);
-    if (!reload) co_return false;
+  awaitable<bool> ReloadOffThread() {
     Loaded fresh =
         co_await asio::co_spawn(admin_pool_, LoadFresh(), use_awaitable);
     if (!fresh.index) {
@@ -607,7 +600,11 @@ class Server::Impl {
 
   bool Healthy(const ns::Target& t) const {
     if (health_.empty()) return true;
-    auto it = health_.find(ns::FoldCase(t.server));
+    // Runs for every target of every referral: fold into a reused buffer
+    // instead of allocating a key.
+    health_key_.clear();
+    ns::FoldCaseAppend(t.server, health_key_);
+    auto it = health_.find(std::string_view(health_key_));
     return it == health_.end() || it->second;
   }
 
@@ -733,7 +730,8 @@ class Server::Impl {
   referral::Resolver resolver_;
   tcp::endpoint replica_endpoint_;
   asio::thread_pool admin_pool_{1};
-  std::unordered_map<std::string, bool> health_;
+  ns::StringMap<bool> health_;  // folded server name -> last probe result
+  mutable std::string health_key_;
   std::unordered_set<std::string> unprobed_;
   Metrics metrics_;
   bool stopping_ = false;

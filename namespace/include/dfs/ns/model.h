@@ -64,6 +64,8 @@ struct Target {
   std::string site;  // empty: the site is not known
 
   std::string Unc() const { return "\\\\" + server + "\\" + share; }
+  // The target's identity within a folder: its folded UNC path.
+  std::string Key() const;
   bool operator==(const Target&) const = default;
 };
 

@@ -86,7 +86,9 @@ class Store {
   Status LoadInto(NamespaceIndex& index) const;
   // Brings `index` up to the store's serial: replays the log, or reloads
   // when the log cannot bridge the gap. Returns whether anything changed.
-  Result<bool> CatchUp(NamespaceIndex& index) const;
+  // With `allow_reload` false a needed reload is not done but reported as
+  // kNeedResync (a server then reloads off its serving thread).
+  Result<bool> CatchUp(NamespaceIndex& index, bool allow_reload = true) const;
 
   // Replication (a second namespace server keeping its own copy).
   //

@@ -48,6 +48,24 @@ struct Frame {
 
 std::string EncodeFrame(FrameType type, std::string_view payload);
 
+// NTSTATUS values dfsd puts in error frames.
+inline constexpr uint32_t kStatusInvalidParameter = 0xC000000D;
+inline constexpr uint32_t kStatusAccessDenied = 0xC0000022;
+inline constexpr uint32_t kStatusNotSupported = 0xC00000BB;
+inline constexpr uint32_t kStatusNotFound = 0xC0000225;
+inline constexpr size_t kMaxErrorMessageBytes = 1024;
+
+struct ErrorReply {
+  uint32_t status = 0;
+  std::string message;
+};
+// A whole error frame: status (little-endian) then the message, cut at
+// kMaxErrorMessageBytes.
+std::string EncodeErrorFrame(uint32_t status, std::string_view message);
+// Reads an error frame's payload; a payload too short for a status reads
+// as status 0 with the bytes as the message.
+ErrorReply DecodeErrorPayload(std::string_view payload);
+
 class Framer {
  public:
   explicit Framer(size_t max_payload = kMaxFramePayloadBytes)

@@ -1,15 +1,43 @@
-// A blocking one-shot referral query over TCP, with a deadline: connect
-// to a dfsd, send one REQ_GET_DFS_REFERRAL, read the reply. For tools and
-// tests; the client shim (issue #5) builds its cache on the same framing.
+// Blocking clients of dfsd for tools and tests: a framed connection with a
+// deadline on every step, and a one-shot referral query built on it. The
+// client shim (issue #5) builds its cache on the same framing.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "dfs/common/result.h"
 #include "dfs/referral/codec.h"
+#include "dfs/referral/framing.h"
 
 namespace dfs::referral_net {
+
+class FramedClient {
+ public:
+  // Connects to `server` (IP:PORT). `timeout` bounds the connect and each
+  // later send and receive; replies larger than `max_reply_bytes` are
+  // refused. Errors: kInvalidArgument (bad address), kIo.
+  static Result<std::unique_ptr<FramedClient>> Connect(
+      const std::string& server, std::chrono::milliseconds timeout,
+      size_t max_reply_bytes);
+  ~FramedClient();
+
+  // Sends one frame and returns the next frame the server sends.
+  // Errors: kIo (closed, timed out), kCorrupt / kLimitExceeded (a bad
+  // frame).
+  Result<referral::Frame> Exchange(referral::FrameType type,
+                                   std::string_view payload);
+
+  class Impl;
+
+ private:
+  explicit FramedClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The error an error frame carries, as an Error (NTSTATUS mapped to Errc).
+Error ErrorFromFrame(const referral::Frame& frame);
 
 // Returns the RESP_GET_DFS_REFERRAL bytes. Errors: kIo (cannot connect,
 // timeout, connection closed), kNotFound / kInvalidArgument /
