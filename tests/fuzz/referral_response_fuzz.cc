@@ -1,12 +1,18 @@
 // Fuzz target: RESP_GET_DFS_REFERRAL as a client (#5) receives it from a
-// possibly hostile server. Property: no crash, no out-of-bounds read.
+// possibly hostile server, and the error frames it may send instead.
+// Property: no crash, no out-of-bounds read, error messages stay bounded.
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
 
 #include "dfs/referral/codec.h"
+#include "dfs/referral/framing.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  (void)dfs::referral::DecodeResponse(
-      std::string_view(reinterpret_cast<const char*>(data), size));
+  std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  (void)dfs::referral::DecodeResponse(bytes);
+  auto error = dfs::referral::DecodeErrorPayload(bytes);
+  if (error.message.size() > dfs::referral::kMaxErrorMessageBytes + 4)
+    std::abort();
   return 0;
 }
