@@ -17,6 +17,8 @@ PACKAGES=(
   samba-testsuite
   tshark
   redis-server redis-tools
+  libfuse3-dev fuse3
+  rsync rdiff
 )
 
 missing=()

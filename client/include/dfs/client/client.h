@@ -1,0 +1,175 @@
+// The client shim's engine: a referral cache like the Windows PKT, with
+// failover, failback and namespace-server failover.
+//
+// Resolve(`\\contoso\webfarm\Site1\index.html`) walks the cache from the
+// longest cached prefix (a folder referral covers everything below it);
+// a miss or an expired entry asks a namespace server, the next one when a
+// server does not answer in time. Each entry keeps the server's ordered
+// target list and an active target, the first reachable one. When the
+// active target fails (the caller reports it, or its reachability check
+// fails) the entry moves to the next reachable target at once. When the
+// TTL expires the entry is refreshed: with failback on it returns to the
+// best reachable target, with failback off it stays on the target it moved
+// to while that one works.
+//
+// A root referral (no folder covers the path) is cached only for the exact
+// path asked, so a folder added later, or another folder under the same
+// root, is still asked for.
+//
+// I/O is injected: a ReferralSource asks namespace servers, a
+// ReachabilityCheck probes targets, a Clock tells the time. The engine
+// itself does no I/O, so it is tested with fakes (tests/client/).
+// Thread-safety: every method may be called from many threads at once.
+// Network calls and checks run outside the lock.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dfs/client/config.h"
+#include "dfs/common/clock.h"
+#include "dfs/common/result.h"
+#include "dfs/referral/codec.h"
+
+namespace dfs::client {
+
+// Asks one namespace server for a referral. Errors: kIo (no answer in
+// time: the client asks the next server), anything else is the server's
+// answer (kNotFound, kInvalidArgument...) and is returned to the caller.
+class ReferralSource {
+ public:
+  virtual ~ReferralSource() = default;
+  virtual Result<referral::DecodedResponse> Fetch(
+      const std::string& server, const std::string& dfs_path,
+      std::chrono::milliseconds timeout) = 0;
+};
+
+// Whether a target answers now: its probe connects and its mapped path
+// can be looked at, each within its timeout. Must return within about
+// probe_timeout + path_timeout whatever the target does (a hung mount
+// included).
+class ReachabilityCheck {
+ public:
+  virtual ~ReachabilityCheck() = default;
+  virtual bool Reachable(const TargetLocation& target) = 0;
+};
+
+enum class TargetState : uint8_t {
+  kUnknown,      // not checked yet
+  kReachable,    // the last check passed
+  kUnreachable,  // the last check failed, or a caller reported a failure
+};
+std::string_view TargetStateName(TargetState state);
+
+struct ResolvedTarget {
+  std::string unc;         // `\\server\share\rest`
+  std::string local_root;  // where it is mounted on this node
+  TargetState state = TargetState::kUnknown;
+  Clock::TimePoint checked_at{};
+};
+
+struct Resolution {
+  std::string prefix;     // the consumed DFS prefix, UNC, server spelling
+  std::string remainder;  // the rest of the asked path (`\index.html`), may be empty
+  bool root_referral = false;
+  bool failback = false;
+  uint32_t ttl_seconds = 0;
+  Clock::TimePoint expires_at{};
+  bool from_cache = false;  // no namespace server was asked
+  std::vector<ResolvedTarget> targets;  // the server's order
+  size_t active = 0;
+  // The active target's local root + remainder (with `/`).
+  std::string local_path;
+
+  const ResolvedTarget& ActiveTarget() const { return targets[active]; }
+};
+
+// One cache entry as pktinfo shows it.
+struct CacheEntryView {
+  std::string key;  // folded lookup key
+  Resolution referral;
+};
+
+class Client {
+ public:
+  Client(ClientConfig config, ReferralSource& source,
+         ReachabilityCheck& check, const Clock& clock);
+
+  // `path` is UNC (`\\contoso\webfarm\Site1\a.html`, `/` allowed).
+  // Errors: kInvalidArgument (bad path), kNotFound (the namespace has no
+  // such path), kIo (no namespace server answered, or no target of the
+  // path is reachable: the message names them).
+  Result<Resolution> Resolve(std::string_view path);
+
+  // The caller could not use `target` of the entry for `prefix` (an I/O
+  // error): the target counts as unreachable until its next recheck and
+  // the entry moves on to the next reachable target.
+  void ReportFailure(std::string_view prefix, std::string_view target_unc);
+
+  // Checks `target` now, ignoring a cached result (used when a file is
+  // missing on a target to tell "not there" from "target gone").
+  bool CheckNow(std::string_view target_unc);
+
+  // pktflush: forgets every referral and every reachability result.
+  void Flush();
+  std::vector<CacheEntryView> Entries() const;
+
+  // The cache and reachability results as JSON (client/FORMAT.md), so
+  // that a command-line client run again behaves like one long-lived
+  // machine. Import errors: kCorrupt (not ours), kUnsupported (version).
+  std::string ExportState() const;
+  Status ImportState(std::string_view json);
+
+  const ClientConfig& config() const { return config_; }
+
+ private:
+  struct Target {
+    std::string unc;
+    std::string key;  // folded UNC
+    TargetLocation location;
+  };
+  struct Entry {
+    std::string prefix;  // UNC, server spelling
+    bool root_referral = false;
+    bool failback = false;
+    uint32_t ttl_seconds = 0;
+    Clock::TimePoint expires_at{};
+    std::vector<Target> targets;
+    size_t active = 0;
+    uint64_t generation = 0;
+  };
+  struct Health {
+    TargetState state = TargetState::kUnknown;
+    Clock::TimePoint checked_at{};
+    bool reported = false;  // a caller's report, not a check
+  };
+
+  Result<Entry> Fetch(const std::string& request_path,
+                      std::string_view asked_unc, size_t* consumed_units);
+  Result<Entry> BuildEntry(const referral::DecodedResponse& response) const;
+  // First reachable target starting at `from` (wrapping), or nullopt.
+  std::optional<size_t> FirstReachable(const Entry& entry, size_t from);
+  bool IsReachable(const Target& target, bool force);
+  void Store(const std::string& key, Entry entry);
+  Resolution View(const Entry& entry, std::string_view remainder,
+                  bool from_cache) const;
+
+  const ClientConfig config_;
+  ReferralSource& source_;
+  ReachabilityCheck& check_;
+  const Clock& clock_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> entries_;   // folded key -> entry
+  std::map<std::string, Health> health_;   // folded target UNC -> health
+  size_t preferred_server_ = 0;
+  uint64_t next_generation_ = 1;
+};
+
+}  // namespace dfs::client
