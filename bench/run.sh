@@ -15,3 +15,6 @@ bash "$here/bench/xml_bench.sh" "$build"
 echo
 echo "== dfsd under load (issue #4: at least redis's requests/s, p99 < 1 ms) =="
 bash "$here/bench/referral_load.sh" "$build"
+echo
+echo "== client failover/failback (issue #5: failover <= 1 s, failback <= TTL + probe interval) =="
+bash "$here/bench/failover.sh" "$build"

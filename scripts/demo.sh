@@ -56,9 +56,49 @@ cat "$store/dfsd.out"
 echo "== asking dfsd over TCP where \\contoso\webfarm\Site1\index.html lives"
 "$here/$build/bin/dfsutil" diag referral --server "127.0.0.1:$port" '\contoso\webfarm\Site1\index.html'
 echo
+echo "== a web node: dfsclient resolves through its referral cache"
+# web1's and web2's shares are two local folders here; their probes are
+# dfsd's two ports, as above.
+for s in web1 web2; do
+  mkdir -p "$store/content/$s/Site1"
+  echo "<h1>Site1 served by $s</h1>" > "$store/content/$s/Site1/index.html"
+done
+cat > "$store/client.json" <<JSON
+{
+  "namespace_servers": ["127.0.0.1:$port"],
+  "mounts": {"//web1/content": "$store/content/web1", "//web2/content": "$store/content/web2"},
+  "probes": {"web1": "127.0.0.1:$port", "web2": "127.0.0.1:$metrics",
+             "web3": "none", "ns1": "none", "ns2": "none", "ams-web1": "none", "dal-web1": "none"}
+}
+JSON
+dfsclient() { "$here/$build/bin/dfsclient" --config "$store/client.json" --cache "$store/pkt.json" "$@"; }
+echo "\$ dfsclient resolve '\\\\contoso\webfarm\Site1\index.html'"
+dfsclient resolve '\\contoso\webfarm\Site1\index.html'
+echo "\$ dfsclient pktinfo"
+dfsclient pktinfo
+mounted=""
+if [ -w /dev/fuse ] && command -v fusermount3 >/dev/null; then
+  mkdir -p "$store/mnt"
+  "$here/$build/bin/dfsclient" --config "$store/client.json" mount "$store/mnt" \
+    --domain contoso --root webfarm > "$store/mount.out" 2> "$store/mount.log" &
+  mount_pid=$!
+  trap 'kill $mount_pid 2>/dev/null; wait $mount_pid 2>/dev/null; kill $dfsd 2>/dev/null; wait $dfsd 2>/dev/null' EXIT INT TERM
+  for _ in $(seq 50); do grep -q mounted "$store/mount.out" 2>/dev/null && break; sleep 0.1; done
+  if grep -q mounted "$store/mount.out"; then
+    mounted=yes
+    echo "\$ cat demo-store/mnt/webfarm/Site1/index.html   (FUSE mount of \\\\contoso)"
+    cat "$store/mnt/webfarm/Site1/index.html"
+  fi
+fi
+echo
 echo "dfsd is running (log: demo-store/dfsd.log, metrics: http://127.0.0.1:$metrics/metrics)."
 echo "Try, in another shell:"
 echo "  $build/bin/dfsutil --store demo-store link add '\\\\contoso\webfarm\Site3' '\\\\web3\content\Site3'"
 echo "  $build/bin/dfsutil diag referral --server 127.0.0.1:$port '\contoso\webfarm\Site3'"
+echo "  $build/bin/dfsclient --config demo-store/client.json --cache demo-store/pkt.json --json resolve '\\\\contoso\webfarm\Site1\index.html'"
+if [ -n "$mounted" ]; then
+  echo "  cat demo-store/mnt/webfarm/Site1/index.html; mv demo-store/content/web1/Site1 demo-store/content/web1/x"
+  echo "  cat demo-store/mnt/webfarm/Site1/index.html     # now from web2"
+fi
 echo "Ctrl-C stops it."
 wait $dfsd

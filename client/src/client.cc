@@ -46,13 +46,16 @@ std::string_view TargetStateName(TargetState state) {
 
 Client::Client(ClientConfig config, ReferralSource& source,
                ReachabilityCheck& check, const Clock& clock)
-    : config_(std::move(config)), source_(source), check_(check),
+    : config_(std::move(config)),
+      source_(source),
+      check_(check),
       clock_(clock) {}
 
 Result<Client::Entry> Client::BuildEntry(
     const referral::DecodedResponse& response) const {
   if (response.entries.empty()) {
-    return Fail(Errc::kCorrupt, "namespace server sent a referral with no targets");
+    return Fail(Errc::kCorrupt,
+                "namespace server sent a referral with no targets");
   }
   Entry entry;
   entry.root_referral = response.header_flags & referral::kReferralServers;
@@ -121,8 +124,7 @@ bool Client::IsReachable(const Target& target, bool force) {
   return reachable;
 }
 
-std::optional<size_t> Client::FirstReachable(const Entry& entry,
-                                             size_t from) {
+std::optional<size_t> Client::FirstReachable(const Entry& entry, size_t from) {
   const size_t n = entry.targets.size();
   for (size_t k = 0; k < n; ++k) {
     const size_t i = (from + k) % n;
@@ -149,7 +151,8 @@ void Client::Store(const std::string& key, Entry entry) {
   entries_[key] = std::move(entry);
   if (entries_.size() <= config_.max_cache_entries) return;
   const auto now = clock_.Now();
-  std::erase_if(entries_, [&](const auto& kv) { return kv.second.expires_at <= now; });
+  std::erase_if(entries_,
+                [&](const auto& kv) { return kv.second.expires_at <= now; });
   while (entries_.size() > config_.max_cache_entries) {
     auto oldest = std::min_element(
         entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
@@ -188,7 +191,8 @@ Resolution Client::View(const Entry& entry, std::string_view remainder,
   return r;
 }
 
-Result<Resolution> Client::Resolve(std::string_view path) {
+Result<Resolution> Client::Resolve(std::string_view path,
+                                   bool require_reachable) {
   ns::NormalizedPath np;
   DFS_RETURN_IF_ERROR(ns::NormalizeUnc(path, 2, np));
 
@@ -226,10 +230,13 @@ Result<Resolution> Client::Resolve(std::string_view path) {
                       ? std::optional<size_t>(entry.active)
                       : FirstReachable(entry, entry.active + 1);
     if (!active) {
+      if (!require_reachable) {
+        return View(entry, remainder_after(prefix_components), true);
+      }
       std::string names;
       for (const auto& t : entry.targets) names += " " + t.unc;
-      return Fail(Errc::kIo, "no target of " + entry.prefix +
-                                 " is reachable:" + names);
+      return Fail(Errc::kIo,
+                  "no target of " + entry.prefix + " is reachable:" + names);
     }
     if (*active != entry.active) {
       entry.active = *active;
@@ -265,19 +272,18 @@ Result<Resolution> Client::Resolve(std::string_view path) {
   // PathConsumed counts UTF-16 units of what we sent; it must end on one of
   // our component boundaries.
   for (size_t i = 2; i <= np.count; ++i) {
-    const size_t units =
-        referral::Utf16Length(std::string_view(np.display).substr(
-            1, np.display_end[i - 1] - 1));
+    const size_t units = referral::Utf16Length(
+        std::string_view(np.display).substr(1, np.display_end[i - 1] - 1));
     if (units == consumed_units) prefix_components = i;
   }
   if (prefix_components == 0) {
-    return Fail(Errc::kCorrupt,
-                "namespace server consumed " + std::to_string(consumed_units) +
-                    " characters of " + request_path +
-                    ", not a whole component");
+    return Fail(Errc::kCorrupt, "namespace server consumed " +
+                                    std::to_string(consumed_units) +
+                                    " characters of " + request_path +
+                                    ", not a whole component");
   }
-  entry.prefix = std::string(np.display.substr(
-      0, np.display_end[prefix_components - 1]));
+  entry.prefix =
+      std::string(np.display.substr(0, np.display_end[prefix_components - 1]));
   key = "\\\\" + std::string(np.FoldedRange(0, prefix_components));
   if (entry.root_referral && prefix_components != np.count) {
     key = np.folded;  // see the class comment: exact path only
@@ -302,7 +308,7 @@ Result<Resolution> Client::Resolve(std::string_view path) {
     entries_.erase(cached_key);  // the path now belongs to another prefix
   }
   Store(key, entry);
-  if (!active) {
+  if (!active && require_reachable) {
     std::string names;
     for (const auto& t : entry.targets) names += " " + t.unc;
     return Fail(Errc::kIo,
@@ -397,9 +403,9 @@ Status Client::ImportState(std::string_view text) {
     return Fail(Errc::kCorrupt, "client cache: no version");
   }
   if (doc["version"].get<int>() != kStateVersion) {
-    return Fail(Errc::kUnsupported,
-                "client cache: version " + doc["version"].dump() +
-                    ", this client reads version 1");
+    return Fail(Errc::kUnsupported, "client cache: version " +
+                                        doc["version"].dump() +
+                                        ", this client reads version 1");
   }
   std::map<std::string, Entry> entries;
   std::map<std::string, Health> health;
@@ -449,7 +455,8 @@ Status Client::ImportState(std::string_view text) {
   entries_ = std::move(entries);
   health_ = std::move(health);
   for (auto& [key, e] : entries_) e.generation = next_generation_++;
-  preferred_server_ = preferred < config_.namespace_servers.size() ? preferred : 0;
+  preferred_server_ =
+      preferred < config_.namespace_servers.size() ? preferred : 0;
   return Status::Ok();
 }
 

@@ -12,9 +12,9 @@ namespace {
 using Json = nlohmann::json;
 
 Error Bad(std::string_view key, std::string_view why) {
-  return MakeError(Errc::kInvalidArgument,
-                   "client config: \"" + std::string(key) + "\" " +
-                       std::string(why));
+  return MakeError(
+      Errc::kInvalidArgument,
+      "client config: \"" + std::string(key) + "\" " + std::string(why));
 }
 
 // "IP:PORT" with an IPv4 literal; the client probes and asks only what it
@@ -87,8 +87,9 @@ Result<ClientConfig> ParseConfig(std::string_view text) {
       for (const auto& [unc, dir] : value.items()) {
         ns::NormalizedPath path;
         if (!NormalizeUnc(unc, 1, path) || path.count > 2) {
-          return Unexpected(
-              Bad(key, "key \"" + unc + "\" is not \\\\server or \\\\server\\share"));
+          return Unexpected(Bad(
+              key,
+              "key \"" + unc + "\" is not \\\\server or \\\\server\\share"));
         }
         if (!dir.is_string() || dir.get<std::string>().empty() ||
             dir.get<std::string>()[0] != '/') {
@@ -101,8 +102,9 @@ Result<ClientConfig> ParseConfig(std::string_view text) {
       if (!value.is_object()) return Unexpected(Bad(key, "must be an object"));
       for (const auto& [server, probe] : value.items()) {
         auto host = ns::ParseHostName(server);
-        if (!host) return Unexpected(Bad(key, "key \"" + server + "\": " +
-                                                  host.error().context));
+        if (!host)
+          return Unexpected(
+              Bad(key, "key \"" + server + "\": " + host.error().context));
         if (!probe.is_string() || (probe.get<std::string>() != "none" &&
                                    !IsIpPort(probe.get<std::string>()))) {
           return Unexpected(
@@ -116,7 +118,8 @@ Result<ClientConfig> ParseConfig(std::string_view text) {
       }
       config.default_probe_port = static_cast<uint16_t>(value.get<uint64_t>());
     } else if (key == "resolve_names") {
-      if (!value.is_boolean()) return Unexpected(Bad(key, "must be true/false"));
+      if (!value.is_boolean())
+        return Unexpected(Bad(key, "must be true/false"));
       config.resolve_names = value.get<bool>();
     } else if (key == "max_cache_entries") {
       if (!value.is_number_unsigned() || value.get<uint64_t>() == 0 ||

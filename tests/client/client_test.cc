@@ -30,11 +30,14 @@ ClientConfig TestConfig() {
 class ClientTest : public ::testing::Test {
  protected:
   ClientTest() {
-    server_.folders["\\contoso\\webfarm"] = {{"\\ns1\\webfarm"}, 300, false, true};
+    server_.folders["\\contoso\\webfarm"] = {
+        {"\\ns1\\webfarm"}, 300, false, true};
     server_.folders["\\contoso\\webfarm\\site1"] = {
         {"\\web1\\content\\Site1", "\\web2\\content\\Site1",
          "\\web3\\content\\Site1"},
-        1800, false, false};
+        1800,
+        false,
+        false};
   }
   Client& Make(ClientConfig config = TestConfig()) {
     client_ = std::make_unique<Client>(config, server_, targets_, clock_);
@@ -349,7 +352,8 @@ TEST(ClientConfigTest, RejectsBadSettingsByName) {
       {"{}", "namespace_servers"},
       {R"({"namespace_servers": ["ns1:7445"]})", "namespace_servers"},
       {R"({"namespace_servers": ["127.0.0.1:99999"]})", "namespace_servers"},
-      {R"({"namespace_servers": ["127.0.0.1:1"], "recheck_ms": 0})", "recheck_ms"},
+      {R"({"namespace_servers": ["127.0.0.1:1"], "recheck_ms": 0})",
+       "recheck_ms"},
       {R"({"namespace_servers": ["127.0.0.1:1"], "mounts": {"//a/b/c": "/x"}})",
        "mounts"},
       {R"({"namespace_servers": ["127.0.0.1:1"], "mounts": {"//a": "rel"}})",

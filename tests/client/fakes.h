@@ -44,9 +44,9 @@ struct FakeFolder {
 // what was asked. Servers listed in `dead` time out (kIo).
 class FakeNamespaceServer final : public ReferralSource {
  public:
-  Result<referral::DecodedResponse> Fetch(
-      const std::string& server, const std::string& dfs_path,
-      std::chrono::milliseconds) override {
+  Result<referral::DecodedResponse> Fetch(const std::string& server,
+                                          const std::string& dfs_path,
+                                          std::chrono::milliseconds) override {
     std::lock_guard lock(mu_);
     ++asked[server];
     if (dead.count(server)) return Fail(Errc::kIo, server + " timed out");
@@ -56,7 +56,8 @@ class FakeNamespaceServer final : public ReferralSource {
       if (it != folders.end()) {
         referral::DecodedResponse r;
         r.path_consumed = static_cast<uint16_t>(
-            2 * referral::Utf16Length(std::string_view(dfs_path).substr(0, end)));
+            2 *
+            referral::Utf16Length(std::string_view(dfs_path).substr(0, end)));
         r.header_flags = (it->second.failback ? referral::kTargetFailback : 0) |
                          (it->second.root ? referral::kReferralServers
                                           : referral::kStorageServers);

@@ -19,9 +19,8 @@ namespace dfs::client_net {
 Result<referral::DecodedResponse> DfsdReferralSource::Fetch(
     const std::string& server, const std::string& dfs_path,
     std::chrono::milliseconds timeout) {
-  DFS_ASSIGN_OR_RETURN(
-      std::string bytes,
-      referral_net::FetchReferral(server, {4, dfs_path}, timeout));
+  DFS_ASSIGN_OR_RETURN(std::string bytes, referral_net::FetchReferral(
+                                              server, {4, dfs_path}, timeout));
   return referral::DecodeResponse(bytes);
 }
 

@@ -75,13 +75,14 @@ struct ResolvedTarget {
 };
 
 struct Resolution {
-  std::string prefix;     // the consumed DFS prefix, UNC, server spelling
-  std::string remainder;  // the rest of the asked path (`\index.html`), may be empty
+  std::string prefix;  // the consumed DFS prefix, UNC, server spelling
+  std::string
+      remainder;  // the rest of the asked path (`\index.html`), may be empty
   bool root_referral = false;
   bool failback = false;
   uint32_t ttl_seconds = 0;
   Clock::TimePoint expires_at{};
-  bool from_cache = false;  // no namespace server was asked
+  bool from_cache = false;              // no namespace server was asked
   std::vector<ResolvedTarget> targets;  // the server's order
   size_t active = 0;
   // The active target's local root + remainder (with `/`).
@@ -98,14 +99,19 @@ struct CacheEntryView {
 
 class Client {
  public:
-  Client(ClientConfig config, ReferralSource& source,
-         ReachabilityCheck& check, const Clock& clock);
+  Client(ClientConfig config, ReferralSource& source, ReachabilityCheck& check,
+         const Clock& clock);
 
   // `path` is UNC (`\\contoso\webfarm\Site1\a.html`, `/` allowed).
   // Errors: kInvalidArgument (bad path), kNotFound (the namespace has no
   // such path), kIo (no namespace server answered, or no target of the
   // path is reachable: the message names them).
-  Result<Resolution> Resolve(std::string_view path);
+  // With `require_reachable` false, a referral whose targets all fail
+  // their checks is still returned (every target marked unreachable)
+  // instead of kIo: for callers that need the namespace, not the content
+  // (a mount showing a root's directory).
+  Result<Resolution> Resolve(std::string_view path,
+                             bool require_reachable = true);
 
   // The caller could not use `target` of the entry for `prefix` (an I/O
   // error): the target counts as unreachable until its next recheck and
@@ -166,8 +172,8 @@ class Client {
   const Clock& clock_;
 
   mutable std::mutex mu_;
-  std::map<std::string, Entry> entries_;   // folded key -> entry
-  std::map<std::string, Health> health_;   // folded target UNC -> health
+  std::map<std::string, Entry> entries_;  // folded key -> entry
+  std::map<std::string, Health> health_;  // folded target UNC -> health
   size_t preferred_server_ = 0;
   uint64_t next_generation_ = 1;
 };

@@ -34,7 +34,7 @@ struct ClientConfig {
   std::chrono::milliseconds path_timeout{1000};
   // A target's reachability is checked again when the last check is older
   // than this (the probe interval).
-  std::chrono::milliseconds recheck_interval{1000};
+  std::chrono::milliseconds recheck_interval{500};
   // `\\server\share\rest` maps to `<mount_root>/<server>/<share>/rest`
   // unless `mounts` has the folded `\\server\share` or `\\server` (the
   // longer wins), which then stands for that prefix.
