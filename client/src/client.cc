@@ -75,7 +75,6 @@ Result<Client::Entry> Client::BuildEntry(
 }
 
 Result<Client::Entry> Client::Fetch(const std::string& request_path,
-                                    std::string_view /*asked_unc*/,
                                     size_t* consumed_units) {
   size_t first;
   {
@@ -252,7 +251,7 @@ Result<Resolution> Client::Resolve(std::string_view path,
   // Miss or expired: ask a namespace server for the whole path.
   const std::string request_path = np.display.substr(1);
   size_t consumed_units = 0;
-  auto fetched = Fetch(request_path, np.display, &consumed_units);
+  auto fetched = Fetch(request_path, &consumed_units);
   if (!fetched) {
     // Every namespace server is gone: an expired entry is still the best
     // answer there is (the web farm keeps serving).

@@ -156,8 +156,7 @@ class Client {
     bool reported = false;  // a caller's report, not a check
   };
 
-  Result<Entry> Fetch(const std::string& request_path,
-                      std::string_view asked_unc, size_t* consumed_units);
+  Result<Entry> Fetch(const std::string& request_path, size_t* consumed_units);
   Result<Entry> BuildEntry(const referral::DecodedResponse& response) const;
   // First reachable target starting at `from` (wrapping), or nullopt.
   std::optional<size_t> FirstReachable(const Entry& entry, size_t from);
