@@ -46,6 +46,20 @@ Result<uint64_t> ByteReader::U64(std::string_view what) {
   return Fixed(what, 8);
 }
 
+Result<uint64_t> ByteReader::Varint(std::string_view what) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 10 && i < rest_.size(); ++i) {
+    const auto byte = static_cast<uint8_t>(rest_[i]);
+    if (i == 9 && byte > 1) break;  // more than 64 bits
+    v |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
+    if ((byte & 0x80) == 0) {
+      rest_.remove_prefix(i + 1);
+      return v;
+    }
+  }
+  return Fail(Errc::kCorrupt, "bad varint: " + std::string(what));
+}
+
 Result<std::string_view> ByteReader::Raw(std::string_view what, size_t n) {
   if (rest_.size() < n) {
     return Fail(Errc::kCorrupt, "truncated record: " + std::string(what) +

@@ -23,6 +23,14 @@ class ByteWriter {
   void U16(uint16_t v) { Fixed(v, 2); }
   void U32(uint32_t v) { Fixed(v, 4); }
   void U64(uint64_t v) { Fixed(v, 8); }
+  // LEB128: 7 bits a byte, low first; 1..10 bytes.
+  void Varint(uint64_t v) {
+    while (v >= 0x80) {
+      out_.push_back(static_cast<char>((v & 0x7f) | 0x80));
+      v >>= 7;
+    }
+    out_.push_back(static_cast<char>(v));
+  }
   // u32 length + bytes.
   void String(std::string_view s);
   void Raw(std::string_view s) { out_.append(s); }
@@ -45,6 +53,8 @@ class ByteReader {
   Result<uint16_t> U16(std::string_view what);
   Result<uint32_t> U32(std::string_view what);
   Result<uint64_t> U64(std::string_view what);
+  // Fails with kCorrupt on a truncated or over-long (> 64 bits) varint.
+  Result<uint64_t> Varint(std::string_view what);
   // Fails with kLimitExceeded when the declared length exceeds `max_bytes`.
   Result<std::string> String(std::string_view what, size_t max_bytes);
   Result<std::string_view> Raw(std::string_view what, size_t n);

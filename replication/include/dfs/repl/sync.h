@@ -1,0 +1,113 @@
+// One file's sync between a receiver (holding the basis: the old version
+// and any other local files) and a sender (holding the new version), over
+// any ordered, reliable channel (dfsdelta sync uses loopback TCP; dfsrd
+// will use its peer connections). The exchange:
+//
+//   receiver -> Hello        params, level count, the top signature level
+//   sender   -> GetChunks    level k chunks it cannot rebuild from its own
+//   receiver -> Chunks       their bytes               (once per level)
+//   sender   -> DeltaStart, DeltaRecords..., DeltaEnd
+//   receiver -> Done         installed (or Error)
+//
+// The sender verifies every fetched chunk against its hash; the receiver
+// verifies the rebuilt file against the sender's whole-file hash before
+// it renames it into place. Either side may send Error and stop.
+// Frames: u32 LE payload length, u8 type, payload (FORMAT.md).
+// Thread-safety: one side per thread; a Channel belongs to its side.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dfs/common/result.h"
+#include "dfs/repl/delta.h"
+#include "dfs/repl/files.h"
+#include "dfs/repl/signature.h"
+
+namespace dfs::repl {
+
+enum class SyncMessage : uint8_t {
+  kHello = 1,
+  kGetChunks = 2,
+  kChunks = 3,
+  kDeltaStart = 4,
+  kDeltaRecords = 5,
+  kDeltaEnd = 6,
+  kDone = 7,
+  kError = 8,
+};
+inline constexpr uint8_t kMaxSyncMessage = 8;
+inline constexpr uint16_t kSyncVersion = 1;
+inline constexpr size_t kSyncFrameHeaderBytes = 5;
+inline constexpr size_t kMaxSyncFrameBytes = size_t{16} << 20;
+// A Chunks reply is kept under this (the sender splits its requests).
+inline constexpr size_t kMaxChunksReplyBytes = size_t{8} << 20;
+inline constexpr size_t kMaxErrorBytes = 4096;
+
+struct SyncFrame {
+  SyncMessage type = SyncMessage::kError;
+  std::string payload;
+};
+std::string EncodeSyncFrameHeader(SyncMessage type, size_t payload_bytes);
+// Errors: kCorrupt (unknown type), kLimitExceeded (over kMaxSyncFrameBytes).
+Result<std::pair<SyncMessage, size_t>> DecodeSyncFrameHeader(std::string_view header);
+
+class Channel {
+ public:
+  virtual ~Channel() = default;
+  virtual Status Send(SyncMessage type, std::string_view payload) = 0;
+  virtual Result<SyncFrame> Receive() = 0;
+  uint64_t bytes_sent() const { return sent_; }
+  uint64_t bytes_received() const { return received_; }
+
+ protected:
+  uint64_t sent_ = 0, received_ = 0;
+};
+
+struct Hello {
+  uint16_t version = kSyncVersion;
+  SignatureParams params;
+  uint8_t levels = 1;
+  uint64_t basis_chunks = 0;
+  std::string top;  // the top level's stream
+};
+std::string EncodeHello(const Hello& hello);
+Result<Hello> DecodeHello(std::string_view payload);
+
+struct GetChunks {
+  uint8_t level = 1;              // chunks of this level's stream
+  std::vector<uint64_t> indices;  // ascending
+};
+std::string EncodeGetChunks(const GetChunks& request);
+Result<GetChunks> DecodeGetChunks(std::string_view payload);
+
+struct SyncStats {
+  uint64_t bytes_sent = 0, bytes_received = 0;
+  size_t levels = 0;
+  uint64_t signature_bytes = 0;  // top level + fetched chunks
+  DeltaStats delta;
+  uint64_t new_size = 0;
+};
+
+struct ReceiverOptions {
+  SignatureParams params;
+  bool durable = true;  // fsync before the rename
+};
+// Errors: whatever went wrong on either side (the peer's Error message
+// included); on error nothing is installed at `out_path`.
+Result<SyncStats> RunReceiver(Channel& channel, const Basis& basis,
+                              const std::string& out_path,
+                              const ReceiverOptions& options);
+
+struct SenderOptions {
+  ChunkParams data;   // used unless the receiver asks for others
+  int zstd_level = 3; // 0: no compression
+};
+Result<SyncStats> RunSender(Channel& channel, std::span<const uint8_t> data,
+                            const SenderOptions& options);
+
+}  // namespace dfs::repl

@@ -1,0 +1,233 @@
+#include "dfs/repl/delta.h"
+
+#include <zstd.h>
+
+#include <cstring>
+
+#include "dfs/common/bytes.h"
+
+namespace dfs::repl {
+namespace {
+
+constexpr std::string_view kDeltaMagic = "DFSRDLT1";
+constexpr uint16_t kDeltaVersion = 1;
+enum RecordType : uint8_t { kCopy = 1, kLiteral = 2, kLiteralZstd = 3 };
+
+void PutVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+struct Cctx {
+  ZSTD_CCtx* ctx = ZSTD_createCCtx();
+  ~Cctx() { ZSTD_freeCCtx(ctx); }
+};
+struct Dctx {
+  ZSTD_DCtx* ctx = ZSTD_createDCtx();
+  ~Dctx() { ZSTD_freeDCtx(ctx); }
+};
+
+}  // namespace
+
+std::string EncodeDeltaHeader(const DeltaHeader& h) {
+  ByteWriter w;
+  w.U64(h.new_size);
+  w.U64(h.new_hash.low);
+  w.U64(h.new_hash.high);
+  w.U64(h.basis_chunks);
+  return w.Take();
+}
+
+Result<DeltaHeader> DecodeDeltaHeader(std::string_view bytes) {
+  ByteReader r(bytes);
+  DeltaHeader h;
+  DFS_ASSIGN_OR_RETURN(h.new_size, r.U64("new size"));
+  DFS_ASSIGN_OR_RETURN(h.new_hash.low, r.U64("new hash"));
+  DFS_ASSIGN_OR_RETURN(h.new_hash.high, r.U64("new hash"));
+  DFS_ASSIGN_OR_RETURN(h.basis_chunks, r.U64("basis chunks"));
+  DFS_RETURN_IF_ERROR(r.ExpectEnd("delta header"));
+  if (h.basis_chunks > kMaxEntries) {
+    return Fail(Errc::kLimitExceeded, "delta names a basis above the chunk limit");
+  }
+  return h;
+}
+
+DeltaEncoder::DeltaEncoder(const std::vector<ChunkEntry>& basis, int zstd_level)
+    : basis_(basis), zstd_level_(zstd_level) {
+  index_.reserve(basis.size());
+  for (uint64_t i = 0; i < basis.size(); ++i) index_.try_emplace(basis[i].hash, i);
+}
+
+void DeltaEncoder::FlushLiteral(std::string& out) {
+  static thread_local Cctx cctx;
+  static thread_local std::string compressed;
+  auto rest = pending_literal_;
+  pending_literal_ = {};
+  while (!rest.empty()) {
+    const size_t n = std::min(rest.size(), kMaxLiteralBytes);
+    const size_t before = out.size();
+    bool done = false;
+    if (zstd_level_ > 0) {
+      compressed.resize(ZSTD_compressBound(n));
+      const size_t c = ZSTD_compressCCtx(cctx.ctx, compressed.data(), compressed.size(),
+                                         rest.data(), n, zstd_level_);
+      // Only when it pays: incompressible data goes raw.
+      if (!ZSTD_isError(c) && c + 8 < n - n / 32) {
+        out.push_back(static_cast<char>(kLiteralZstd));
+        PutVarint(out, n);
+        PutVarint(out, c);
+        out.append(compressed.data(), c);
+        stats_.literal_wire_bytes += c;
+        done = true;
+      }
+    }
+    if (!done) {
+      out.push_back(static_cast<char>(kLiteral));
+      PutVarint(out, n);
+      out.append(reinterpret_cast<const char*>(rest.data()), n);
+      stats_.literal_wire_bytes += n;
+    }
+    stats_.literal_bytes += n;
+    stats_.record_bytes += out.size() - before;
+    rest = rest.subspan(n);
+  }
+}
+
+void DeltaEncoder::Encode(std::span<const uint8_t> data,
+                          const std::vector<ChunkEntry>& chunks,
+                          const std::function<void(std::string&&)>& emit) {
+  std::string out;
+  uint64_t run_first = 0, run_count = 0;
+  auto flush_run = [&] {
+    if (run_count == 0) return;
+    const size_t before = out.size();
+    out.push_back(static_cast<char>(kCopy));
+    PutVarint(out, run_first);
+    PutVarint(out, run_count);
+    stats_.record_bytes += out.size() - before;
+    run_count = 0;
+  };
+  size_t offset = 0;
+  for (const auto& c : chunks) {
+    auto it = index_.find(c.hash);
+    if (it != index_.end() && basis_[it->second].length == c.length) {
+      if (!pending_literal_.empty()) FlushLiteral(out);
+      if (run_count > 0 && it->second == run_first + run_count) {
+        ++run_count;
+      } else {
+        flush_run();
+        run_first = it->second;
+        run_count = 1;
+      }
+      stats_.copied_bytes += c.length;
+    } else {
+      flush_run();
+      if (pending_literal_.empty()) {
+        pending_literal_ = data.subspan(offset, c.length);
+      } else {
+        pending_literal_ = std::span<const uint8_t>(
+            pending_literal_.data(), pending_literal_.size() + c.length);
+      }
+    }
+    offset += c.length;
+    if (out.size() >= kRecordBatchBytes) emit(std::move(out)), out.clear();
+  }
+  flush_run();
+  if (!pending_literal_.empty()) FlushLiteral(out);
+  if (!out.empty()) emit(std::move(out));
+}
+
+Status DecodeRecords(std::string_view records, uint64_t basis_chunks,
+                     const std::function<Status(const DeltaOp&)>& apply) {
+  static thread_local Dctx dctx;
+  static thread_local std::string raw;
+  ByteReader r(records);
+  while (!r.empty()) {
+    DFS_ASSIGN_OR_RETURN(uint8_t type, r.U8("record type"));
+    DeltaOp op;
+    if (type == kCopy) {
+      DFS_ASSIGN_OR_RETURN(op.first, r.Varint("copy start"));
+      DFS_ASSIGN_OR_RETURN(op.count, r.Varint("copy count"));
+      if (op.count == 0 || op.first >= basis_chunks ||
+          op.count > basis_chunks - op.first) {
+        return Fail(Errc::kCorrupt, "copy of chunks " + std::to_string(op.first) +
+                                        "+" + std::to_string(op.count) +
+                                        " outside a basis of " +
+                                        std::to_string(basis_chunks));
+      }
+      op.kind = DeltaOp::kCopy;
+    } else if (type == kLiteral || type == kLiteralZstd) {
+      DFS_ASSIGN_OR_RETURN(uint64_t n, r.Varint("literal length"));
+      if (n == 0 || n > kMaxLiteralBytes) {
+        return Fail(Errc::kLimitExceeded,
+                    "literal of " + std::to_string(n) + " bytes (limit 1 MiB)");
+      }
+      op.kind = DeltaOp::kLiteral;
+      if (type == kLiteral) {
+        DFS_ASSIGN_OR_RETURN(op.literal, r.Raw("literal", n));
+      } else {
+        DFS_ASSIGN_OR_RETURN(uint64_t c, r.Varint("compressed length"));
+        if (c == 0 || c > ZSTD_compressBound(kMaxLiteralBytes)) {
+          return Fail(Errc::kLimitExceeded, "compressed literal too large");
+        }
+        DFS_ASSIGN_OR_RETURN(std::string_view packed, r.Raw("compressed literal", c));
+        raw.resize(n);
+        const size_t got = ZSTD_decompressDCtx(dctx.ctx, raw.data(), n,
+                                               packed.data(), packed.size());
+        if (ZSTD_isError(got) || got != n) {
+          return Fail(Errc::kCorrupt, "compressed literal does not decompress to its " +
+                                          std::to_string(n) + " bytes");
+        }
+        op.literal = std::string_view(raw.data(), n);
+      }
+    } else {
+      return Fail(Errc::kCorrupt, "unknown delta record type " + std::to_string(type));
+    }
+    DFS_RETURN_IF_ERROR(apply(op));
+  }
+  return Status::Ok();
+}
+
+std::string DeltaFilePrefix(const ChunkParams& basis_params,
+                            const DeltaHeader& header) {
+  ByteWriter w;
+  w.Raw(kDeltaMagic);
+  w.U16(kDeltaVersion);
+  w.U32(basis_params.min);
+  w.U32(basis_params.avg);
+  w.U32(basis_params.max);
+  w.Raw(EncodeDeltaHeader(header));
+  return w.Take();
+}
+
+Result<DeltaFile> SplitDeltaFile(std::string_view bytes) {
+  ByteReader r(bytes);
+  auto magic = r.Raw("delta magic", kDeltaMagic.size());
+  if (!magic || *magic != kDeltaMagic) {
+    return Fail(Errc::kCorrupt, "not a dfs delta file (bad magic)");
+  }
+  DFS_ASSIGN_OR_RETURN(uint16_t version, r.U16("delta version"));
+  if (version != kDeltaVersion) {
+    return Fail(Errc::kUnsupported,
+                "delta version " + std::to_string(version) + ", this reads 1");
+  }
+  DeltaFile file;
+  DFS_ASSIGN_OR_RETURN(file.basis_params.min, r.U32("chunk min"));
+  DFS_ASSIGN_OR_RETURN(file.basis_params.avg, r.U32("chunk avg"));
+  DFS_ASSIGN_OR_RETURN(file.basis_params.max, r.U32("chunk max"));
+  DFS_RETURN_IF_ERROR(ValidateParams(file.basis_params));
+  DFS_ASSIGN_OR_RETURN(std::string_view head, r.Raw("delta header", kDeltaHeaderBytes));
+  DFS_ASSIGN_OR_RETURN(file.header, DecodeDeltaHeader(head));
+  std::string_view records = bytes.substr(bytes.size() - r.remaining());
+  if (records.empty() || records.back() != kEndRecord) {
+    return Fail(Errc::kCorrupt, "delta file is cut short (no end record)");
+  }
+  records.remove_suffix(1);
+  file.records = records;
+  return file;
+}
+
+}  // namespace dfs::repl

@@ -1,0 +1,219 @@
+#include "dfs/repl/files.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace dfs::repl {
+namespace {
+
+Error IoError(const std::string& what, int err) {
+  return MakeError(Errc::kIo, what + ": " + std::strerror(err));
+}
+
+// Writes look past a short write and EINTR; a full disk is an error that
+// names itself.
+Status WriteAll(int fd, const uint8_t* data, size_t size, const std::string& path) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Unexpected(IoError(errno == ENOSPC ? "disk full writing " + path
+                                                : "cannot write " + path,
+                                errno));
+    }
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<MappedFile> MappedFile::Open(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Fail(Errc::kNotFound, "no such file: " + path);
+    return Unexpected(IoError("cannot open " + path, errno));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return Unexpected(IoError("cannot stat " + path, err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Fail(Errc::kInvalidArgument, path + " is not a regular file");
+  }
+  MappedFile file;
+  file.size_ = static_cast<size_t>(st.st_size);
+  if (file.size_ > 0) {
+    void* p = ::mmap(nullptr, file.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      const int err = errno;
+      ::close(fd);
+      return Unexpected(IoError("cannot map " + path, err));
+    }
+    ::madvise(p, file.size_, MADV_SEQUENTIAL | MADV_WILLNEED);
+    file.data_ = static_cast<const uint8_t*>(p);
+  }
+  ::close(fd);
+  return file;
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)) {}
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this != &other) {
+    if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+MappedFile::~MappedFile() {
+  if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+Result<Basis> Basis::Open(const std::vector<std::string>& paths,
+                          const ChunkParams& params) {
+  DFS_RETURN_IF_ERROR(ValidateParams(params));
+  Basis basis;
+  for (const auto& path : paths) {
+    DFS_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
+    const auto chunks = ChunkData(params, file.data());
+    if (basis.entries_.size() + chunks.size() > kMaxEntries) {
+      return Fail(Errc::kLimitExceeded, "basis has more chunks than a signature holds");
+    }
+    uint64_t offset = 0;
+    for (const auto& c : chunks) {
+      basis.entries_.push_back(c);
+      basis.file_of_.push_back(static_cast<uint32_t>(basis.files_.size()));
+      basis.offset_of_.push_back(offset);
+      offset += c.length;
+    }
+    basis.size_ += file.size();
+    basis.files_.push_back(std::move(file));
+  }
+  return basis;
+}
+
+PatchWriter::PatchWriter(const Basis& basis, const DeltaHeader& header)
+    : basis_(basis), header_(header) {}
+
+Result<std::unique_ptr<PatchWriter>> PatchWriter::Create(
+    const std::string& out_path, const Basis& basis, const DeltaHeader& header,
+    bool durable) {
+  if (header.basis_chunks != basis.entries().size()) {
+    return Fail(Errc::kCorrupt,
+                "delta was made for a basis of " + std::to_string(header.basis_chunks) +
+                    " chunks; this one has " + std::to_string(basis.entries().size()));
+  }
+  std::unique_ptr<PatchWriter> w(new PatchWriter(basis, header));
+  w->out_path_ = out_path;
+  w->durable_ = durable;
+  const std::filesystem::path out(out_path);
+  const auto dir = out.has_parent_path() ? out.parent_path() : std::filesystem::path(".");
+  std::string hidden(1, '.');  // (not "." + name: g++ 12 -Wrestrict misfires)
+  hidden.append(out.filename().string()).append(".dfs-XXXXXX");
+  std::string tmpl = (dir / hidden).string();
+  w->fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  if (w->fd_ < 0) return Unexpected(IoError("cannot create a file beside " + out_path, errno));
+  w->temp_path_ = tmpl;
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  ::fchmod(w->fd_, 0666 & ~mask);
+  w->buffer_.reserve(kRecordBatchBytes);
+  return w;
+}
+
+PatchWriter::~PatchWriter() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+}
+
+Status PatchWriter::Flush() {
+  if (buffer_.empty()) return Status::Ok();
+  Status st = WriteAll(fd_, reinterpret_cast<const uint8_t*>(buffer_.data()),
+                       buffer_.size(), temp_path_);
+  buffer_.clear();
+  return st;
+}
+
+Status PatchWriter::Write(const uint8_t* data, size_t size) {
+  if (size > header_.new_size - written_) {
+    return Fail(Errc::kCorrupt, "delta writes past the declared size of " +
+                                    std::to_string(header_.new_size) + " bytes");
+  }
+  hasher_.Update(data, size);
+  written_ += size;
+  if (size >= (256u << 10)) {
+    DFS_RETURN_IF_ERROR(Flush());
+    return WriteAll(fd_, data, size, temp_path_);
+  }
+  buffer_.append(reinterpret_cast<const char*>(data), size);
+  if (buffer_.size() >= kRecordBatchBytes) return Flush();
+  return Status::Ok();
+}
+
+Status PatchWriter::Apply(std::string_view records) {
+  if (failed_ || committed_) return Fail(Errc::kInvalidArgument, "patch already ended");
+  Status st = DecodeRecords(records, header_.basis_chunks, [&](const DeltaOp& op) -> Status {
+    if (op.kind == DeltaOp::kLiteral) {
+      return Write(reinterpret_cast<const uint8_t*>(op.literal.data()), op.literal.size());
+    }
+    // A run of chunks that sit back to back in one basis file is one write.
+    uint64_t i = op.first;
+    const uint64_t end = op.first + op.count;
+    while (i < end) {
+      auto first = basis_.Chunk(i);
+      size_t len = first.size();
+      while (i + 1 < end && basis_.Contiguous(i) &&
+             basis_.Chunk(i + 1).data() == first.data() + len) {
+        ++i;
+        len += basis_.Chunk(i).size();
+      }
+      DFS_RETURN_IF_ERROR(Write(first.data(), len));
+      ++i;
+    }
+    return Status::Ok();
+  });
+  if (!st) failed_ = true;
+  return st;
+}
+
+Status PatchWriter::Commit() {
+  if (failed_ || committed_) return Fail(Errc::kInvalidArgument, "patch already ended");
+  failed_ = true;  // until it succeeds
+  DFS_RETURN_IF_ERROR(Flush());
+  if (written_ != header_.new_size) {
+    return Fail(Errc::kCorrupt, "delta rebuilt " + std::to_string(written_) +
+                                    " bytes, not the declared " +
+                                    std::to_string(header_.new_size));
+  }
+  const Hash128 got = hasher_.Final();
+  if (!(got == header_.new_hash)) {
+    return Fail(Errc::kCorrupt, "rebuilt file hash " + got.Hex() + " is not the sender's " +
+                                    header_.new_hash.Hex() + "; nothing installed");
+  }
+  if (durable_ && ::fsync(fd_) != 0) return Unexpected(IoError("cannot sync " + temp_path_, errno));
+  ::close(fd_);
+  fd_ = -1;
+  if (::rename(temp_path_.c_str(), out_path_.c_str()) != 0) {
+    return Unexpected(IoError("cannot install " + out_path_, errno));
+  }
+  committed_ = true;
+  failed_ = false;
+  return Status::Ok();
+}
+
+}  // namespace dfs::repl

@@ -1,0 +1,168 @@
+#include "dfs/repl/signature.h"
+
+#include <cstring>
+
+#include "dfs/common/bytes.h"
+
+namespace dfs::repl {
+namespace {
+
+constexpr std::string_view kSignatureMagic = "DFSRSIG1";
+constexpr uint16_t kSignatureVersion = 1;
+
+void PutHash(std::string& out, const Hash128& h) {
+  char buf[16];
+  for (int i = 0; i < 8; ++i) {
+    buf[i] = static_cast<char>(h.low >> (8 * i));
+    buf[8 + i] = static_cast<char>(h.high >> (8 * i));
+  }
+  out.append(buf, 16);
+}
+
+void PutParams(ByteWriter& w, const ChunkParams& p) {
+  w.U32(p.min);
+  w.U32(p.avg);
+  w.U32(p.max);
+}
+
+Result<ChunkParams> GetParams(ByteReader& r) {
+  ChunkParams p;
+  DFS_ASSIGN_OR_RETURN(p.min, r.U32("chunk min"));
+  DFS_ASSIGN_OR_RETURN(p.avg, r.U32("chunk avg"));
+  DFS_ASSIGN_OR_RETURN(p.max, r.U32("chunk max"));
+  return p;
+}
+
+}  // namespace
+
+Status ValidateSignatureParams(const SignatureParams& params) {
+  DFS_RETURN_IF_ERROR(ValidateParams(params.data));
+  DFS_RETURN_IF_ERROR(ValidateParams(params.sig));
+  if (params.top_bytes < 256 || params.top_bytes > (1u << 20)) {
+    return Fail(Errc::kInvalidArgument, "top level size must be 256 B..1 MiB");
+  }
+  return Status::Ok();
+}
+
+void AppendEntry(std::string& stream, const ChunkEntry& entry) {
+  PutHash(stream, entry.hash);
+  uint32_t v = entry.length;
+  while (v >= 0x80) {
+    stream.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  stream.push_back(static_cast<char>(v));
+}
+
+Result<std::vector<ChunkEntry>> DecodeEntries(std::string_view stream,
+                                              uint32_t max_length) {
+  if (stream.size() > kMaxLevelBytes) {
+    return Fail(Errc::kLimitExceeded, "signature level larger than 256 MiB");
+  }
+  std::vector<ChunkEntry> out;
+  out.reserve(stream.size() / (kHashBytes + 2));
+  ByteReader r(stream);
+  while (!r.empty()) {
+    ChunkEntry e;
+    DFS_ASSIGN_OR_RETURN(e.hash.low, r.U64("chunk hash"));
+    DFS_ASSIGN_OR_RETURN(e.hash.high, r.U64("chunk hash"));
+    DFS_ASSIGN_OR_RETURN(uint64_t length, r.Varint("chunk length"));
+    if (length == 0 || length > max_length) {
+      return Fail(Errc::kCorrupt, "chunk length " + std::to_string(length) +
+                                      " outside 1.." + std::to_string(max_length));
+    }
+    e.length = static_cast<uint32_t>(length);
+    out.push_back(e);
+  }
+  return out;
+}
+
+std::vector<ChunkEntry> ChunkData(const ChunkParams& params,
+                                  std::span<const uint8_t> data) {
+  std::vector<ChunkEntry> out;
+  out.reserve(data.size() / params.avg + 1);
+  size_t at = 0;
+  while (at < data.size()) {
+    const size_t n = NextCut(params, data.data() + at, data.size() - at);
+    out.push_back({HashBytes(data.data() + at, n), static_cast<uint32_t>(n)});
+    at += n;
+  }
+  return out;
+}
+
+std::string EncodeEntries(const std::vector<ChunkEntry>& entries) {
+  std::string out;
+  out.reserve(entries.size() * (kHashBytes + 3));
+  for (const auto& e : entries) AppendEntry(out, e);
+  return out;
+}
+
+std::vector<std::string> BuildLevels(std::string level1,
+                                     const SignatureParams& params,
+                                     size_t min_levels) {
+  std::vector<std::string> levels;
+  levels.push_back(std::move(level1));
+  while (levels.size() < kMaxLevels &&
+         (levels.back().size() > params.top_bytes ||
+          levels.size() < min_levels)) {
+    const std::string& below = levels.back();
+    levels.push_back(EncodeEntries(ChunkData(
+        params.sig, {reinterpret_cast<const uint8_t*>(below.data()), below.size()})));
+  }
+  return levels;
+}
+
+std::string EncodeSignatureFile(const SignatureFile& sig) {
+  ByteWriter w;
+  w.Raw(kSignatureMagic);
+  w.U16(kSignatureVersion);
+  PutParams(w, sig.params.data);
+  PutParams(w, sig.params.sig);
+  w.U32(sig.params.top_bytes);
+  w.U64(sig.basis_size);
+  w.U64(sig.entries.size());
+  std::string out = w.Take();
+  for (const auto& e : sig.entries) AppendEntry(out, e);
+  return out;
+}
+
+Result<SignatureFile> DecodeSignatureFile(std::string_view bytes) {
+  ByteReader r(bytes);
+  auto magic = r.Raw("signature magic", kSignatureMagic.size());
+  if (!magic || *magic != kSignatureMagic) {
+    return Fail(Errc::kCorrupt, "not a dfs signature file (bad magic)");
+  }
+  DFS_ASSIGN_OR_RETURN(uint16_t version, r.U16("signature version"));
+  if (version != kSignatureVersion) {
+    return Fail(Errc::kUnsupported,
+                "signature version " + std::to_string(version) + ", this reads 1");
+  }
+  SignatureFile sig;
+  DFS_ASSIGN_OR_RETURN(sig.params.data, GetParams(r));
+  DFS_ASSIGN_OR_RETURN(sig.params.sig, GetParams(r));
+  DFS_ASSIGN_OR_RETURN(sig.params.top_bytes, r.U32("top level size"));
+  DFS_RETURN_IF_ERROR(ValidateSignatureParams(sig.params));
+  DFS_ASSIGN_OR_RETURN(sig.basis_size, r.U64("basis size"));
+  DFS_ASSIGN_OR_RETURN(uint64_t count, r.U64("chunk count"));
+  if (count > kMaxEntries) {
+    return Fail(Errc::kLimitExceeded, "signature lists more than the chunk limit");
+  }
+  DFS_ASSIGN_OR_RETURN(sig.entries,
+                       DecodeEntries(bytes.substr(bytes.size() - r.remaining()),
+                                     sig.params.data.max));
+  if (sig.entries.size() != count) {
+    return Fail(Errc::kCorrupt, "signature declares " + std::to_string(count) +
+                                    " chunks and holds " +
+                                    std::to_string(sig.entries.size()));
+  }
+  uint64_t total = 0;
+  for (const auto& e : sig.entries) total += e.length;
+  if (total != sig.basis_size) {
+    return Fail(Errc::kCorrupt, "signature chunks sum to " + std::to_string(total) +
+                                    " bytes, not the declared " +
+                                    std::to_string(sig.basis_size));
+  }
+  return sig;
+}
+
+}  // namespace dfs::repl
