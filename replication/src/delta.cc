@@ -50,7 +50,8 @@ Result<DeltaHeader> DecodeDeltaHeader(std::string_view bytes) {
   DFS_ASSIGN_OR_RETURN(h.basis_chunks, r.U64("basis chunks"));
   DFS_RETURN_IF_ERROR(r.ExpectEnd("delta header"));
   if (h.basis_chunks > kMaxEntries) {
-    return Fail(Errc::kLimitExceeded, "delta names a basis above the chunk limit");
+    return Fail(Errc::kLimitExceeded,
+                "delta names a basis above the chunk limit");
   }
   return h;
 }
@@ -58,7 +59,8 @@ Result<DeltaHeader> DecodeDeltaHeader(std::string_view bytes) {
 DeltaEncoder::DeltaEncoder(const std::vector<ChunkEntry>& basis, int zstd_level)
     : basis_(basis), zstd_level_(zstd_level) {
   index_.reserve(basis.size());
-  for (uint64_t i = 0; i < basis.size(); ++i) index_.try_emplace(basis[i].hash, i);
+  for (uint64_t i = 0; i < basis.size(); ++i)
+    index_.try_emplace(basis[i].hash, i);
 }
 
 void DeltaEncoder::FlushLiteral(std::string& out) {
@@ -72,8 +74,9 @@ void DeltaEncoder::FlushLiteral(std::string& out) {
     bool done = false;
     if (zstd_level_ > 0) {
       compressed.resize(ZSTD_compressBound(n));
-      const size_t c = ZSTD_compressCCtx(cctx.ctx, compressed.data(), compressed.size(),
-                                         rest.data(), n, zstd_level_);
+      const size_t c =
+          ZSTD_compressCCtx(cctx.ctx, compressed.data(), compressed.size(),
+                            rest.data(), n, zstd_level_);
       // Only when it pays: incompressible data goes raw.
       if (!ZSTD_isError(c) && c + 8 < n - n / 32) {
         out.push_back(static_cast<char>(kLiteralZstd));
@@ -153,10 +156,10 @@ Status DecodeRecords(std::string_view records, uint64_t basis_chunks,
       DFS_ASSIGN_OR_RETURN(op.count, r.Varint("copy count"));
       if (op.count == 0 || op.first >= basis_chunks ||
           op.count > basis_chunks - op.first) {
-        return Fail(Errc::kCorrupt, "copy of chunks " + std::to_string(op.first) +
-                                        "+" + std::to_string(op.count) +
-                                        " outside a basis of " +
-                                        std::to_string(basis_chunks));
+        return Fail(Errc::kCorrupt,
+                    "copy of chunks " + std::to_string(op.first) + "+" +
+                        std::to_string(op.count) + " outside a basis of " +
+                        std::to_string(basis_chunks));
       }
       op.kind = DeltaOp::kCopy;
     } else if (type == kLiteral || type == kLiteralZstd) {
@@ -173,18 +176,21 @@ Status DecodeRecords(std::string_view records, uint64_t basis_chunks,
         if (c == 0 || c > ZSTD_compressBound(kMaxLiteralBytes)) {
           return Fail(Errc::kLimitExceeded, "compressed literal too large");
         }
-        DFS_ASSIGN_OR_RETURN(std::string_view packed, r.Raw("compressed literal", c));
+        DFS_ASSIGN_OR_RETURN(std::string_view packed,
+                             r.Raw("compressed literal", c));
         raw.resize(n);
         const size_t got = ZSTD_decompressDCtx(dctx.ctx, raw.data(), n,
                                                packed.data(), packed.size());
         if (ZSTD_isError(got) || got != n) {
-          return Fail(Errc::kCorrupt, "compressed literal does not decompress to its " +
-                                          std::to_string(n) + " bytes");
+          return Fail(Errc::kCorrupt,
+                      "compressed literal does not decompress to its " +
+                          std::to_string(n) + " bytes");
         }
         op.literal = std::string_view(raw.data(), n);
       }
     } else {
-      return Fail(Errc::kCorrupt, "unknown delta record type " + std::to_string(type));
+      return Fail(Errc::kCorrupt,
+                  "unknown delta record type " + std::to_string(type));
     }
     DFS_RETURN_IF_ERROR(apply(op));
   }
@@ -219,7 +225,8 @@ Result<DeltaFile> SplitDeltaFile(std::string_view bytes) {
   DFS_ASSIGN_OR_RETURN(file.basis_params.avg, r.U32("chunk avg"));
   DFS_ASSIGN_OR_RETURN(file.basis_params.max, r.U32("chunk max"));
   DFS_RETURN_IF_ERROR(ValidateParams(file.basis_params));
-  DFS_ASSIGN_OR_RETURN(std::string_view head, r.Raw("delta header", kDeltaHeaderBytes));
+  DFS_ASSIGN_OR_RETURN(std::string_view head,
+                       r.Raw("delta header", kDeltaHeaderBytes));
   DFS_ASSIGN_OR_RETURN(file.header, DecodeDeltaHeader(head));
   std::string_view records = bytes.substr(bytes.size() - r.remaining());
   if (records.empty() || records.back() != kEndRecord) {

@@ -18,7 +18,8 @@ Error IoError(const std::string& what, int err) {
 
 // Writes look past a short write and EINTR; a full disk is an error that
 // names itself.
-Status WriteAll(int fd, const uint8_t* data, size_t size, const std::string& path) {
+Status WriteAll(int fd, const uint8_t* data, size_t size,
+                const std::string& path) {
   while (size > 0) {
     const ssize_t n = ::write(fd, data, size);
     if (n < 0) {
@@ -92,7 +93,8 @@ Result<Basis> Basis::Open(const std::vector<std::string>& paths,
     DFS_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
     const auto chunks = ChunkData(params, file.data());
     if (basis.entries_.size() + chunks.size() > kMaxEntries) {
-      return Fail(Errc::kLimitExceeded, "basis has more chunks than a signature holds");
+      return Fail(Errc::kLimitExceeded,
+                  "basis has more chunks than a signature holds");
     }
     uint64_t offset = 0;
     for (const auto& c : chunks) {
@@ -114,20 +116,24 @@ Result<std::unique_ptr<PatchWriter>> PatchWriter::Create(
     const std::string& out_path, const Basis& basis, const DeltaHeader& header,
     bool durable) {
   if (header.basis_chunks != basis.entries().size()) {
-    return Fail(Errc::kCorrupt,
-                "delta was made for a basis of " + std::to_string(header.basis_chunks) +
-                    " chunks; this one has " + std::to_string(basis.entries().size()));
+    return Fail(Errc::kCorrupt, "delta was made for a basis of " +
+                                    std::to_string(header.basis_chunks) +
+                                    " chunks; this one has " +
+                                    std::to_string(basis.entries().size()));
   }
   std::unique_ptr<PatchWriter> w(new PatchWriter(basis, header));
   w->out_path_ = out_path;
   w->durable_ = durable;
   const std::filesystem::path out(out_path);
-  const auto dir = out.has_parent_path() ? out.parent_path() : std::filesystem::path(".");
+  const auto dir =
+      out.has_parent_path() ? out.parent_path() : std::filesystem::path(".");
   std::string hidden(1, '.');  // (not "." + name: g++ 12 -Wrestrict misfires)
   hidden.append(out.filename().string()).append(".dfs-XXXXXX");
   std::string tmpl = (dir / hidden).string();
   w->fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);
-  if (w->fd_ < 0) return Unexpected(IoError("cannot create a file beside " + out_path, errno));
+  if (w->fd_ < 0)
+    return Unexpected(
+        IoError("cannot create a file beside " + out_path, errno));
   w->temp_path_ = tmpl;
   const mode_t mask = ::umask(0);
   ::umask(mask);
@@ -152,7 +158,8 @@ Status PatchWriter::Flush() {
 Status PatchWriter::Write(const uint8_t* data, size_t size) {
   if (size > header_.new_size - written_) {
     return Fail(Errc::kCorrupt, "delta writes past the declared size of " +
-                                    std::to_string(header_.new_size) + " bytes");
+                                    std::to_string(header_.new_size) +
+                                    " bytes");
   }
   hasher_.Update(data, size);
   written_ += size;
@@ -166,33 +173,37 @@ Status PatchWriter::Write(const uint8_t* data, size_t size) {
 }
 
 Status PatchWriter::Apply(std::string_view records) {
-  if (failed_ || committed_) return Fail(Errc::kInvalidArgument, "patch already ended");
-  Status st = DecodeRecords(records, header_.basis_chunks, [&](const DeltaOp& op) -> Status {
-    if (op.kind == DeltaOp::kLiteral) {
-      return Write(reinterpret_cast<const uint8_t*>(op.literal.data()), op.literal.size());
-    }
-    // A run of chunks that sit back to back in one basis file is one write.
-    uint64_t i = op.first;
-    const uint64_t end = op.first + op.count;
-    while (i < end) {
-      auto first = basis_.Chunk(i);
-      size_t len = first.size();
-      while (i + 1 < end && basis_.Contiguous(i) &&
-             basis_.Chunk(i + 1).data() == first.data() + len) {
-        ++i;
-        len += basis_.Chunk(i).size();
-      }
-      DFS_RETURN_IF_ERROR(Write(first.data(), len));
-      ++i;
-    }
-    return Status::Ok();
-  });
+  if (failed_ || committed_)
+    return Fail(Errc::kInvalidArgument, "patch already ended");
+  Status st = DecodeRecords(
+      records, header_.basis_chunks, [&](const DeltaOp& op) -> Status {
+        if (op.kind == DeltaOp::kLiteral) {
+          return Write(reinterpret_cast<const uint8_t*>(op.literal.data()),
+                       op.literal.size());
+        }
+        // A run of chunks that sit back to back in one basis file is one write.
+        uint64_t i = op.first;
+        const uint64_t end = op.first + op.count;
+        while (i < end) {
+          auto first = basis_.Chunk(i);
+          size_t len = first.size();
+          while (i + 1 < end && basis_.Contiguous(i) &&
+                 basis_.Chunk(i + 1).data() == first.data() + len) {
+            ++i;
+            len += basis_.Chunk(i).size();
+          }
+          DFS_RETURN_IF_ERROR(Write(first.data(), len));
+          ++i;
+        }
+        return Status::Ok();
+      });
   if (!st) failed_ = true;
   return st;
 }
 
 Status PatchWriter::Commit() {
-  if (failed_ || committed_) return Fail(Errc::kInvalidArgument, "patch already ended");
+  if (failed_ || committed_)
+    return Fail(Errc::kInvalidArgument, "patch already ended");
   failed_ = true;  // until it succeeds
   DFS_RETURN_IF_ERROR(Flush());
   if (written_ != header_.new_size) {
@@ -202,10 +213,12 @@ Status PatchWriter::Commit() {
   }
   const Hash128 got = hasher_.Final();
   if (!(got == header_.new_hash)) {
-    return Fail(Errc::kCorrupt, "rebuilt file hash " + got.Hex() + " is not the sender's " +
-                                    header_.new_hash.Hex() + "; nothing installed");
+    return Fail(Errc::kCorrupt,
+                "rebuilt file hash " + got.Hex() + " is not the sender's " +
+                    header_.new_hash.Hex() + "; nothing installed");
   }
-  if (durable_ && ::fsync(fd_) != 0) return Unexpected(IoError("cannot sync " + temp_path_, errno));
+  if (durable_ && ::fsync(fd_) != 0)
+    return Unexpected(IoError("cannot sync " + temp_path_, errno));
   ::close(fd_);
   fd_ = -1;
   if (::rename(temp_path_.c_str(), out_path_.c_str()) != 0) {

@@ -69,7 +69,8 @@ Result<std::vector<ChunkEntry>> DecodeEntries(std::string_view stream,
     DFS_ASSIGN_OR_RETURN(uint64_t length, r.Varint("chunk length"));
     if (length == 0 || length > max_length) {
       return Fail(Errc::kCorrupt, "chunk length " + std::to_string(length) +
-                                      " outside 1.." + std::to_string(max_length));
+                                      " outside 1.." +
+                                      std::to_string(max_length));
     }
     e.length = static_cast<uint32_t>(length);
     out.push_back(e);
@@ -102,12 +103,13 @@ std::vector<std::string> BuildLevels(std::string level1,
                                      size_t min_levels) {
   std::vector<std::string> levels;
   levels.push_back(std::move(level1));
-  while (levels.size() < kMaxLevels &&
-         (levels.back().size() > params.top_bytes ||
-          levels.size() < min_levels)) {
+  while (
+      levels.size() < kMaxLevels &&
+      (levels.back().size() > params.top_bytes || levels.size() < min_levels)) {
     const std::string& below = levels.back();
     levels.push_back(EncodeEntries(ChunkData(
-        params.sig, {reinterpret_cast<const uint8_t*>(below.data()), below.size()})));
+        params.sig,
+        {reinterpret_cast<const uint8_t*>(below.data()), below.size()})));
   }
   return levels;
 }
@@ -134,8 +136,9 @@ Result<SignatureFile> DecodeSignatureFile(std::string_view bytes) {
   }
   DFS_ASSIGN_OR_RETURN(uint16_t version, r.U16("signature version"));
   if (version != kSignatureVersion) {
-    return Fail(Errc::kUnsupported,
-                "signature version " + std::to_string(version) + ", this reads 1");
+    return Fail(
+        Errc::kUnsupported,
+        "signature version " + std::to_string(version) + ", this reads 1");
   }
   SignatureFile sig;
   DFS_ASSIGN_OR_RETURN(sig.params.data, GetParams(r));
@@ -145,7 +148,8 @@ Result<SignatureFile> DecodeSignatureFile(std::string_view bytes) {
   DFS_ASSIGN_OR_RETURN(sig.basis_size, r.U64("basis size"));
   DFS_ASSIGN_OR_RETURN(uint64_t count, r.U64("chunk count"));
   if (count > kMaxEntries) {
-    return Fail(Errc::kLimitExceeded, "signature lists more than the chunk limit");
+    return Fail(Errc::kLimitExceeded,
+                "signature lists more than the chunk limit");
   }
   DFS_ASSIGN_OR_RETURN(sig.entries,
                        DecodeEntries(bytes.substr(bytes.size() - r.remaining()),
@@ -158,7 +162,8 @@ Result<SignatureFile> DecodeSignatureFile(std::string_view bytes) {
   uint64_t total = 0;
   for (const auto& e : sig.entries) total += e.length;
   if (total != sig.basis_size) {
-    return Fail(Errc::kCorrupt, "signature chunks sum to " + std::to_string(total) +
+    return Fail(Errc::kCorrupt, "signature chunks sum to " +
+                                    std::to_string(total) +
                                     " bytes, not the declared " +
                                     std::to_string(sig.basis_size));
   }

@@ -42,13 +42,15 @@ Result<T> Abort(Channel& channel, Error error) {
 }
 
 Error PeerError(const SyncFrame& frame) {
-  return MakeError(Errc::kIo, "peer: " + frame.payload.substr(0, kMaxErrorBytes));
+  return MakeError(Errc::kIo,
+                   "peer: " + frame.payload.substr(0, kMaxErrorBytes));
 }
 
 Error OutOfOrder(const SyncFrame& frame, std::string_view waiting_for) {
-  return MakeError(Errc::kCorrupt, "protocol: message " +
-                                       std::to_string(static_cast<int>(frame.type)) +
-                                       " while waiting for " + std::string(waiting_for));
+  return MakeError(Errc::kCorrupt,
+                   "protocol: message " +
+                       std::to_string(static_cast<int>(frame.type)) +
+                       " while waiting for " + std::string(waiting_for));
 }
 
 }  // namespace
@@ -60,7 +62,8 @@ std::string EncodeSyncFrameHeader(SyncMessage type, size_t payload_bytes) {
   return w.Take();
 }
 
-Result<std::pair<SyncMessage, size_t>> DecodeSyncFrameHeader(std::string_view header) {
+Result<std::pair<SyncMessage, size_t>> DecodeSyncFrameHeader(
+    std::string_view header) {
   ByteReader r(header);
   DFS_ASSIGN_OR_RETURN(uint32_t length, r.U32("frame length"));
   DFS_ASSIGN_OR_RETURN(uint8_t type, r.U8("frame type"));
@@ -69,8 +72,9 @@ Result<std::pair<SyncMessage, size_t>> DecodeSyncFrameHeader(std::string_view he
     return Fail(Errc::kCorrupt, "unknown sync message " + std::to_string(type));
   }
   if (length > kMaxSyncFrameBytes) {
-    return Fail(Errc::kLimitExceeded,
-                "sync frame of " + std::to_string(length) + " bytes (limit 16 MiB)");
+    return Fail(
+        Errc::kLimitExceeded,
+        "sync frame of " + std::to_string(length) + " bytes (limit 16 MiB)");
   }
   return std::make_pair(static_cast<SyncMessage>(type), size_t{length});
 }
@@ -92,8 +96,9 @@ Result<Hello> DecodeHello(std::string_view payload) {
   Hello h;
   DFS_ASSIGN_OR_RETURN(h.version, r.U16("version"));
   if (h.version != kSyncVersion) {
-    return Fail(Errc::kUnsupported, "sync version " + std::to_string(h.version) +
-                                        ", this speaks 1");
+    return Fail(
+        Errc::kUnsupported,
+        "sync version " + std::to_string(h.version) + ", this speaks 1");
   }
   DFS_ASSIGN_OR_RETURN(h.params.data, GetParams(r));
   DFS_ASSIGN_OR_RETURN(h.params.sig, GetParams(r));
@@ -101,13 +106,15 @@ Result<Hello> DecodeHello(std::string_view payload) {
   DFS_RETURN_IF_ERROR(ValidateSignatureParams(h.params));
   DFS_ASSIGN_OR_RETURN(h.levels, r.U8("levels"));
   if (h.levels == 0 || h.levels > kMaxLevels) {
-    return Fail(Errc::kCorrupt, "signature of " + std::to_string(h.levels) + " levels");
+    return Fail(Errc::kCorrupt,
+                "signature of " + std::to_string(h.levels) + " levels");
   }
   DFS_ASSIGN_OR_RETURN(h.basis_chunks, r.U64("basis chunks"));
   if (h.basis_chunks > kMaxEntries) {
     return Fail(Errc::kLimitExceeded, "basis above the chunk limit");
   }
-  DFS_ASSIGN_OR_RETURN(h.top, r.String("top level", h.params.top_bytes * 2 + 64));
+  DFS_ASSIGN_OR_RETURN(h.top,
+                       r.String("top level", h.params.top_bytes * 2 + 64));
   DFS_RETURN_IF_ERROR(r.ExpectEnd("hello"));
   return h;
 }
@@ -129,11 +136,13 @@ Result<GetChunks> DecodeGetChunks(std::string_view payload) {
   GetChunks g;
   DFS_ASSIGN_OR_RETURN(g.level, r.U8("level"));
   if (g.level == 0 || g.level >= kMaxLevels) {
-    return Fail(Errc::kCorrupt, "chunks asked of level " + std::to_string(g.level));
+    return Fail(Errc::kCorrupt,
+                "chunks asked of level " + std::to_string(g.level));
   }
   DFS_ASSIGN_OR_RETURN(uint64_t count, r.Varint("count"));
   // Each index takes at least one byte: a count beyond what is left is a lie.
-  if (count > r.remaining()) return Fail(Errc::kCorrupt, "chunk request cut short");
+  if (count > r.remaining())
+    return Fail(Errc::kCorrupt, "chunk request cut short");
   g.indices.reserve(count);
   uint64_t at = 0;
   for (uint64_t i = 0; i < count; ++i) {
@@ -152,12 +161,14 @@ Result<SyncStats> RunReceiver(Channel& channel, const Basis& basis,
                               const std::string& out_path,
                               const ReceiverOptions& options) {
   DFS_RETURN_IF_ERROR(ValidateSignatureParams(options.params));
-  const auto levels = BuildLevels(EncodeEntries(basis.entries()), options.params);
+  const auto levels =
+      BuildLevels(EncodeEntries(basis.entries()), options.params);
   // Level k's chunks are the entries of level k+1 (index k here).
   std::vector<std::vector<ChunkEntry>> level_entries(levels.size());
   std::vector<std::vector<uint64_t>> level_offsets(levels.size());
   for (size_t k = 1; k < levels.size(); ++k) {
-    DFS_ASSIGN_OR_RETURN(level_entries[k], DecodeEntries(levels[k], options.params.sig.max));
+    DFS_ASSIGN_OR_RETURN(level_entries[k],
+                         DecodeEntries(levels[k], options.params.sig.max));
     level_offsets[k] = Offsets(level_entries[k]);
   }
   Hello hello;
@@ -180,16 +191,19 @@ Result<SyncStats> RunReceiver(Channel& channel, const Basis& basis,
         if (!request) return Abort<SyncStats>(channel, request.error());
         const size_t k = request->level;  // wants chunks of level k (1-based)
         if (k >= levels.size()) {
-          return Abort<SyncStats>(channel, MakeError(Errc::kCorrupt, "no such level"));
+          return Abort<SyncStats>(channel,
+                                  MakeError(Errc::kCorrupt, "no such level"));
         }
         const auto& entries = level_entries[k];
         const auto& offsets = level_offsets[k];
         const std::string& stream = levels[k - 1];
         std::string reply(1, static_cast<char>(k));
         for (uint64_t i : request->indices) {
-          if (i >= entries.size() || reply.size() + entries[i].length > kMaxChunksReplyBytes + 1) {
-            return Abort<SyncStats>(channel, MakeError(Errc::kCorrupt,
-                                                       "chunk request out of range"));
+          if (i >= entries.size() ||
+              reply.size() + entries[i].length > kMaxChunksReplyBytes + 1) {
+            return Abort<SyncStats>(
+                channel,
+                MakeError(Errc::kCorrupt, "chunk request out of range"));
           }
           reply.append(stream, offsets[i], entries[i].length);
         }
@@ -200,14 +214,16 @@ Result<SyncStats> RunReceiver(Channel& channel, const Basis& basis,
       case SyncMessage::kDeltaStart: {
         auto header = DecodeDeltaHeader(frame->payload);
         if (!header) return Abort<SyncStats>(channel, header.error());
-        auto created = PatchWriter::Create(out_path, basis, *header, options.durable);
+        auto created =
+            PatchWriter::Create(out_path, basis, *header, options.durable);
         if (!created) return Abort<SyncStats>(channel, created.error());
         writer = std::move(created).value();
         stats.new_size = header->new_size;
         break;
       }
       case SyncMessage::kDeltaRecords: {
-        if (!writer) return Abort<SyncStats>(channel, OutOfOrder(*frame, "delta start"));
+        if (!writer)
+          return Abort<SyncStats>(channel, OutOfOrder(*frame, "delta start"));
         stats.delta.record_bytes += frame->payload.size();
         if (auto st = writer->Apply(frame->payload); !st) {
           return Abort<SyncStats>(channel, st.error());
@@ -215,8 +231,10 @@ Result<SyncStats> RunReceiver(Channel& channel, const Basis& basis,
         break;
       }
       case SyncMessage::kDeltaEnd: {
-        if (!writer) return Abort<SyncStats>(channel, OutOfOrder(*frame, "delta start"));
-        if (auto st = writer->Commit(); !st) return Abort<SyncStats>(channel, st.error());
+        if (!writer)
+          return Abort<SyncStats>(channel, OutOfOrder(*frame, "delta start"));
+        if (auto st = writer->Commit(); !st)
+          return Abort<SyncStats>(channel, st.error());
         DFS_RETURN_IF_ERROR(channel.Send(SyncMessage::kDone, ""));
         stats.bytes_sent = channel.bytes_sent();
         stats.bytes_received = channel.bytes_received();
@@ -246,7 +264,8 @@ Result<SyncStats> RunSender(Channel& channel, std::span<const uint8_t> data,
   auto hello = DecodeHello(frame->payload);
   if (!hello) return Abort<SyncStats>(channel, hello.error());
   const SignatureParams& params = hello->params;
-  if (!(params.data.min == options.data.min && params.data.avg == options.data.avg &&
+  if (!(params.data.min == options.data.min &&
+        params.data.avg == options.data.avg &&
         params.data.max == options.data.max)) {
     chunks = ChunkData(params.data, data);
   }
@@ -266,10 +285,12 @@ Result<SyncStats> RunSender(Channel& channel, std::span<const uint8_t> data,
     std::unordered_map<Hash128, std::string_view, Hash128Hasher> pool;
     {
       size_t at = 0;
-      for (const auto& e : ChunkData(params.sig, {reinterpret_cast<const uint8_t*>(
-                                                       pool_stream.data()),
-                                                   pool_stream.size()})) {
-        pool.try_emplace(e.hash, std::string_view(pool_stream).substr(at, e.length));
+      for (const auto& e :
+           ChunkData(params.sig,
+                     {reinterpret_cast<const uint8_t*>(pool_stream.data()),
+                      pool_stream.size()})) {
+        pool.try_emplace(e.hash,
+                         std::string_view(pool_stream).substr(at, e.length));
         at += e.length;
       }
     }
@@ -280,8 +301,9 @@ Result<SyncStats> RunSender(Channel& channel, std::span<const uint8_t> data,
       if (!pool.count((*wanted)[i].hash)) missing.push_back(i);
     }
     if (total > kMaxLevelBytes) {
-      return Abort<SyncStats>(channel, MakeError(Errc::kLimitExceeded,
-                                                 "receiver's signature level too large"));
+      return Abort<SyncStats>(
+          channel, MakeError(Errc::kLimitExceeded,
+                             "receiver's signature level too large"));
     }
     // Fetch what we lack, in replies of at most kMaxChunksReplyBytes.
     std::unordered_map<uint64_t, std::string> fetched;
@@ -294,14 +316,18 @@ Result<SyncStats> RunSender(Channel& channel, std::span<const uint8_t> data,
         bytes += (*wanted)[missing[from]].length;
         request.indices.push_back(missing[from++]);
       }
-      DFS_RETURN_IF_ERROR(channel.Send(SyncMessage::kGetChunks, EncodeGetChunks(request)));
+      DFS_RETURN_IF_ERROR(
+          channel.Send(SyncMessage::kGetChunks, EncodeGetChunks(request)));
       auto reply = channel.Receive();
       if (!reply) return Unexpected(reply.error());
-      if (reply->type == SyncMessage::kError) return Unexpected(PeerError(*reply));
-      if (reply->type != SyncMessage::kChunks || reply->payload.size() != bytes + 1 ||
+      if (reply->type == SyncMessage::kError)
+        return Unexpected(PeerError(*reply));
+      if (reply->type != SyncMessage::kChunks ||
+          reply->payload.size() != bytes + 1 ||
           static_cast<uint8_t>(reply->payload[0]) != k) {
-        return Abort<SyncStats>(channel, MakeError(Errc::kCorrupt,
-                                                   "bad chunk reply from the receiver"));
+        return Abort<SyncStats>(
+            channel,
+            MakeError(Errc::kCorrupt, "bad chunk reply from the receiver"));
       }
       stats.signature_bytes += bytes;
       size_t at = 1;
@@ -311,9 +337,10 @@ Result<SyncStats> RunSender(Channel& channel, std::span<const uint8_t> data,
         at += e.length;
         if (!(HashBytes(reinterpret_cast<const uint8_t*>(bytes_of.data()),
                         bytes_of.size()) == e.hash)) {
-          return Abort<SyncStats>(channel, MakeError(Errc::kCorrupt,
-                                                     "receiver sent a chunk that does not "
-                                                     "match its hash"));
+          return Abort<SyncStats>(
+              channel, MakeError(Errc::kCorrupt,
+                                 "receiver sent a chunk that does not "
+                                 "match its hash"));
         }
         fetched.emplace(i, std::move(bytes_of));
       }
@@ -333,13 +360,15 @@ Result<SyncStats> RunSender(Channel& channel, std::span<const uint8_t> data,
   auto basis = DecodeEntries(current, params.data.max);
   if (!basis) return Abort<SyncStats>(channel, basis.error());
   if (basis->size() != hello->basis_chunks) {
-    return Abort<SyncStats>(channel, MakeError(Errc::kCorrupt,
-                                               "receiver's signature does not list its "
-                                               "basis"));
+    return Abort<SyncStats>(channel,
+                            MakeError(Errc::kCorrupt,
+                                      "receiver's signature does not list its "
+                                      "basis"));
   }
 
   DeltaHeader header{data.size(), whole, basis->size()};
-  DFS_RETURN_IF_ERROR(channel.Send(SyncMessage::kDeltaStart, EncodeDeltaHeader(header)));
+  DFS_RETURN_IF_ERROR(
+      channel.Send(SyncMessage::kDeltaStart, EncodeDeltaHeader(header)));
   DeltaEncoder encoder(*basis, options.zstd_level);
   Status sent = Status::Ok();
   encoder.Encode(data, chunks, [&](std::string&& records) {
@@ -350,7 +379,8 @@ Result<SyncStats> RunSender(Channel& channel, std::span<const uint8_t> data,
   auto done = channel.Receive();
   if (!done) return Unexpected(done.error());
   if (done->type == SyncMessage::kError) return Unexpected(PeerError(*done));
-  if (done->type != SyncMessage::kDone) return Unexpected(OutOfOrder(*done, "done"));
+  if (done->type != SyncMessage::kDone)
+    return Unexpected(OutOfOrder(*done, "done"));
   stats.delta = encoder.stats();
   stats.bytes_sent = channel.bytes_sent();
   stats.bytes_received = channel.bytes_received();

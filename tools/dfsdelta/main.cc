@@ -37,7 +37,8 @@ std::string Mb(uint64_t bytes) {
 // Writes `bytes` pieces to `path` through a temp file and rename.
 class OutFile {
  public:
-  explicit OutFile(std::string path) : path_(std::move(path)), temp_(path_ + ".dfs-tmp") {
+  explicit OutFile(std::string path)
+      : path_(std::move(path)), temp_(path_ + ".dfs-tmp") {
     out_.open(temp_, std::ios::binary | std::ios::trunc);
   }
   ~OutFile() {
@@ -65,15 +66,17 @@ class OutFile {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  CLI::App app{"dfsdelta: content-defined chunking deltas (signature, delta, patch) "
-               "and a one-file sync over loopback TCP"};
+  CLI::App app{
+      "dfsdelta: content-defined chunking deltas (signature, delta, patch) "
+      "and a one-file sync over loopback TCP"};
   app.require_subcommand(1);
   repl::SignatureParams params;
   uint32_t avg = params.data.avg;
   int zstd_level = 3;
   bool stats = false, fsync_out = false;
   std::vector<std::string> reuse;
-  app.add_option("--chunk-avg", avg, "average data chunk size (power of two; min avg/4, max avg*8)")
+  app.add_option("--chunk-avg", avg,
+                 "average data chunk size (power of two; min avg/4, max avg*8)")
       ->capture_default_str();
   app.add_option("--zstd-level", zstd_level, "literal compression (0 = off)")
       ->capture_default_str()
@@ -85,27 +88,35 @@ int main(int argc, char** argv) try {
   auto* signature = app.add_subcommand("signature", "OLD SIG: describe OLD");
   signature->add_option("old", old_path)->required();
   signature->add_option("signature", sig_path)->required();
-  signature->add_option("--reuse", reuse, "other local files whose chunks may be copied");
-  auto* delta = app.add_subcommand("delta", "SIG NEW DELTA: NEW relative to SIG");
+  signature->add_option("--reuse", reuse,
+                        "other local files whose chunks may be copied");
+  auto* delta =
+      app.add_subcommand("delta", "SIG NEW DELTA: NEW relative to SIG");
   delta->add_option("signature", sig_path)->required();
   delta->add_option("new", new_path)->required();
   delta->add_option("delta", delta_path)->required();
-  auto* patch = app.add_subcommand("patch", "OLD DELTA OUT: rebuild NEW (never in place)");
+  auto* patch = app.add_subcommand(
+      "patch", "OLD DELTA OUT: rebuild NEW (never in place)");
   patch->add_option("old", old_path)->required();
   patch->add_option("delta", delta_path)->required();
   patch->add_option("out", out_path)->required();
-  patch->add_option("--reuse", reuse, "the same --reuse files the signature was made with");
-  auto* sync = app.add_subcommand(
-      "sync", "OLD NEW OUT: receiver (OLD) and sender (NEW) over loopback TCP; OLD may be - for none");
+  patch->add_option("--reuse", reuse,
+                    "the same --reuse files the signature was made with");
+  auto* sync =
+      app.add_subcommand("sync",
+                         "OLD NEW OUT: receiver (OLD) and sender (NEW) over "
+                         "loopback TCP; OLD may be - for none");
   sync->add_option("old", old_path)->required();
   sync->add_option("new", new_path)->required();
   sync->add_option("out", out_path)->required();
-  sync->add_option("--reuse", reuse, "other receiver-side files whose chunks may be copied");
+  sync->add_option("--reuse", reuse,
+                   "other receiver-side files whose chunks may be copied");
   CLI11_PARSE(app, argc, argv);
 
   params.data = {avg / 4, avg, avg * 8};
 
-  if (auto st = repl::ValidateSignatureParams(params); !st) return Failed(st.error());
+  if (auto st = repl::ValidateSignatureParams(params); !st)
+    return Failed(st.error());
   const auto start = Steady::now();
   auto basis_paths = [&] {
     std::vector<std::string> paths;
@@ -123,9 +134,10 @@ int main(int argc, char** argv) try {
     if (auto st = out.Close(); !st) return Failed(st.error());
     if (stats) {
       const double s = Since(start);
-      std::cout << "signature: " << Mb(basis->size()) << " in " << basis->entries().size()
-                << " chunks -> " << Mb(repl::EncodeSignatureFile(sig).size()) << ", "
-                << s << " s (" << basis->size() / 1e9 / s << " GB/s)\n";
+      std::cout << "signature: " << Mb(basis->size()) << " in "
+                << basis->entries().size() << " chunks -> "
+                << Mb(repl::EncodeSignatureFile(sig).size()) << ", " << s
+                << " s (" << basis->size() / 1e9 / s << " GB/s)\n";
     }
     return 0;
   }
@@ -133,7 +145,8 @@ int main(int argc, char** argv) try {
     auto sig_file = repl::MappedFile::Open(sig_path);
     if (!sig_file) return Failed(sig_file.error());
     auto sig = repl::DecodeSignatureFile(
-        {reinterpret_cast<const char*>(sig_file->data().data()), sig_file->size()});
+        {reinterpret_cast<const char*>(sig_file->data().data()),
+         sig_file->size()});
     if (!sig) return Failed(sig.error());
     auto data = repl::MappedFile::Open(new_path);
     if (!data) return Failed(data.error());
@@ -143,15 +156,16 @@ int main(int argc, char** argv) try {
     OutFile out(delta_path);
     out.Write(repl::DeltaFilePrefix(sig->params.data, header));
     repl::DeltaEncoder encoder(sig->entries, zstd_level);
-    encoder.Encode(data->data(), chunks, [&](std::string&& records) { out.Write(records); });
+    encoder.Encode(data->data(), chunks,
+                   [&](std::string&& records) { out.Write(records); });
     out.Write(std::string_view(&repl::kEndRecord, 1));
     if (auto st = out.Close(); !st) return Failed(st.error());
     if (stats) {
       const auto& d = encoder.stats();
-      std::cout << "delta: " << Mb(data->size()) << " new; copied " << Mb(d.copied_bytes)
-                << ", literal " << Mb(d.literal_bytes) << " (" << Mb(d.literal_wire_bytes)
-                << " after zstd); delta " << Mb(d.record_bytes) << ", " << Since(start)
-                << " s\n";
+      std::cout << "delta: " << Mb(data->size()) << " new; copied "
+                << Mb(d.copied_bytes) << ", literal " << Mb(d.literal_bytes)
+                << " (" << Mb(d.literal_wire_bytes) << " after zstd); delta "
+                << Mb(d.record_bytes) << ", " << Since(start) << " s\n";
     }
     return 0;
   }
@@ -159,17 +173,20 @@ int main(int argc, char** argv) try {
     auto delta_file = repl::MappedFile::Open(delta_path);
     if (!delta_file) return Failed(delta_file.error());
     auto parts = repl::SplitDeltaFile(
-        {reinterpret_cast<const char*>(delta_file->data().data()), delta_file->size()});
+        {reinterpret_cast<const char*>(delta_file->data().data()),
+         delta_file->size()});
     if (!parts) return Failed(parts.error());
     auto basis = repl::Basis::Open(basis_paths(), parts->basis_params);
     if (!basis) return Failed(basis.error());
-    auto writer = repl::PatchWriter::Create(out_path, *basis, parts->header, fsync_out);
+    auto writer =
+        repl::PatchWriter::Create(out_path, *basis, parts->header, fsync_out);
     if (!writer) return Failed(writer.error());
-    if (auto st = (*writer)->Apply(parts->records); !st) return Failed(st.error());
+    if (auto st = (*writer)->Apply(parts->records); !st)
+      return Failed(st.error());
     if (auto st = (*writer)->Commit(); !st) return Failed(st.error());
     if (stats) {
-      std::cout << "patch: " << Mb(parts->header.new_size) << " rebuilt and verified, "
-                << Since(start) << " s\n";
+      std::cout << "patch: " << Mb(parts->header.new_size)
+                << " rebuilt and verified, " << Since(start) << " s\n";
     }
     return 0;
   }
@@ -180,20 +197,24 @@ int main(int argc, char** argv) try {
   if (!basis) return Failed(basis.error());
   repl::ReceiverOptions receiver{params, fsync_out};
   repl::SenderOptions sender{params.data, zstd_level};
-  auto result = tools::SyncOverLoopback(*basis, data->data(), out_path, receiver, sender);
+  auto result =
+      tools::SyncOverLoopback(*basis, data->data(), out_path, receiver, sender);
   if (!result.receiver) return Failed(result.receiver.error());
   if (!result.sender) return Failed(result.sender.error());
   if (stats) {
     const auto& r = *result.receiver;
     const auto& s = *result.sender;
     const double seconds = Since(start);
-    std::cout << "sync: " << Mb(s.new_size) << " new file, basis " << Mb(basis->size())
-              << " (" << basis->entries().size() << " chunks), " << seconds << " s\n"
-              << "  receiver -> sender: " << r.bytes_sent << " bytes (signature: "
-              << r.levels << " levels, " << r.signature_bytes << " bytes sent)\n"
+    std::cout << "sync: " << Mb(s.new_size) << " new file, basis "
+              << Mb(basis->size()) << " (" << basis->entries().size()
+              << " chunks), " << seconds << " s\n"
+              << "  receiver -> sender: " << r.bytes_sent
+              << " bytes (signature: " << r.levels << " levels, "
+              << r.signature_bytes << " bytes sent)\n"
               << "  sender -> receiver: " << s.bytes_sent << " bytes (copied "
-              << Mb(s.delta.copied_bytes) << ", literal " << Mb(s.delta.literal_bytes)
-              << " -> " << Mb(s.delta.literal_wire_bytes) << " on the wire)\n"
+              << Mb(s.delta.copied_bytes) << ", literal "
+              << Mb(s.delta.literal_bytes) << " -> "
+              << Mb(s.delta.literal_wire_bytes) << " on the wire)\n"
               << "  wire bytes: " << r.bytes_sent + s.bytes_sent << "\n"
               << "  seconds: " << seconds << "\n";
   }

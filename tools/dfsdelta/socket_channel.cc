@@ -42,7 +42,8 @@ Status SocketChannel::Send(repl::SyncMessage type, std::string_view payload) {
     const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Fail(Errc::kIo, std::string("sync connection: ") + std::strerror(errno));
+      return Fail(Errc::kIo,
+                  std::string("sync connection: ") + std::strerror(errno));
     }
     left -= static_cast<size_t>(n);
     size_t done = static_cast<size_t>(n);
@@ -65,9 +66,10 @@ Status SocketChannel::ReadExactly(char* out, size_t n) {
     if (got == 0) return Fail(Errc::kIo, "sync connection closed by the peer");
     if (got < 0) {
       if (errno == EINTR) continue;
-      return Fail(Errc::kIo, errno == EAGAIN ? std::string("sync connection timed out")
-                                             : std::string("sync connection: ") +
-                                                   std::strerror(errno));
+      return Fail(Errc::kIo, errno == EAGAIN
+                                 ? std::string("sync connection timed out")
+                                 : std::string("sync connection: ") +
+                                       std::strerror(errno));
     }
     out += got;
     n -= static_cast<size_t>(got);
@@ -78,7 +80,8 @@ Status SocketChannel::ReadExactly(char* out, size_t n) {
 Result<repl::SyncFrame> SocketChannel::Receive() {
   char header[repl::kSyncFrameHeaderBytes];
   DFS_RETURN_IF_ERROR(ReadExactly(header, sizeof header));
-  DFS_ASSIGN_OR_RETURN(auto typed, repl::DecodeSyncFrameHeader({header, sizeof header}));
+  DFS_ASSIGN_OR_RETURN(auto typed,
+                       repl::DecodeSyncFrameHeader({header, sizeof header}));
   repl::SyncFrame frame;
   frame.type = typed.first;
   frame.payload.resize(typed.second);
@@ -98,11 +101,13 @@ LoopbackSyncResult SyncOverLoopback(const repl::Basis& basis,
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof addr;
-  if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+  if (listener < 0 ||
+      ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::listen(listener, 1) != 0 ||
       ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    result.receiver = Fail(Errc::kIo, std::string("cannot listen on 127.0.0.1: ") +
-                                          std::strerror(errno));
+    result.receiver =
+        Fail(Errc::kIo, std::string("cannot listen on 127.0.0.1: ") +
+                            std::strerror(errno));
     if (listener >= 0) ::close(listener);
     return result;
   }

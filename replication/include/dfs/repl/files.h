@@ -47,13 +47,12 @@ class Basis {
   const std::vector<ChunkEntry>& entries() const { return entries_; }
   uint64_t size() const { return size_; }
   std::span<const uint8_t> Chunk(size_t i) const {
-    return files_[file_of_[i]].data().subspan(offset_of_[i], entries_[i].length);
+    return files_[file_of_[i]].data().subspan(offset_of_[i],
+                                              entries_[i].length);
   }
   // Whether chunk i+1 directly follows chunk i in the same file (copies
   // of such runs are written in one go).
-  bool Contiguous(size_t i) const {
-    return file_of_[i] == file_of_[i + 1];
-  }
+  bool Contiguous(size_t i) const { return file_of_[i] == file_of_[i + 1]; }
 
  private:
   std::vector<MappedFile> files_;
@@ -70,10 +69,9 @@ class PatchWriter {
   // fsyncs the file before the rename (a crash then leaves the old or the
   // new file, whole); without it, the rename alone still keeps readers
   // from ever seeing a partial file. Errors: kIo.
-  static Result<std::unique_ptr<PatchWriter>> Create(const std::string& out_path,
-                                                     const Basis& basis,
-                                                     const DeltaHeader& header,
-                                                     bool durable = true);
+  static Result<std::unique_ptr<PatchWriter>> Create(
+      const std::string& out_path, const Basis& basis,
+      const DeltaHeader& header, bool durable = true);
   ~PatchWriter();  // removes the temp file unless committed
 
   // Applies whole records. Errors: kCorrupt (a hostile or broken delta:

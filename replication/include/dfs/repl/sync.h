@@ -54,7 +54,8 @@ struct SyncFrame {
 };
 std::string EncodeSyncFrameHeader(SyncMessage type, size_t payload_bytes);
 // Errors: kCorrupt (unknown type), kLimitExceeded (over kMaxSyncFrameBytes).
-Result<std::pair<SyncMessage, size_t>> DecodeSyncFrameHeader(std::string_view header);
+Result<std::pair<SyncMessage, size_t>> DecodeSyncFrameHeader(
+    std::string_view header);
 
 class Channel {
  public:
@@ -104,8 +105,8 @@ Result<SyncStats> RunReceiver(Channel& channel, const Basis& basis,
                               const ReceiverOptions& options);
 
 struct SenderOptions {
-  ChunkParams data;   // used unless the receiver asks for others
-  int zstd_level = 3; // 0: no compression
+  ChunkParams data;    // used unless the receiver asks for others
+  int zstd_level = 3;  // 0: no compression
 };
 Result<SyncStats> RunSender(Channel& channel, std::span<const uint8_t> data,
                             const SenderOptions& options);
