@@ -53,36 +53,37 @@ Result<MappedFile> MappedFile::Open(const std::string& path) {
     return Fail(Errc::kInvalidArgument, path + " is not a regular file");
   }
   MappedFile file;
+  file.fd_ = fd;
   file.size_ = static_cast<size_t>(st.st_size);
   if (file.size_ > 0) {
     void* p = ::mmap(nullptr, file.size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      const int err = errno;
-      ::close(fd);
-      return Unexpected(IoError("cannot map " + path, err));
-    }
-    ::madvise(p, file.size_, MADV_SEQUENTIAL | MADV_WILLNEED);
+    if (p == MAP_FAILED)
+      return Unexpected(IoError("cannot map " + path, errno));
+    ::madvise(p, file.size_, MADV_SEQUENTIAL);
     file.data_ = static_cast<const uint8_t*>(p);
   }
-  ::close(fd);
   return file;
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)) {}
+      size_(std::exchange(other.size_, 0)),
+      fd_(std::exchange(other.fd_, -1)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   if (this != &other) {
     if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+    if (fd_ >= 0) ::close(fd_);
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
+    fd_ = std::exchange(other.fd_, -1);
   }
   return *this;
 }
 
 MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 Result<Basis> Basis::Open(const std::vector<std::string>& paths,
@@ -169,6 +170,39 @@ Status PatchWriter::Write(const uint8_t* data, size_t size) {
   }
   buffer_.append(reinterpret_cast<const char*>(data), size);
   if (buffer_.size() >= kRecordBatchBytes) return Flush();
+  return Status::Ok();
+}
+
+Status PatchWriter::CopyFrom(int fd, uint64_t offset, const uint8_t* data,
+                             size_t size) {
+  if (size > header_.new_size - written_) {
+    return Fail(Errc::kCorrupt, "delta writes past the declared size of " +
+                                    std::to_string(header_.new_size) +
+                                    " bytes");
+  }
+  if (size < (1u << 20)) return Write(data, size);
+  DFS_RETURN_IF_ERROR(Flush());
+  hasher_.Update(data,
+                 size);  // the basis pages are in memory: chunking read them
+  written_ += size;
+  loff_t in = static_cast<loff_t>(offset);
+  while (size > 0) {
+    const ssize_t n = ::copy_file_range(fd, &in, fd_, nullptr, size, 0);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno != EXDEV && errno != ENOSYS && errno != EOPNOTSUPP &&
+          errno != EINVAL) {
+        return Unexpected(IoError(errno == ENOSPC
+                                      ? "disk full writing " + temp_path_
+                                      : "cannot write " + temp_path_,
+                                  errno));
+      }
+      // Not supported here (another file system...): write it ourselves.
+      const uint8_t* rest = data + (static_cast<uint64_t>(in) - offset);
+      return WriteAll(fd_, rest, size, temp_path_);
+    }
+    size -= static_cast<size_t>(n);
+  }
   return Status::Ok();
 }
 

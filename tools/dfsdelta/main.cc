@@ -111,7 +111,11 @@ int main(int argc, char** argv) try {
   sync->add_option("out", out_path)->required();
   sync->add_option("--reuse", reuse,
                    "other receiver-side files whose chunks may be copied");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // 2: the command line does not parse
+  }
 
   params.data = {avg / 4, avg, avg * 8};
 
@@ -193,12 +197,10 @@ int main(int argc, char** argv) try {
   // sync
   auto data = repl::MappedFile::Open(new_path);
   if (!data) return Failed(data.error());
-  auto basis = repl::Basis::Open(basis_paths(), params.data);
-  if (!basis) return Failed(basis.error());
   repl::ReceiverOptions receiver{params, fsync_out};
   repl::SenderOptions sender{params.data, zstd_level};
-  auto result =
-      tools::SyncOverLoopback(*basis, data->data(), out_path, receiver, sender);
+  auto result = tools::SyncOverLoopback(basis_paths(), data->data(), out_path,
+                                        receiver, sender);
   if (!result.receiver) return Failed(result.receiver.error());
   if (!result.sender) return Failed(result.sender.error());
   if (stats) {
@@ -206,7 +208,7 @@ int main(int argc, char** argv) try {
     const auto& s = *result.sender;
     const double seconds = Since(start);
     std::cout << "sync: " << Mb(s.new_size) << " new file, basis "
-              << Mb(basis->size()) << " (" << basis->entries().size()
+              << Mb(result.basis_bytes) << " (" << result.basis_chunks
               << " chunks), " << seconds << " s\n"
               << "  receiver -> sender: " << r.bytes_sent
               << " bytes (signature: " << r.levels << " levels, "

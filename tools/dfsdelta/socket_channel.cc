@@ -90,7 +90,7 @@ Result<repl::SyncFrame> SocketChannel::Receive() {
   return frame;
 }
 
-LoopbackSyncResult SyncOverLoopback(const repl::Basis& basis,
+LoopbackSyncResult SyncOverLoopback(const std::vector<std::string>& basis_paths,
                                     std::span<const uint8_t> new_data,
                                     const std::string& out_path,
                                     const repl::ReceiverOptions& receiver,
@@ -119,7 +119,15 @@ LoopbackSyncResult SyncOverLoopback(const repl::Basis& basis,
       return;
     }
     SocketChannel channel(fd, kTimeoutMs);
-    result.receiver = repl::RunReceiver(channel, basis, out_path, receiver);
+    auto basis = repl::Basis::Open(basis_paths, receiver.params.data);
+    if (!basis) {
+      (void)channel.Send(repl::SyncMessage::kError, basis.error().context);
+      result.receiver = Unexpected(basis.error());
+      return;
+    }
+    result.basis_bytes = basis->size();
+    result.basis_chunks = basis->entries().size();
+    result.receiver = repl::RunReceiver(channel, *basis, out_path, receiver);
   });
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {

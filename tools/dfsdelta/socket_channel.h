@@ -20,13 +20,16 @@ class SocketChannel final : public repl::Channel {
   int fd_;
 };
 
-// Runs the receiver (holding `basis`) and the sender (holding `new_data`)
-// on two threads joined by a TCP connection on 127.0.0.1.
+// Runs the receiver (which opens and chunks `basis_paths`) and the sender
+// (holding `new_data`) on two threads joined by a TCP connection on
+// 127.0.0.1; each side does its own chunking, at the same time, as two
+// machines would.
 struct LoopbackSyncResult {
   Result<repl::SyncStats> receiver = repl::SyncStats{};
   Result<repl::SyncStats> sender = repl::SyncStats{};
+  uint64_t basis_bytes = 0, basis_chunks = 0;
 };
-LoopbackSyncResult SyncOverLoopback(const repl::Basis& basis,
+LoopbackSyncResult SyncOverLoopback(const std::vector<std::string>& basis_paths,
                                     std::span<const uint8_t> new_data,
                                     const std::string& out_path,
                                     const repl::ReceiverOptions& receiver,

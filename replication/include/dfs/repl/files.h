@@ -30,10 +30,12 @@ class MappedFile {
   ~MappedFile();
   std::span<const uint8_t> data() const { return {data_, size_}; }
   uint64_t size() const { return size_; }
+  int fd() const { return fd_; }  // kept open for in-kernel copies
 
  private:
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  int fd_ = -1;
 };
 
 // One or more local files, each chunked on its own, their chunks listed in
@@ -86,6 +88,8 @@ class PatchWriter {
  private:
   PatchWriter(const Basis& basis, const DeltaHeader& header);
   Status Write(const uint8_t* data, size_t size);
+  // A long copy straight from a basis file: in the kernel, no user copy.
+  Status CopyFrom(int fd, uint64_t offset, const uint8_t* data, size_t size);
   Status Flush();
 
   const Basis& basis_;
