@@ -18,3 +18,10 @@ bash "$here/bench/referral_load.sh" "$build"
 echo
 echo "== client failover/failback (issue #5: failover <= 1 s, failback <= TTL + probe interval) =="
 bash "$here/bench/failover.sh" "$build"
+echo
+echo "== delta engine per-byte costs (issue #6: chunking >= 1.1 GB/s per core) =="
+cmake --build "$build" -j "$(nproc)" --target repl_bench >/dev/null
+"$build/bin/repl_bench" 2>&1 | grep -v '^\*\*\*'
+echo
+echo "== dfsdelta sync vs rsync and rdiff (issue #6: <= 1.2x minimum on (a), fewer bytes than rsync, no slower) =="
+bash "$here/bench/delta_bench.sh" "$build"

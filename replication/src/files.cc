@@ -173,39 +173,6 @@ Status PatchWriter::Write(const uint8_t* data, size_t size) {
   return Status::Ok();
 }
 
-Status PatchWriter::CopyFrom(int fd, uint64_t offset, const uint8_t* data,
-                             size_t size) {
-  if (size > header_.new_size - written_) {
-    return Fail(Errc::kCorrupt, "delta writes past the declared size of " +
-                                    std::to_string(header_.new_size) +
-                                    " bytes");
-  }
-  if (size < (1u << 20)) return Write(data, size);
-  DFS_RETURN_IF_ERROR(Flush());
-  hasher_.Update(data,
-                 size);  // the basis pages are in memory: chunking read them
-  written_ += size;
-  loff_t in = static_cast<loff_t>(offset);
-  while (size > 0) {
-    const ssize_t n = ::copy_file_range(fd, &in, fd_, nullptr, size, 0);
-    if (n <= 0) {
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno != EXDEV && errno != ENOSYS && errno != EOPNOTSUPP &&
-          errno != EINVAL) {
-        return Unexpected(IoError(errno == ENOSPC
-                                      ? "disk full writing " + temp_path_
-                                      : "cannot write " + temp_path_,
-                                  errno));
-      }
-      // Not supported here (another file system...): write it ourselves.
-      const uint8_t* rest = data + (static_cast<uint64_t>(in) - offset);
-      return WriteAll(fd_, rest, size, temp_path_);
-    }
-    size -= static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
 Status PatchWriter::Apply(std::string_view records) {
   if (failed_ || committed_)
     return Fail(Errc::kInvalidArgument, "patch already ended");

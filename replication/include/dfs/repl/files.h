@@ -30,7 +30,6 @@ class MappedFile {
   ~MappedFile();
   std::span<const uint8_t> data() const { return {data_, size_}; }
   uint64_t size() const { return size_; }
-  int fd() const { return fd_; }  // kept open for in-kernel copies
 
  private:
   const uint8_t* data_ = nullptr;
@@ -88,8 +87,6 @@ class PatchWriter {
  private:
   PatchWriter(const Basis& basis, const DeltaHeader& header);
   Status Write(const uint8_t* data, size_t size);
-  // A long copy straight from a basis file: in the kernel, no user copy.
-  Status CopyFrom(int fd, uint64_t offset, const uint8_t* data, size_t size);
   Status Flush();
 
   const Basis& basis_;
