@@ -75,8 +75,9 @@ int main(int argc, char** argv) try {
   int zstd_level = 3;
   bool stats = false, fsync_out = false;
   std::vector<std::string> reuse;
-  app.add_option("--chunk-avg", avg,
-                 "average data chunk size (power of two; min avg/4, max avg*8)")
+  app.add_option(
+         "--chunk-avg", avg,
+         "average data chunk size (power of two; min avg*3/4, max avg*8)")
       ->capture_default_str();
   app.add_option("--zstd-level", zstd_level, "literal compression (0 = off)")
       ->capture_default_str()
@@ -117,7 +118,7 @@ int main(int argc, char** argv) try {
     return app.exit(e) == 0 ? 0 : 2;  // 2: the command line does not parse
   }
 
-  params.data = {avg / 4, avg, avg * 8};
+  params.data = {avg / 4 * 3, avg, avg * 8};
 
   if (auto st = repl::ValidateSignatureParams(params); !st)
     return Failed(st.error());
@@ -199,8 +200,8 @@ int main(int argc, char** argv) try {
   if (!data) return Failed(data.error());
   repl::ReceiverOptions receiver{params, fsync_out};
   repl::SenderOptions sender{params.data, zstd_level};
-  auto result = tools::SyncOverLoopback(basis_paths(), data->data(), out_path,
-                                        receiver, sender);
+  auto result = tools::SyncOverLoopback(
+      basis_paths(), old_path != "-", data->data(), out_path, receiver, sender);
   if (!result.receiver) return Failed(result.receiver.error());
   if (!result.sender) return Failed(result.sender.error());
   if (stats) {
