@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 namespace dfs::repl {
 namespace {
@@ -147,27 +148,59 @@ Result<MappedFile> MappedFile::Open(const std::string& path) {
       return Unexpected(IoError("cannot map " + path, errno));
     ::madvise(p, file.size_, MADV_SEQUENTIAL);
     file.data_ = static_cast<const uint8_t*>(p);
+    file.StartPrefetch();
   }
   return file;
+}
+
+void MappedFile::StartPrefetch() {
+  // A file that is not in memory is read by a helper ahead of whoever
+  // walks the mapping, so the disk and the CPU work at the same time
+  // (page faults alone wait for each piece in turn: a cold 1 GB
+  // signature took ~1.0 s without this, 0.5-0.8 s with it here, where
+  // posix_fadvise(WILLNEED) and readahead() did not help).
+  if (size_ < (8u << 20)) return;
+  prefetch_stop_ = std::make_shared<std::atomic<bool>>(false);
+  prefetch_ = std::thread([data = data_, size = size_, stop = prefetch_stop_] {
+    // One byte a page through the mapping: each fault reads ahead, in
+    // order, and warm pages cost only the mapping.
+    uint8_t sink = 0;
+    for (size_t off = 0; off < size && !stop->load(std::memory_order_relaxed);
+         off += 4096) {
+      sink ^= *reinterpret_cast<const volatile uint8_t*>(data + off);
+    }
+    (void)sink;
+  });
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)),
       size_(std::exchange(other.size_, 0)),
-      fd_(std::exchange(other.fd_, -1)) {}
+      fd_(std::exchange(other.fd_, -1)),
+      prefetch_(std::move(other.prefetch_)),
+      prefetch_stop_(std::move(other.prefetch_stop_)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   if (this != &other) {
+    StopPrefetch();
     if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
     if (fd_ >= 0) ::close(fd_);
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
     fd_ = std::exchange(other.fd_, -1);
+    prefetch_ = std::move(other.prefetch_);
+    prefetch_stop_ = std::move(other.prefetch_stop_);
   }
   return *this;
 }
 
+void MappedFile::StopPrefetch() {
+  if (prefetch_stop_) prefetch_stop_->store(true);
+  if (prefetch_.joinable()) prefetch_.join();
+}
+
 MappedFile::~MappedFile() {
+  StopPrefetch();
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
   if (fd_ >= 0) ::close(fd_);
 }

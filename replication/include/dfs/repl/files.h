@@ -7,6 +7,7 @@
 // PatchWriter belongs to one thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -35,9 +36,14 @@ class MappedFile {
   uint64_t size() const { return size_; }
 
  private:
+  void StartPrefetch();
+  void StopPrefetch();
+
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   int fd_ = -1;
+  std::thread prefetch_;
+  std::shared_ptr<std::atomic<bool>> prefetch_stop_;
 };
 
 // One or more local files, each chunked on its own, their chunks listed in
