@@ -52,76 +52,7 @@ Result<std::pair<int, std::string>> MakeTemp(const std::string& out_path) {
   return std::make_pair(fd, tmpl);
 }
 
-constexpr size_t kHelperPieceBytes = size_t{4} << 20;
-
 }  // namespace
-
-Result<std::unique_ptr<PreparedOutput>> PreparedOutput::Start(
-    const std::string& out_path, const std::string& old_path) {
-  DFS_ASSIGN_OR_RETURN(MappedFile old, MappedFile::Open(old_path));
-  DFS_ASSIGN_OR_RETURN(auto temp, MakeTemp(out_path));
-  std::unique_ptr<PreparedOutput> p(new PreparedOutput());
-  p->old_ = std::move(old);
-  p->fd_ = temp.first;
-  p->temp_path_ = temp.second;
-  p->limit_ = p->old_.size();
-  p->thread_ = std::thread([raw = p.get()] { raw->Run(); });
-  return p;
-}
-
-void PreparedOutput::Run() {
-  const uint64_t size = old_.size();
-  for (;;) {
-    uint64_t from, to;
-    {
-      std::lock_guard lock(mu_);
-      if (done_ >= limit_ || done_ >= size) {
-        finished_ = true;
-        cv_.notify_all();
-        return;
-      }
-      from = done_;
-      to = std::min({limit_, size, from + kHelperPieceBytes});
-    }
-    Status st =
-        PWriteAll(fd_, old_.data().data() + from, to - from, from, temp_path_);
-    std::lock_guard lock(mu_);
-    if (!st) {
-      error_ = EIO;
-      error_text_ = st.error().context;
-      finished_ = true;
-      cv_.notify_all();
-      return;
-    }
-    done_ = to;
-    cv_.notify_all();
-  }
-}
-
-Status PreparedOutput::StopAt(uint64_t limit) {
-  {
-    std::unique_lock lock(mu_);
-    limit_ = limit;
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return finished_; });
-  }
-  if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(mu_);
-  if (done_ < limit) {
-    return Fail(Errc::kIo, error_text_.empty()
-                               ? "copy of the old file stopped short"
-                               : error_text_);
-  }
-  return Status::Ok();
-}
-
-PreparedOutput::~PreparedOutput() {
-  if (thread_.joinable()) (void)StopAt(0);
-  if (!released_) {
-    if (fd_ >= 0) ::close(fd_);
-    if (!temp_path_.empty()) ::unlink(temp_path_.c_str());
-  }
-}
 
 Result<MappedFile> MappedFile::Open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -235,12 +166,6 @@ PatchWriter::PatchWriter(const Basis& basis, const DeltaHeader& header)
 Result<std::unique_ptr<PatchWriter>> PatchWriter::Create(
     const std::string& out_path, const Basis& basis, const DeltaHeader& header,
     bool durable) {
-  return Create(out_path, basis, header, durable, nullptr);
-}
-
-Result<std::unique_ptr<PatchWriter>> PatchWriter::Create(
-    const std::string& out_path, const Basis& basis, const DeltaHeader& header,
-    bool durable, std::unique_ptr<PreparedOutput> prepared) {
   if (header.basis_chunks != basis.entries().size()) {
     return Fail(Errc::kCorrupt, "delta was made for a basis of " +
                                     std::to_string(header.basis_chunks) +
@@ -250,22 +175,14 @@ Result<std::unique_ptr<PatchWriter>> PatchWriter::Create(
   std::unique_ptr<PatchWriter> w(new PatchWriter(basis, header));
   w->out_path_ = out_path;
   w->durable_ = durable;
-  if (prepared) {
-    w->fd_ = prepared->fd();
-    w->temp_path_ = prepared->temp_path();
-    prepared->Release();
-    w->prepared_ = std::move(prepared);
-  } else {
-    DFS_ASSIGN_OR_RETURN(auto temp, MakeTemp(out_path));
-    w->fd_ = temp.first;
-    w->temp_path_ = temp.second;
-  }
+  DFS_ASSIGN_OR_RETURN(auto temp, MakeTemp(out_path));
+  w->fd_ = temp.first;
+  w->temp_path_ = temp.second;
   w->buffer_.reserve(kRecordBatchBytes);
   return w;
 }
 
 PatchWriter::~PatchWriter() {
-  prepared_.reset();  // stops its helper before the file goes
   if (fd_ >= 0) ::close(fd_);
   if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
 }
@@ -278,14 +195,7 @@ Status PatchWriter::Flush() {
   return st;
 }
 
-Status PatchWriter::StopHelper() {
-  if (!prepared_) return Status::Ok();
-  Status st = prepared_->StopAt(helper_needed_);
-  prepared_.reset();
-  return st;
-}
-
-Status PatchWriter::Write(const uint8_t* data, size_t size, bool same_place) {
+Status PatchWriter::Write(const uint8_t* data, size_t size) {
   if (size > header_.new_size - written_) {
     return Fail(Errc::kCorrupt, "delta writes past the declared size of " +
                                     std::to_string(header_.new_size) +
@@ -294,13 +204,6 @@ Status PatchWriter::Write(const uint8_t* data, size_t size, bool same_place) {
   hasher_.Update(data, size);
   const uint64_t at = written_;
   written_ += size;
-  if (prepared_ && same_place) {
-    helper_needed_ = written_;  // the helper writes (or wrote) these bytes
-    return Status::Ok();
-  }
-  // From the first byte that is not the old file's at the same offset on,
-  // we write everything ourselves.
-  DFS_RETURN_IF_ERROR(StopHelper());
   if (size >= (256u << 10)) {
     DFS_RETURN_IF_ERROR(Flush());
     return PWriteAll(fd_, data, size, at, temp_path_);
@@ -324,8 +227,6 @@ Status PatchWriter::Apply(std::string_view records) {
         uint64_t i = op.first;
         const uint64_t end = op.first + op.count;
         while (i < end) {
-          const bool same_place =
-              basis_.FileOf(i) == 0 && basis_.OffsetOf(i) == written_;
           auto first = basis_.Chunk(i);
           size_t len = first.size();
           while (i + 1 < end && basis_.Contiguous(i) &&
@@ -333,7 +234,7 @@ Status PatchWriter::Apply(std::string_view records) {
             ++i;
             len += basis_.Chunk(i).size();
           }
-          DFS_RETURN_IF_ERROR(Write(first.data(), len, same_place));
+          DFS_RETURN_IF_ERROR(Write(first.data(), len));
           ++i;
         }
         return Status::Ok();
@@ -346,7 +247,6 @@ Status PatchWriter::Commit() {
   if (failed_ || committed_)
     return Fail(Errc::kInvalidArgument, "patch already ended");
   failed_ = true;  // until it succeeds
-  DFS_RETURN_IF_ERROR(StopHelper());
   DFS_RETURN_IF_ERROR(Flush());
   if (written_ != header_.new_size) {
     return Fail(Errc::kCorrupt, "delta rebuilt " + std::to_string(written_) +
@@ -358,10 +258,6 @@ Status PatchWriter::Commit() {
     return Fail(Errc::kCorrupt,
                 "rebuilt file hash " + got.Hex() + " is not the sender's " +
                     header_.new_hash.Hex() + "; nothing installed");
-  }
-  // The helper may have copied more of the old file than the new one has.
-  if (::ftruncate(fd_, static_cast<off_t>(header_.new_size)) != 0) {
-    return Unexpected(IoError("cannot size " + temp_path_, errno));
   }
   if (durable_ && ::fsync(fd_) != 0)
     return Unexpected(IoError("cannot sync " + temp_path_, errno));

@@ -159,8 +159,7 @@ Result<GetChunks> DecodeGetChunks(std::string_view payload) {
 
 Result<SyncStats> RunReceiver(Channel& channel, const Basis& basis,
                               const std::string& out_path,
-                              const ReceiverOptions& options,
-                              std::unique_ptr<PreparedOutput> prepared) {
+                              const ReceiverOptions& options) {
   DFS_RETURN_IF_ERROR(ValidateSignatureParams(options.params));
   const auto levels =
       BuildLevels(EncodeEntries(basis.entries()), options.params);
@@ -215,8 +214,8 @@ Result<SyncStats> RunReceiver(Channel& channel, const Basis& basis,
       case SyncMessage::kDeltaStart: {
         auto header = DecodeDeltaHeader(frame->payload);
         if (!header) return Abort<SyncStats>(channel, header.error());
-        auto created = PatchWriter::Create(
-            out_path, basis, *header, options.durable, std::move(prepared));
+        auto created =
+            PatchWriter::Create(out_path, basis, *header, options.durable);
         if (!created) return Abort<SyncStats>(channel, created.error());
         writer = std::move(created).value();
         stats.new_size = header->new_size;

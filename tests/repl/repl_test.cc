@@ -381,16 +381,8 @@ class SyncTest : public ::testing::Test {
   };
   Outcome Sync(
       const Bytes& old_data, const Bytes& new_data, ReceiverOptions ropt = {},
-      std::function<void(QueueChannel&, QueueChannel&)> setup = nullptr,
-      bool prepare = false) {
+      std::function<void(QueueChannel&, QueueChannel&)> setup = nullptr) {
     WriteFile(dir_.path() / "old", old_data);
-    std::unique_ptr<PreparedOutput> prepared;
-    if (prepare) {
-      auto started = PreparedOutput::Start((dir_.path() / "out").string(),
-                                           (dir_.path() / "old").string());
-      EXPECT_TRUE(started);
-      prepared = std::move(started).value();
-    }
     auto basis =
         Basis::Open({(dir_.path() / "old").string()}, ropt.params.data);
     EXPECT_TRUE(basis);
@@ -403,9 +395,8 @@ class SyncTest : public ::testing::Test {
       auto sender_side = std::make_unique<QueueChannel>(b, a);
       if (setup) setup(*receiver_side, *sender_side);
       std::thread receiver([&] {
-        o.receiver =
-            RunReceiver(*receiver_side, *basis, (dir_.path() / "out").string(),
-                        ropt, std::move(prepared));
+        o.receiver = RunReceiver(*receiver_side, *basis,
+                                 (dir_.path() / "out").string(), ropt);
         receiver_side.reset();  // closes: the sender stops waiting
       });
       o.sender = RunSender(*sender_side, new_data, {ropt.params.data, 3});
@@ -442,34 +433,10 @@ TEST_F(SyncTest, RandomEditsRoundTrip) {
     const Bytes new_data = Edit(rng, old_data, 1 + rng() % 10);
     ReceiverOptions ropt;
     ropt.params.top_bytes = 256;  // many levels even for small files
-    auto o =
-        Sync(old_data, new_data, ropt, nullptr, /*prepare=*/trial % 2 == 1);
+    auto o = Sync(old_data, new_data, ropt);
     ASSERT_TRUE(o.receiver) << o.receiver.error().context;
     ASSERT_TRUE(o.sender) << o.sender.error().context;
     EXPECT_TRUE(ReadFile(dir_.path() / "out") == new_data);
-  }
-}
-
-// The output prepared from the old file while chunking: kept where the
-// delta confirms it, overwritten from the first difference, cut to size.
-TEST_F(SyncTest, APreparedOutputEndsAsExactlyTheNewFile) {
-  std::mt19937_64 rng(13);
-  const Bytes old_data = RandomBytes(rng, 9 << 20);
-  Bytes grown = old_data;
-  const Bytes tail = TextBytes(rng, 300000);
-  grown.insert(grown.end(), tail.begin(), tail.end());
-  Bytes shrunk(old_data.begin(), old_data.begin() + (5 << 20));
-  Bytes head_edit = old_data;
-  head_edit.insert(head_edit.begin() + 10, 'x');
-  Bytes same_size = old_data;
-  for (size_t i = 7000000; i < 7000100; ++i) same_size[i] ^= 0xff;
-  for (const Bytes* n : std::vector<const Bytes*>{&grown, &shrunk, &head_edit,
-                                                  &same_size, &old_data}) {
-    auto o = Sync(old_data, *n, {}, nullptr, /*prepare=*/true);
-    ASSERT_TRUE(o.receiver) << o.receiver.error().context;
-    ASSERT_TRUE(o.sender) << o.sender.error().context;
-    EXPECT_TRUE(ReadFile(dir_.path() / "out") == *n);
-    EXPECT_EQ(FilesIn(dir_.path()), 2u);  // old and out: no temp file left
   }
 }
 
@@ -500,9 +467,8 @@ TEST_F(SyncTest, ASenderLyingAboutTheFileInstallsNothing) {
   std::mt19937_64 rng(12);
   const Bytes old_data = RandomBytes(rng, 1 << 20);
   const Bytes new_data = Edit(rng, old_data, 2);
-  auto o = Sync(
-      old_data, new_data, {},
-      [](QueueChannel&, QueueChannel& sender) {
+  auto o =
+      Sync(old_data, new_data, {}, [](QueueChannel&, QueueChannel& sender) {
         sender.tamper = [&sender](SyncMessage type, std::string_view payload) {
           if (type == SyncMessage::kDeltaStart) {
             std::string bad(payload);
@@ -510,8 +476,7 @@ TEST_F(SyncTest, ASenderLyingAboutTheFileInstallsNothing) {
             sender.tampered = bad;
           }
         };
-      },
-      /*prepare=*/true);  // the prepared temp file must go too
+      });
   ASSERT_FALSE(o.receiver);
   EXPECT_NE(o.receiver.error().context.find("hash"), std::string::npos);
   EXPECT_FALSE(o.sender);

@@ -200,8 +200,8 @@ int main(int argc, char** argv) try {
   if (!data) return Failed(data.error());
   repl::ReceiverOptions receiver{params, fsync_out};
   repl::SenderOptions sender{params.data, zstd_level};
-  auto result = tools::SyncOverLoopback(
-      basis_paths(), old_path != "-", data->data(), out_path, receiver, sender);
+  auto result = tools::SyncOverLoopback(basis_paths(), data->data(), out_path,
+                                        receiver, sender);
   if (!result.receiver) return Failed(result.receiver.error());
   if (!result.sender) return Failed(result.sender.error());
   if (stats) {

@@ -91,7 +91,6 @@ Result<repl::SyncFrame> SocketChannel::Receive() {
 }
 
 LoopbackSyncResult SyncOverLoopback(const std::vector<std::string>& basis_paths,
-                                    bool old_is_first,
                                     std::span<const uint8_t> new_data,
                                     const std::string& out_path,
                                     const repl::ReceiverOptions& receiver,
@@ -120,13 +119,6 @@ LoopbackSyncResult SyncOverLoopback(const std::vector<std::string>& basis_paths,
       return;
     }
     SocketChannel channel(fd, kTimeoutMs);
-    // Start writing the old version into the output while we chunk it: a
-    // file that grew or changed in place is then mostly written already.
-    std::unique_ptr<repl::PreparedOutput> prepared;
-    if (old_is_first) {
-      auto started = repl::PreparedOutput::Start(out_path, basis_paths.front());
-      if (started) prepared = std::move(started).value();
-    }
     auto basis = repl::Basis::Open(basis_paths, receiver.params.data);
     if (!basis) {
       (void)channel.Send(repl::SyncMessage::kError, basis.error().context);
@@ -135,8 +127,7 @@ LoopbackSyncResult SyncOverLoopback(const std::vector<std::string>& basis_paths,
     }
     result.basis_bytes = basis->size();
     result.basis_chunks = basis->entries().size();
-    result.receiver = repl::RunReceiver(channel, *basis, out_path, receiver,
-                                        std::move(prepared));
+    result.receiver = repl::RunReceiver(channel, *basis, out_path, receiver);
   });
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {

@@ -29,9 +29,7 @@ struct LoopbackSyncResult {
   Result<repl::SyncStats> sender = repl::SyncStats{};
   uint64_t basis_bytes = 0, basis_chunks = 0;
 };
-// `old_is_first`: basis_paths[0] is the old version of the output.
 LoopbackSyncResult SyncOverLoopback(const std::vector<std::string>& basis_paths,
-                                    bool old_is_first,
                                     std::span<const uint8_t> new_data,
                                     const std::string& out_path,
                                     const repl::ReceiverOptions& receiver,

@@ -8,10 +8,8 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <thread>
@@ -63,9 +61,6 @@ class Basis {
   // Whether chunk i+1 directly follows chunk i in the same file (copies
   // of such runs are written in one go).
   bool Contiguous(size_t i) const { return file_of_[i] == file_of_[i + 1]; }
-  // Which file chunk i is in, and where.
-  uint32_t FileOf(size_t i) const { return file_of_[i]; }
-  uint64_t OffsetOf(size_t i) const { return offset_of_[i]; }
 
  private:
   std::vector<MappedFile> files_;
@@ -73,44 +68,6 @@ class Basis {
   std::vector<uint32_t> file_of_;
   std::vector<uint64_t> offset_of_;
   uint64_t size_ = 0;
-};
-
-// The output file, made before the delta is known: a hidden temp file
-// beside the destination into which a helper thread starts copying the
-// old version at once, at the same offsets. A file that changed in place
-// or grew (a log) is then mostly written while both sides are still
-// chunking; the patch writer keeps what the delta confirms (copies of the
-// old file to the same offset) and, at the first byte that differs, stops
-// the helper and writes the rest itself.
-class PreparedOutput {
- public:
-  // Errors: kIo (cannot create the temp file), kNotFound (no old file).
-  static Result<std::unique_ptr<PreparedOutput>> Start(
-      const std::string& out_path, const std::string& old_path);
-  ~PreparedOutput();
-  // Lets the helper copy up to `limit` bytes, waits until it has (or has
-  // failed), and stops it. Errors: kIo (its write failed).
-  Status StopAt(uint64_t limit);
-  const std::string& temp_path() const { return temp_path_; }
-  int fd() const { return fd_; }
-  // Hands the temp file over (the caller removes it from then on).
-  void Release() { released_ = true; }
-
- private:
-  PreparedOutput() = default;
-  void Run();
-
-  MappedFile old_;
-  std::string temp_path_;
-  int fd_ = -1;
-  bool released_ = false;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  uint64_t done_ = 0, limit_ = 0;
-  bool finished_ = false;
-  int error_ = 0;
-  std::string error_text_;
-  std::thread thread_;
 };
 
 // Builds a new file from a basis and delta records.
@@ -123,12 +80,6 @@ class PatchWriter {
   static Result<std::unique_ptr<PatchWriter>> Create(
       const std::string& out_path, const Basis& basis,
       const DeltaHeader& header, bool durable = true);
-  // The same, writing into `prepared` (started on the basis's first file,
-  // which must not change meanwhile: the hash is taken from the basis).
-  static Result<std::unique_ptr<PatchWriter>> Create(
-      const std::string& out_path, const Basis& basis,
-      const DeltaHeader& header, bool durable,
-      std::unique_ptr<PreparedOutput> prepared);
   ~PatchWriter();  // removes the temp file unless committed
 
   // Applies whole records. Errors: kCorrupt (a hostile or broken delta:
@@ -142,11 +93,8 @@ class PatchWriter {
 
  private:
   PatchWriter(const Basis& basis, const DeltaHeader& header);
-  // `same_place`: these bytes are the old file's at this very offset,
-  // which the prepared output's helper may already have written.
-  Status Write(const uint8_t* data, size_t size, bool same_place = false);
+  Status Write(const uint8_t* data, size_t size);
   Status Flush();
-  Status StopHelper();
 
   const Basis& basis_;
   DeltaHeader header_;
@@ -157,8 +105,6 @@ class PatchWriter {
   StreamHasher hasher_;
   std::string buffer_;
   uint64_t buffer_offset_ = 0;
-  std::unique_ptr<PreparedOutput> prepared_;  // while its helper may write
-  uint64_t helper_needed_ = 0;                // bytes left to the helper
 };
 
 }  // namespace dfs::repl

@@ -100,12 +100,9 @@ struct ReceiverOptions {
 };
 // Errors: whatever went wrong on either side (the peer's Error message
 // included); on error nothing is installed at `out_path`.
-// `prepared`, when given, was started on the basis's first file (the old
-// version) before the basis was chunked (files.h).
-Result<SyncStats> RunReceiver(
-    Channel& channel, const Basis& basis, const std::string& out_path,
-    const ReceiverOptions& options,
-    std::unique_ptr<PreparedOutput> prepared = nullptr);
+Result<SyncStats> RunReceiver(Channel& channel, const Basis& basis,
+                              const std::string& out_path,
+                              const ReceiverOptions& options);
 
 struct SenderOptions {
   ChunkParams data;    // used unless the receiver asks for others
