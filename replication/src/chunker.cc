@@ -72,12 +72,9 @@ std::vector<uint32_t> ChunkLengths(const ChunkParams& params,
                                    std::span<const uint8_t> data) {
   std::vector<uint32_t> out;
   out.reserve(data.size() / params.avg + 1);
-  size_t at = 0;
-  while (at < data.size()) {
-    const size_t n = NextCut(params, data.data() + at, data.size() - at);
+  ForEachChunk(params, data, [&](size_t, size_t n) {
     out.push_back(static_cast<uint32_t>(n));
-    at += n;
-  }
+  });
   return out;
 }
 

@@ -13,14 +13,6 @@ constexpr std::string_view kDeltaMagic = "DFSRDLT1";
 constexpr uint16_t kDeltaVersion = 1;
 enum RecordType : uint8_t { kCopy = 1, kLiteral = 2, kLiteralZstd = 3 };
 
-void PutVarint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
 struct Cctx {
   ZSTD_CCtx* ctx = ZSTD_createCCtx();
   ~Cctx() { ZSTD_freeCCtx(ctx); }
@@ -80,8 +72,8 @@ void DeltaEncoder::FlushLiteral(std::string& out) {
       // Only when it pays: incompressible data goes raw.
       if (!ZSTD_isError(c) && c + 8 < n - n / 32) {
         out.push_back(static_cast<char>(kLiteralZstd));
-        PutVarint(out, n);
-        PutVarint(out, c);
+        AppendVarint(out, n);
+        AppendVarint(out, c);
         out.append(compressed.data(), c);
         stats_.literal_wire_bytes += c;
         done = true;
@@ -89,7 +81,7 @@ void DeltaEncoder::FlushLiteral(std::string& out) {
     }
     if (!done) {
       out.push_back(static_cast<char>(kLiteral));
-      PutVarint(out, n);
+      AppendVarint(out, n);
       out.append(reinterpret_cast<const char*>(rest.data()), n);
       stats_.literal_wire_bytes += n;
     }
@@ -108,8 +100,8 @@ void DeltaEncoder::Encode(std::span<const uint8_t> data,
     if (run_count == 0) return;
     const size_t before = out.size();
     out.push_back(static_cast<char>(kCopy));
-    PutVarint(out, run_first);
-    PutVarint(out, run_count);
+    AppendVarint(out, run_first);
+    AppendVarint(out, run_count);
     stats_.record_bytes += out.size() - before;
     run_count = 0;
   };
@@ -202,9 +194,7 @@ std::string DeltaFilePrefix(const ChunkParams& basis_params,
   ByteWriter w;
   w.Raw(kDeltaMagic);
   w.U16(kDeltaVersion);
-  w.U32(basis_params.min);
-  w.U32(basis_params.avg);
-  w.U32(basis_params.max);
+  EncodeChunkParams(w, basis_params);
   w.Raw(EncodeDeltaHeader(header));
   return w.Take();
 }
@@ -221,9 +211,7 @@ Result<DeltaFile> SplitDeltaFile(std::string_view bytes) {
                 "delta version " + std::to_string(version) + ", this reads 1");
   }
   DeltaFile file;
-  DFS_ASSIGN_OR_RETURN(file.basis_params.min, r.U32("chunk min"));
-  DFS_ASSIGN_OR_RETURN(file.basis_params.avg, r.U32("chunk avg"));
-  DFS_ASSIGN_OR_RETURN(file.basis_params.max, r.U32("chunk max"));
+  DFS_ASSIGN_OR_RETURN(file.basis_params, DecodeChunkParams(r));
   DFS_RETURN_IF_ERROR(ValidateParams(file.basis_params));
   DFS_ASSIGN_OR_RETURN(std::string_view head,
                        r.Raw("delta header", kDeltaHeaderBytes));

@@ -19,21 +19,21 @@ void PutHash(std::string& out, const Hash128& h) {
   out.append(buf, 16);
 }
 
-void PutParams(ByteWriter& w, const ChunkParams& p) {
+}  // namespace
+
+void EncodeChunkParams(ByteWriter& w, const ChunkParams& p) {
   w.U32(p.min);
   w.U32(p.avg);
   w.U32(p.max);
 }
 
-Result<ChunkParams> GetParams(ByteReader& r) {
+Result<ChunkParams> DecodeChunkParams(ByteReader& r) {
   ChunkParams p;
   DFS_ASSIGN_OR_RETURN(p.min, r.U32("chunk min"));
   DFS_ASSIGN_OR_RETURN(p.avg, r.U32("chunk avg"));
   DFS_ASSIGN_OR_RETURN(p.max, r.U32("chunk max"));
   return p;
 }
-
-}  // namespace
 
 Status ValidateSignatureParams(const SignatureParams& params) {
   DFS_RETURN_IF_ERROR(ValidateParams(params.data));
@@ -46,12 +46,7 @@ Status ValidateSignatureParams(const SignatureParams& params) {
 
 void AppendEntry(std::string& stream, const ChunkEntry& entry) {
   PutHash(stream, entry.hash);
-  uint32_t v = entry.length;
-  while (v >= 0x80) {
-    stream.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  stream.push_back(static_cast<char>(v));
+  AppendVarint(stream, entry.length);
 }
 
 Result<std::vector<ChunkEntry>> DecodeEntries(std::string_view stream,
@@ -82,12 +77,9 @@ std::vector<ChunkEntry> ChunkData(const ChunkParams& params,
                                   std::span<const uint8_t> data) {
   std::vector<ChunkEntry> out;
   out.reserve(data.size() / params.avg + 1);
-  size_t at = 0;
-  while (at < data.size()) {
-    const size_t n = NextCut(params, data.data() + at, data.size() - at);
+  ForEachChunk(params, data, [&](size_t at, size_t n) {
     out.push_back({HashBytes(data.data() + at, n), static_cast<uint32_t>(n)});
-    at += n;
-  }
+  });
   return out;
 }
 
@@ -118,8 +110,8 @@ std::string EncodeSignatureFile(const SignatureFile& sig) {
   ByteWriter w;
   w.Raw(kSignatureMagic);
   w.U16(kSignatureVersion);
-  PutParams(w, sig.params.data);
-  PutParams(w, sig.params.sig);
+  EncodeChunkParams(w, sig.params.data);
+  EncodeChunkParams(w, sig.params.sig);
   w.U32(sig.params.top_bytes);
   w.U64(sig.basis_size);
   w.U64(sig.entries.size());
@@ -141,8 +133,8 @@ Result<SignatureFile> DecodeSignatureFile(std::string_view bytes) {
         "signature version " + std::to_string(version) + ", this reads 1");
   }
   SignatureFile sig;
-  DFS_ASSIGN_OR_RETURN(sig.params.data, GetParams(r));
-  DFS_ASSIGN_OR_RETURN(sig.params.sig, GetParams(r));
+  DFS_ASSIGN_OR_RETURN(sig.params.data, DecodeChunkParams(r));
+  DFS_ASSIGN_OR_RETURN(sig.params.sig, DecodeChunkParams(r));
   DFS_ASSIGN_OR_RETURN(sig.params.top_bytes, r.U32("top level size"));
   DFS_RETURN_IF_ERROR(ValidateSignatureParams(sig.params));
   DFS_ASSIGN_OR_RETURN(sig.basis_size, r.U64("basis size"));

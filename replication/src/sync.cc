@@ -7,19 +7,6 @@
 namespace dfs::repl {
 namespace {
 
-void PutParams(ByteWriter& w, const ChunkParams& p) {
-  w.U32(p.min);
-  w.U32(p.avg);
-  w.U32(p.max);
-}
-Result<ChunkParams> GetParams(ByteReader& r) {
-  ChunkParams p;
-  DFS_ASSIGN_OR_RETURN(p.min, r.U32("chunk min"));
-  DFS_ASSIGN_OR_RETURN(p.avg, r.U32("chunk avg"));
-  DFS_ASSIGN_OR_RETURN(p.max, r.U32("chunk max"));
-  return p;
-}
-
 // Where each chunk of a level stream starts, from the entries above it.
 std::vector<uint64_t> Offsets(const std::vector<ChunkEntry>& entries) {
   std::vector<uint64_t> out;
@@ -82,8 +69,8 @@ Result<std::pair<SyncMessage, size_t>> DecodeSyncFrameHeader(
 std::string EncodeHello(const Hello& h) {
   ByteWriter w;
   w.U16(h.version);
-  PutParams(w, h.params.data);
-  PutParams(w, h.params.sig);
+  EncodeChunkParams(w, h.params.data);
+  EncodeChunkParams(w, h.params.sig);
   w.U32(h.params.top_bytes);
   w.U8(h.levels);
   w.U64(h.basis_chunks);
@@ -100,8 +87,8 @@ Result<Hello> DecodeHello(std::string_view payload) {
         Errc::kUnsupported,
         "sync version " + std::to_string(h.version) + ", this speaks 1");
   }
-  DFS_ASSIGN_OR_RETURN(h.params.data, GetParams(r));
-  DFS_ASSIGN_OR_RETURN(h.params.sig, GetParams(r));
+  DFS_ASSIGN_OR_RETURN(h.params.data, DecodeChunkParams(r));
+  DFS_ASSIGN_OR_RETURN(h.params.sig, DecodeChunkParams(r));
   DFS_ASSIGN_OR_RETURN(h.params.top_bytes, r.U32("top size"));
   DFS_RETURN_IF_ERROR(ValidateSignatureParams(h.params));
   DFS_ASSIGN_OR_RETURN(h.levels, r.U8("levels"));

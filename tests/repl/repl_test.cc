@@ -295,9 +295,7 @@ TEST_F(DeltaTest, HostileDeltasAreRefusedAndLeaveNothingVisible) {
   };
   auto varint = [](uint64_t v) {
     std::string s;
-    while (v >= 0x80)
-      s.push_back(static_cast<char>((v & 0x7f) | 0x80)), v >>= 7;
-    s.push_back(static_cast<char>(v));
+    AppendVarint(s, v);
     return s;
   };
   const std::vector<std::pair<std::string, std::string>> cases = {

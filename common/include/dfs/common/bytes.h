@@ -17,20 +17,22 @@
 
 namespace dfs {
 
+// LEB128: 7 bits a byte, low group first; 1..10 bytes.
+inline void AppendVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
 class ByteWriter {
  public:
   void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
   void U16(uint16_t v) { Fixed(v, 2); }
   void U32(uint32_t v) { Fixed(v, 4); }
   void U64(uint64_t v) { Fixed(v, 8); }
-  // LEB128: 7 bits a byte, low first; 1..10 bytes.
-  void Varint(uint64_t v) {
-    while (v >= 0x80) {
-      out_.push_back(static_cast<char>((v & 0x7f) | 0x80));
-      v >>= 7;
-    }
-    out_.push_back(static_cast<char>(v));
-  }
+  void Varint(uint64_t v) { AppendVarint(out_, v); }
   // u32 length + bytes.
   void String(std::string_view s);
   void Raw(std::string_view s) { out_.append(s); }

@@ -46,6 +46,18 @@ Status ValidateParams(const ChunkParams& params);
 // is shorter than `min` or no cut point is found before `max`).
 size_t NextCut(const ChunkParams& params, const uint8_t* data, size_t size);
 
+// Calls `fn(offset, length)` for every chunk of `data`, in order.
+template <typename Fn>
+void ForEachChunk(const ChunkParams& params, std::span<const uint8_t> data,
+                  Fn&& fn) {
+  size_t at = 0;
+  while (at < data.size()) {
+    const size_t n = NextCut(params, data.data() + at, data.size() - at);
+    fn(at, n);
+    at += n;
+  }
+}
+
 // Every chunk length of `data`, in order (empty for empty data).
 std::vector<uint32_t> ChunkLengths(const ChunkParams& params,
                                    std::span<const uint8_t> data);

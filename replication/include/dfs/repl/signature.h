@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dfs/common/bytes.h"
 #include "dfs/common/result.h"
 #include "dfs/repl/chunker.h"
 #include "dfs/repl/hash.h"
@@ -40,6 +41,10 @@ inline constexpr size_t kMaxLevelBytes = size_t{256} << 20;
 inline constexpr size_t kMaxEntries = kMaxLevelBytes / (kHashBytes + 1);
 
 Status ValidateSignatureParams(const SignatureParams& params);
+
+// Chunk params on the wire and on disk: min, avg, max as u32 (FORMAT.md).
+void EncodeChunkParams(ByteWriter& out, const ChunkParams& params);
+Result<ChunkParams> DecodeChunkParams(ByteReader& in);
 
 // Entry encoding: 16 hash bytes (low then high, little-endian) + varint
 // length.
