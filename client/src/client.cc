@@ -130,16 +130,21 @@ std::optional<size_t> Client::FirstReachable(const Entry& entry, size_t from) {
     if (IsReachable(entry.targets[i], false)) return i;
   }
   // Nothing left: targets that a caller reported (rather than a check
-  // found) down get a real check before the path is given up.
+  // found) down get a real check before the path is given up, and one
+  // that another thread found reachable meanwhile is taken as it is.
   for (size_t k = 0; k < n; ++k) {
     const size_t i = (from + k) % n;
-    bool reported;
+    Health now;
     {
       std::lock_guard lock(mu_);
       auto it = health_.find(entry.targets[i].key);
-      reported = it != health_.end() && it->second.reported;
+      if (it != health_.end()) now = it->second;
     }
-    if (reported && IsReachable(entry.targets[i], true)) return i;
+    if (now.state == TargetState::kReachable) return i;
+    if ((now.reported || now.state == TargetState::kUnknown) &&
+        IsReachable(entry.targets[i], true)) {
+      return i;
+    }
   }
   return std::nullopt;
 }
