@@ -24,6 +24,14 @@ Clock::TimePoint FromMillis(int64_t ms) {
   return Clock::TimePoint(std::chrono::milliseconds(ms));
 }
 
+Error NoReachableTarget(const std::string& prefix,
+                        const std::vector<TargetLocation>& targets) {
+  std::string names;
+  for (const auto& t : targets) names += " " + t.unc;
+  return MakeError(Errc::kIo,
+                   "no target of " + prefix + " is reachable:" + names);
+}
+
 std::string WithSlashes(std::string_view remainder) {
   std::string out(remainder);
   std::replace(out.begin(), out.end(), '\\', '/');
@@ -65,13 +73,16 @@ Result<Client::Entry> Client::BuildEntry(
   for (const auto& e : response.entries) {
     DFS_ASSIGN_OR_RETURN(TargetLocation where,
                          MapTarget(config_, e.network_address));
-    Target t;
-    t.unc = where.unc;
-    t.key = ns::FoldCase(where.unc);
-    t.location = std::move(where);
-    entry.targets.push_back(std::move(t));
+    entry.targets.push_back(std::move(where));
   }
   return entry;
+}
+
+void Client::SetPrefix(Entry& entry, const ns::NormalizedPath& path,
+                       size_t components) {
+  entry.prefix_components = components;
+  entry.prefix = path.display.substr(0, path.display_end[components - 1]);
+  entry.prefix_key = "\\\\" + std::string(path.FoldedRange(0, components));
 }
 
 Result<Client::Entry> Client::Fetch(const std::string& request_path,
@@ -104,7 +115,7 @@ Result<Client::Entry> Client::Fetch(const std::string& request_path,
   return Fail(Errc::kIo, "no namespace server answered (" + failures + ")");
 }
 
-bool Client::IsReachable(const Target& target, bool force) {
+bool Client::IsReachable(const TargetLocation& target, bool force) {
   const auto now = clock_.Now();
   if (!force) {
     std::lock_guard lock(mu_);
@@ -115,7 +126,7 @@ bool Client::IsReachable(const Target& target, bool force) {
       return it->second.state == TargetState::kReachable;
     }
   }
-  const bool reachable = check_.Reachable(target.location);
+  const bool reachable = check_.Reachable(target);
   std::lock_guard lock(mu_);
   health_[target.key] = {
       reachable ? TargetState::kReachable : TargetState::kUnreachable,
@@ -181,7 +192,7 @@ Resolution Client::View(const Entry& entry, std::string_view remainder,
   for (const auto& t : entry.targets) {
     ResolvedTarget v;
     v.unc = t.unc;
-    v.local_root = t.location.local_root;
+    v.local_root = t.local_root;
     auto h = health_.find(t.key);
     if (h != health_.end()) {
       v.state = h->second.state;
@@ -203,7 +214,6 @@ Result<Resolution> Client::Resolve(std::string_view path,
   // Longest cached prefix first; a folder entry covers all below it.
   std::string key;
   std::optional<Entry> cached;
-  size_t prefix_components = 0;
   {
     std::lock_guard lock(mu_);
     for (size_t i = np.count; i >= 2 && !cached; --i) {
@@ -223,11 +233,6 @@ Result<Resolution> Client::Resolve(std::string_view path,
   const auto now = clock_.Now();
 
   if (cached && now < cached->expires_at) {
-    ns::NormalizedPath prefix_path;
-    if (!ns::NormalizeUnc(cached->prefix, 2, prefix_path)) {
-      return Fail(Errc::kCorrupt, "cache entry " + cached->prefix);
-    }
-    prefix_components = prefix_path.count;
     Entry entry = std::move(*cached);
     const uint64_t generation = entry.generation;
     auto active = IsReachable(entry.targets[entry.active], false)
@@ -235,12 +240,9 @@ Result<Resolution> Client::Resolve(std::string_view path,
                       : FirstReachable(entry, entry.active + 1);
     if (!active) {
       if (!require_reachable) {
-        return View(entry, remainder_after(prefix_components), true);
+        return View(entry, remainder_after(entry.prefix_components), true);
       }
-      std::string names;
-      for (const auto& t : entry.targets) names += " " + t.unc;
-      return Fail(Errc::kIo,
-                  "no target of " + entry.prefix + " is reachable:" + names);
+      return Unexpected(NoReachableTarget(entry.prefix, entry.targets));
     }
     if (*active != entry.active) {
       entry.active = *active;
@@ -250,7 +252,7 @@ Result<Resolution> Client::Resolve(std::string_view path,
         it->second.active = *active;
       }
     }
-    return View(entry, remainder_after(prefix_components), true);
+    return View(entry, remainder_after(entry.prefix_components), true);
   }
 
   // Miss or expired: ask a namespace server for the whole path.
@@ -261,18 +263,15 @@ Result<Resolution> Client::Resolve(std::string_view path,
     // Every namespace server is gone: an expired entry is still the best
     // answer there is (the web farm keeps serving).
     if (cached && IsIo(fetched.error())) {
-      ns::NormalizedPath prefix_path;
-      if (ns::NormalizeUnc(cached->prefix, 2, prefix_path)) {
-        auto active = FirstReachable(*cached, cached->active);
-        if (active) {
-          cached->active = *active;
-          return View(*cached, remainder_after(prefix_path.count), true);
-        }
+      if (auto active = FirstReachable(*cached, cached->active)) {
+        cached->active = *active;
+        return View(*cached, remainder_after(cached->prefix_components), true);
       }
     }
     return Unexpected(std::move(fetched).error());
   }
   Entry entry = std::move(fetched).value();
+  size_t prefix_components = 0;
   // PathConsumed counts UTF-16 units of what we sent; it must end on one of
   // our component boundaries.
   for (size_t i = 2; i <= np.count; ++i) {
@@ -286,9 +285,8 @@ Result<Resolution> Client::Resolve(std::string_view path,
                                     " characters of " + request_path +
                                     ", not a whole component");
   }
-  entry.prefix =
-      std::string(np.display.substr(0, np.display_end[prefix_components - 1]));
-  key = "\\\\" + std::string(np.FoldedRange(0, prefix_components));
+  SetPrefix(entry, np, prefix_components);
+  key = entry.prefix_key;
   if (entry.root_referral && prefix_components != np.count) {
     key = np.folded;  // see the class comment: exact path only
   }
@@ -313,10 +311,7 @@ Result<Resolution> Client::Resolve(std::string_view path,
   }
   Store(key, entry);
   if (!active && require_reachable) {
-    std::string names;
-    for (const auto& t : entry.targets) names += " " + t.unc;
-    return Fail(Errc::kIo,
-                "no target of " + entry.prefix + " is reachable:" + names);
+    return Unexpected(NoReachableTarget(entry.prefix, entry.targets));
   }
   return View(entry, remainder_after(prefix_components), false);
 }
@@ -325,13 +320,12 @@ void Client::ReportFailure(std::string_view prefix,
                            std::string_view target_unc) {
   auto where = MapTarget(config_, target_unc);
   if (!where) return;
-  const std::string target_key = ns::FoldCase(where->unc);
   const std::string prefix_key = ns::FoldCase(prefix);
   std::lock_guard lock(mu_);
-  health_[target_key] = {TargetState::kUnreachable, clock_.Now(), true};
+  health_[where->key] = {TargetState::kUnreachable, clock_.Now(), true};
   for (auto& [key, entry] : entries_) {
-    if (ns::FoldCase(entry.prefix) != prefix_key) continue;
-    if (entry.targets[entry.active].key == target_key) {
+    if (entry.prefix_key != prefix_key) continue;
+    if (entry.targets[entry.active].key == where->key) {
       entry.active = (entry.active + 1) % entry.targets.size();
     }
   }
@@ -339,12 +333,7 @@ void Client::ReportFailure(std::string_view prefix,
 
 bool Client::CheckNow(std::string_view target_unc) {
   auto where = MapTarget(config_, target_unc);
-  if (!where) return false;
-  Target t;
-  t.unc = where->unc;
-  t.key = ns::FoldCase(where->unc);
-  t.location = std::move(where).value();
-  return IsReachable(t, true);
+  return where && IsReachable(*where, true);
 }
 
 void Client::Flush() {
@@ -418,7 +407,12 @@ Status Client::ImportState(std::string_view text) {
     preferred = doc.value("preferred_server", size_t{0});
     for (const auto& j : doc.at("entries")) {
       Entry e;
-      e.prefix = j.at("prefix").get<std::string>();
+      ns::NormalizedPath prefix;
+      if (!ns::NormalizeUnc(j.at("prefix").get<std::string>(), 2, prefix)) {
+        return Fail(Errc::kCorrupt,
+                    "client cache: bad prefix " + j.at("prefix").dump());
+      }
+      SetPrefix(e, prefix, prefix.count);
       e.root_referral = j.at("root_referral").get<bool>();
       e.failback = j.at("failback").get<bool>();
       e.ttl_seconds = j.at("ttl").get<uint32_t>();
@@ -426,20 +420,12 @@ Status Client::ImportState(std::string_view text) {
       for (const auto& unc : j.at("targets")) {
         DFS_ASSIGN_OR_RETURN(TargetLocation where,
                              MapTarget(config_, unc.get<std::string>()));
-        Target t;
-        t.unc = where.unc;
-        t.key = ns::FoldCase(where.unc);
-        t.location = std::move(where);
-        e.targets.push_back(std::move(t));
+        e.targets.push_back(std::move(where));
       }
       e.active = j.at("active").get<size_t>();
       if (e.targets.empty() || e.active >= e.targets.size()) {
         return Fail(Errc::kCorrupt, "client cache: entry " + e.prefix +
                                         " has no such active target");
-      }
-      ns::NormalizedPath check;
-      if (!ns::NormalizeUnc(e.prefix, 2, check)) {
-        return Fail(Errc::kCorrupt, "client cache: bad prefix " + e.prefix);
       }
       entries[j.at("key").get<std::string>()] = std::move(e);
     }

@@ -148,6 +148,7 @@ Result<TargetLocation> MapTarget(const ClientConfig& config,
   DFS_RETURN_IF_ERROR(NormalizeUnc(unc, 2, path));
   TargetLocation out;
   out.unc = path.display;
+  out.key = path.folded;
   out.server = std::string(path.Folded(0));
   // The longest configured prefix: `\\server\share`, then `\\server`.
   std::string local;

@@ -1,13 +1,9 @@
 #include "dfs/client_net/system.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <condition_variable>
 #include <thread>
@@ -24,9 +20,10 @@ Result<referral::DecodedResponse> DfsdReferralSource::Fetch(
   return referral::DecodeResponse(bytes);
 }
 
-// A stat() on its own thread; whoever waits gives up after the timeout and
-// the thread finishes (or stays stuck) on its own.
-struct SystemReachabilityCheck::PendingStat {
+// A blocking call (stat, getaddrinfo) on its own thread; whoever waits
+// gives up after the timeout and the thread finishes (or stays stuck) on
+// its own.
+struct SystemReachabilityCheck::PendingCall {
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
@@ -44,75 +41,61 @@ SystemReachabilityCheck::SystemReachabilityCheck(
 
 SystemReachabilityCheck::~SystemReachabilityCheck() = default;
 
-namespace {
-
-bool ConnectWithin(const sockaddr_in& addr, std::chrono::milliseconds timeout) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  bool ok = false;
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
-    ok = true;
-  } else if (errno == EINPROGRESS) {
-    pollfd p{fd, POLLOUT, 0};
-    if (poll(&p, 1, static_cast<int>(timeout.count())) == 1) {
-      int err = 0;
-      socklen_t len = sizeof err;
-      ok = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
-    }
-  }
-  close(fd);
-  return ok;
-}
-
-}  // namespace
-
 bool SystemReachabilityCheck::ProbeTcp(const std::string& endpoint,
                                        bool resolve,
                                        std::chrono::milliseconds timeout) {
+  // The same bounded connect dfsutil and the referral fetch use.
+  auto connects = [](const std::string& ip_port, std::chrono::milliseconds t) {
+    return referral_net::FramedClient::Connect(ip_port, t, 0).has_value();
+  };
   const size_t colon = endpoint.rfind(':');
   if (colon == std::string::npos) return false;
   const std::string host = endpoint.substr(0, colon);
-  const int port = std::atoi(endpoint.c_str() + colon + 1);
-  if (port <= 0 || port > 65535) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1) {
-    return ConnectWithin(addr, timeout);
+  in_addr literal{};
+  if (inet_pton(AF_INET, host.c_str(), &literal) == 1) {
+    return connects(endpoint, timeout);
   }
   if (!resolve) return false;
   // getaddrinfo cannot be cancelled: run it on a helper thread and stop
   // waiting at the deadline.
-  auto result = std::make_shared<PendingStat>();
-  auto resolved = std::make_shared<sockaddr_in>();
-  std::thread([host, result, resolved] {
+  auto call = std::make_shared<PendingCall>();
+  auto address = std::make_shared<std::string>();
+  std::thread([host, call, address] {
     addrinfo hints{};
     hints.ai_family = AF_INET;
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* list = nullptr;
-    const bool ok = getaddrinfo(host.c_str(), nullptr, &hints, &list) == 0 &&
-                    list != nullptr;
-    if (ok) *resolved = *reinterpret_cast<sockaddr_in*>(list->ai_addr);
+    bool ok = getaddrinfo(host.c_str(), nullptr, &hints, &list) == 0 &&
+              list != nullptr;
+    char text[INET_ADDRSTRLEN] = {};
+    ok = ok &&
+         inet_ntop(AF_INET,
+                   &reinterpret_cast<sockaddr_in*>(list->ai_addr)->sin_addr,
+                   text, sizeof text) != nullptr;
     if (list) freeaddrinfo(list);
-    std::lock_guard lock(result->mu);
-    result->done = true;
-    result->ok = ok;
-    result->cv.notify_all();
+    std::lock_guard lock(call->mu);
+    if (ok) *address = text;
+    call->done = true;
+    call->ok = ok;
+    call->cv.notify_all();
   }).detach();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::unique_lock lock(result->mu);
-  if (!result->cv.wait_until(lock, deadline, [&] { return result->done; }) ||
-      !result->ok) {
-    return false;
+  std::string ip;
+  {
+    std::unique_lock lock(call->mu);
+    if (!call->cv.wait_until(lock, deadline, [&] { return call->done; }) ||
+        !call->ok) {
+      return false;
+    }
+    ip = *address;
   }
-  addr.sin_addr = resolved->sin_addr;
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
-  return left.count() > 0 && ConnectWithin(addr, left);
+  return left.count() > 0 && connects(ip + endpoint.substr(colon), left);
 }
 
 bool SystemReachabilityCheck::PathAnswers(const std::string& path) {
-  std::shared_ptr<PendingStat> pending;
+  std::shared_ptr<PendingCall> pending;
   {
     std::lock_guard lock(mu_);
     auto it = stuck_.find(path);
@@ -130,7 +113,7 @@ bool SystemReachabilityCheck::PathAnswers(const std::string& path) {
     std::lock_guard guard(mu_);
     if (stuck_[path] == pending) stuck_.erase(path);
   }
-  pending = std::make_shared<PendingStat>();
+  pending = std::make_shared<PendingCall>();
   std::thread([path, pending, look = look_] {
     const bool ok = look(path);
     std::lock_guard lock(pending->mu);

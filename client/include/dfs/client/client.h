@@ -35,6 +35,7 @@
 #include "dfs/client/config.h"
 #include "dfs/common/clock.h"
 #include "dfs/common/result.h"
+#include "dfs/ns/path.h"
 #include "dfs/referral/codec.h"
 
 namespace dfs::client {
@@ -135,18 +136,15 @@ class Client {
   const ClientConfig& config() const { return config_; }
 
  private:
-  struct Target {
-    std::string unc;
-    std::string key;  // folded UNC
-    TargetLocation location;
-  };
   struct Entry {
-    std::string prefix;  // UNC, server spelling
+    std::string prefix;      // UNC, in the spelling first asked for
+    std::string prefix_key;  // `prefix` folded
+    size_t prefix_components = 0;
     bool root_referral = false;
     bool failback = false;
     uint32_t ttl_seconds = 0;
     Clock::TimePoint expires_at{};
-    std::vector<Target> targets;
+    std::vector<TargetLocation> targets;
     size_t active = 0;
     uint64_t generation = 0;
   };
@@ -158,9 +156,12 @@ class Client {
 
   Result<Entry> Fetch(const std::string& request_path, size_t* consumed_units);
   Result<Entry> BuildEntry(const referral::DecodedResponse& response) const;
+  // Sets the entry's prefix to the first `components` of `path`.
+  static void SetPrefix(Entry& entry, const ns::NormalizedPath& path,
+                        size_t components);
   // First reachable target starting at `from` (wrapping), or nullopt.
   std::optional<size_t> FirstReachable(const Entry& entry, size_t from);
-  bool IsReachable(const Target& target, bool force);
+  bool IsReachable(const TargetLocation& target, bool force);
   void Store(const std::string& key, Entry entry);
   Resolution View(const Entry& entry, std::string_view remainder,
                   bool from_cache) const;

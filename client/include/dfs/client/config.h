@@ -58,6 +58,7 @@ Result<ClientConfig> ParseConfig(std::string_view json);
 // Where one target lives on this node.
 struct TargetLocation {
   std::string unc;         // `\\server\share\rest`, server spelling
+  std::string key;         // `unc` folded: the target's identity
   std::string server;      // folded
   std::string local_root;  // the mapped directory for the target itself
   // "IP:PORT" to probe, empty for none; `probe_host_name` set when the

@@ -43,13 +43,13 @@ class SystemReachabilityCheck final : public client::ReachabilityCheck {
                        std::chrono::milliseconds timeout);
 
  private:
-  struct PendingStat;
+  struct PendingCall;
   bool PathAnswers(const std::string& path);
 
   std::chrono::milliseconds probe_timeout_, path_timeout_;
   LookFn look_;
   std::mutex mu_;
-  std::map<std::string, std::shared_ptr<PendingStat>> stuck_;
+  std::map<std::string, std::shared_ptr<PendingCall>> stuck_;
 };
 
 }  // namespace dfs::client_net
