@@ -201,15 +201,7 @@ std::string DeltaFilePrefix(const ChunkParams& basis_params,
 
 Result<DeltaFile> SplitDeltaFile(std::string_view bytes) {
   ByteReader r(bytes);
-  auto magic = r.Raw("delta magic", kDeltaMagic.size());
-  if (!magic || *magic != kDeltaMagic) {
-    return Fail(Errc::kCorrupt, "not a dfs delta file (bad magic)");
-  }
-  DFS_ASSIGN_OR_RETURN(uint16_t version, r.U16("delta version"));
-  if (version != kDeltaVersion) {
-    return Fail(Errc::kUnsupported,
-                "delta version " + std::to_string(version) + ", this reads 1");
-  }
+  DFS_RETURN_IF_ERROR(ReadFileHead(r, kDeltaMagic, kDeltaVersion, "delta"));
   DeltaFile file;
   DFS_ASSIGN_OR_RETURN(file.basis_params, DecodeChunkParams(r));
   DFS_RETURN_IF_ERROR(ValidateParams(file.basis_params));

@@ -21,6 +21,22 @@ void PutHash(std::string& out, const Hash128& h) {
 
 }  // namespace
 
+Status ReadFileHead(ByteReader& r, std::string_view magic, uint16_t version,
+                    std::string_view what) {
+  auto got = r.Raw("magic", magic.size());
+  if (!got || *got != magic) {
+    return Fail(Errc::kCorrupt,
+                "not a dfs " + std::string(what) + " file (bad magic)");
+  }
+  DFS_ASSIGN_OR_RETURN(uint16_t got_version, r.U16("version"));
+  if (got_version != version) {
+    return Fail(Errc::kUnsupported,
+                std::string(what) + " version " + std::to_string(got_version) +
+                    ", this reads " + std::to_string(version));
+  }
+  return Status::Ok();
+}
+
 void EncodeChunkParams(ByteWriter& w, const ChunkParams& p) {
   w.U32(p.min);
   w.U32(p.avg);
@@ -122,16 +138,8 @@ std::string EncodeSignatureFile(const SignatureFile& sig) {
 
 Result<SignatureFile> DecodeSignatureFile(std::string_view bytes) {
   ByteReader r(bytes);
-  auto magic = r.Raw("signature magic", kSignatureMagic.size());
-  if (!magic || *magic != kSignatureMagic) {
-    return Fail(Errc::kCorrupt, "not a dfs signature file (bad magic)");
-  }
-  DFS_ASSIGN_OR_RETURN(uint16_t version, r.U16("signature version"));
-  if (version != kSignatureVersion) {
-    return Fail(
-        Errc::kUnsupported,
-        "signature version " + std::to_string(version) + ", this reads 1");
-  }
+  DFS_RETURN_IF_ERROR(
+      ReadFileHead(r, kSignatureMagic, kSignatureVersion, "signature"));
   SignatureFile sig;
   DFS_ASSIGN_OR_RETURN(sig.params.data, DecodeChunkParams(r));
   DFS_ASSIGN_OR_RETURN(sig.params.sig, DecodeChunkParams(r));

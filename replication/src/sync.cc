@@ -268,14 +268,14 @@ Result<SyncStats> RunSender(Channel& channel, std::span<const uint8_t> data,
   for (size_t k = hello->levels - 1; k >= 1; --k) {
     auto wanted = DecodeEntries(current, params.sig.max);
     if (!wanted) return Abort<SyncStats>(channel, wanted.error());
+    // Our level k's chunks are listed by our level k+1: decode, not re-chunk.
     const std::string& pool_stream = own[k - 1];
     std::unordered_map<Hash128, std::string_view, Hash128Hasher> pool;
     {
+      auto ours = DecodeEntries(own[k], params.sig.max);
+      if (!ours) return Abort<SyncStats>(channel, ours.error());
       size_t at = 0;
-      for (const auto& e :
-           ChunkData(params.sig,
-                     {reinterpret_cast<const uint8_t*>(pool_stream.data()),
-                      pool_stream.size()})) {
+      for (const auto& e : *ours) {
         pool.try_emplace(e.hash,
                          std::string_view(pool_stream).substr(at, e.length));
         at += e.length;

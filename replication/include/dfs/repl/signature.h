@@ -42,6 +42,11 @@ inline constexpr size_t kMaxEntries = kMaxLevelBytes / (kHashBytes + 1);
 
 Status ValidateSignatureParams(const SignatureParams& params);
 
+// The start of our files: an 8-byte magic, then a u16 version. Errors:
+// kCorrupt (another magic: `what` names the file kind), kUnsupported.
+Status ReadFileHead(ByteReader& in, std::string_view magic, uint16_t version,
+                    std::string_view what);
+
 // Chunk params on the wire and on disk: min, avg, max as u32 (FORMAT.md).
 void EncodeChunkParams(ByteWriter& out, const ChunkParams& params);
 Result<ChunkParams> DecodeChunkParams(ByteReader& in);
