@@ -80,7 +80,7 @@ void ReadOnly(struct stat* st) {
 int DfsGetattr(const char* path, struct stat* st, fuse_file_info*) {
   std::memset(st, 0, sizeof *st);
   const size_t depth = Depth(path);
-  if (depth == 0 || std::strcmp(path, "/") == 0) {
+  if (depth == 0) {  // "/"
     st->st_mode = S_IFDIR | 0555;
     st->st_nlink = 2;
     return 0;
@@ -109,7 +109,7 @@ int DfsReaddir(const char* path, void* buf, fuse_fill_dir_t fill, off_t,
   MountContext& ctx = Context();
   std::set<std::string> names;
   const size_t depth = Depth(path);
-  if (depth == 0 || std::strcmp(path, "/") == 0) {
+  if (depth == 0) {  // "/"
     names.insert(ctx.options.roots.begin(), ctx.options.roots.end());
     for (const auto& e : ctx.client->Entries()) {
       ns::NormalizedPath p;
@@ -163,21 +163,26 @@ struct OpenFile {
   std::mutex mu;
   int fd = -1;
   std::string unc;
+  // Where `fd` was opened: the target to report when it fails.
+  std::string prefix, target;
 };
 
 int OpenOnActive(OpenFile& file) {
-  return WithFailover(file.unc, [&](const std::string& local, const auto&) {
-    const int fd = ::open(local.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-      ::close(fd);
-      return -EISDIR;
-    }
-    if (file.fd >= 0) ::close(file.fd);
-    file.fd = fd;
-    return 0;
-  });
+  return WithFailover(
+      file.unc, [&](const std::string& local, const client::Resolution& r) {
+        const int fd = ::open(local.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return -errno;
+        struct stat st {};
+        if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+          ::close(fd);
+          return -EISDIR;
+        }
+        if (file.fd >= 0) ::close(file.fd);
+        file.fd = fd;
+        file.prefix = r.prefix;
+        file.target = r.ActiveTarget().unc;
+        return 0;
+      });
 }
 
 int DfsOpen(const char* path, fuse_file_info* fi) {
@@ -199,10 +204,10 @@ int DfsRead(const char*, char* buf, size_t size, off_t offset,
     if (n >= 0) return static_cast<int>(n);
     const int err = errno;
     if (!IsTargetFailure(err)) return -err;
-    // The target went away mid-read: report it, reopen the same file on
-    // the next target and carry on at the same offset.
-    auto r = Context().client->Resolve(file->unc, false);
-    if (r) Context().client->ReportFailure(r->prefix, r->ActiveTarget().unc);
+    // The target went away mid-read: report the one this descriptor is
+    // on, reopen the same file on the next target and carry on at the
+    // same offset.
+    Context().client->ReportFailure(file->prefix, file->target);
     const int rc = OpenOnActive(*file);
     if (rc != 0) return rc;
   }
