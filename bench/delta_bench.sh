@@ -26,7 +26,7 @@ gen="$bin/make_delta_data"
 
 now() { date +%s.%N; }
 elapsed() { echo "$(now) - $1" | bc -l | xargs printf '%.2f'; }
-runs=${DFS_BENCH_RUNS:-5}
+runs=${DFS_BENCH_RUNS:-6}
 # The median of the times given.
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
@@ -49,12 +49,24 @@ min_d=$(stat -c %s "$work/d/new")
 
 printf '\n%-4s %12s | %12s %7s %7s | %12s %7s %7s | %12s %7s %7s\n' \
   "" "minimum" "dfsdelta" "x min" "s" "rsync" "x min" "s" "rdiff" "x min" "s"
+# Memory the guest freed is handed back to the host here (free page
+# reporting) and costs ~2 s a GB to touch again: whichever tool runs when
+# little freed memory is still at hand pays that for its output file, the
+# others not. So each timed run starts with freshly freed memory (a scratch
+# file of twice the new file, written and deleted) and the tools take turns
+# going first.
+warm_memory() {  # $1 = workload dir
+  local mb=$(( $(stat -c %s "$1/new") * 2 / 1048576 + 64 ))
+  dd if=/dev/zero of="$work/scratch" bs=1M count="$mb" status=none
+  rm -f "$work/scratch"
+}
 run_ours() {  # $1 = workload dir, $2 = workload
   # As rsync does below: the receiver's copy of the old file is replaced
   # by the new one (for d: the new name is created beside the old one).
   rm -rf "$1/mine"; mkdir -p "$1/mine"
   cp "$1/old" "$1/mine/f"
   sync
+  warm_memory "$1"
   local t; t=$(now)
   if [ "$2" = d ]; then
     ours_out=$("$bin/dfsdelta" --stats sync - "$1/new" "$1/mine/g" --reuse "$1/mine/f")
@@ -75,6 +87,7 @@ run_rsync() {  # the destination holds the old file (for d: under its old name)
     cp "$1/old" "$1/dst/f"; ln "$1/new" "$1/src/f"; target=f
   fi
   sync
+  warm_memory "$1"
   local t; t=$(now)
   rsync_out=$(rsync --no-whole-file --stats -I "$1/src/$target" "$1/dst/$target")
   rsync_times+=("$(elapsed "$t")")
@@ -83,6 +96,7 @@ run_rsync() {  # the destination holds the old file (for d: under its old name)
 }
 run_rdiff() {  # signature of the old file, delta, patch; bytes = sig + delta
   rm -f "$1/sig.rdiff" "$1/delta.rdiff" "$1/out.rdiff"; sync
+  warm_memory "$1"
   local t; t=$(now)
   rdiff signature "$1/old" "$1/sig.rdiff"
   rdiff delta "$1/sig.rdiff" "$1/new" "$1/delta.rdiff"
@@ -97,11 +111,16 @@ sync
 for w in a b c d; do
   d="$work/$w"
   min_var="min_$w"; min=${!min_var}
-  # The tools take turns, $runs rounds, each run after a `sync` so that
-  # one run's dirty pages do not slow the next; the median time is shown.
+  # $runs rounds, each starting with the next tool; every run after a
+  # `sync` (one run's dirty pages do not slow the next) and warm_memory;
+  # the median time is shown.
   ours_times=(); rsync_times=(); rdiff_times=()
-  for _ in $(seq "$runs"); do
-    run_ours "$d" "$w"; run_rsync "$d" "$w"; run_rdiff "$d" "$w"
+  for round in $(seq "$runs"); do
+    case $((round % 3)) in
+      1) run_ours "$d" "$w"; run_rsync "$d" "$w"; run_rdiff "$d" "$w" ;;
+      2) run_rsync "$d" "$w"; run_rdiff "$d" "$w"; run_ours "$d" "$w" ;;
+      0) run_rdiff "$d" "$w"; run_ours "$d" "$w"; run_rsync "$d" "$w" ;;
+    esac
   done
   ours=$(echo "$ours_out" | awk '/wire bytes:/ {print $3}')
   sent=$(echo "$rsync_out" | awk -F': ' '/Total bytes sent/ {gsub(",","",$2); print $2}')
@@ -117,6 +136,7 @@ for w in a b c d; do
 done
 echo
 echo "bytes: both directions; for (d) 'x min' is x the file size (nothing changed)."
-echo "seconds: median of $runs rounds (DFS_BENCH_RUNS) in which the tools take turns, each after a sync;"
+echo "seconds: median of $runs rounds (DFS_BENCH_RUNS), each begun by the next tool; every run after a sync"
+echo "and with freshly freed memory at hand (warm_memory);"
 echo "rdiff's is signature + delta + patch."
 echo "rsync and rdiff run on the same files in the same run."

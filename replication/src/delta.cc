@@ -3,6 +3,7 @@
 #include <zstd.h>
 
 #include <cstring>
+#include <random>
 
 #include "dfs/common/bytes.h"
 
@@ -50,17 +51,52 @@ Result<DeltaHeader> DecodeDeltaHeader(std::string_view bytes) {
 
 DeltaEncoder::DeltaEncoder(const std::vector<ChunkEntry>& basis, int zstd_level)
     : basis_(basis), zstd_level_(zstd_level) {
-  index_.reserve(basis.size());
-  for (uint64_t i = 0; i < basis.size(); ++i)
-    index_.try_emplace(basis[i].hash, i);
+  static_assert(kMaxEntries < UINT32_MAX, "basis indices fit the slots");
+  size_t capacity = 16;
+  while (capacity < basis.size() * 2) capacity *= 2;
+  slots_.assign(capacity, 0);
+  slot_mask_ = capacity - 1;
+  std::random_device random;
+  for (auto& key : slot_keys_)
+    key = (uint64_t{random()} << 32 | random()) | 1;  // odd multipliers
+  for (uint64_t i = 0; i < basis.size(); ++i) {
+    // The first of equal chunks keeps the slot.
+    for (size_t s = SlotOf(basis[i].hash);; s = (s + 1) & slot_mask_) {
+      if (slots_[s] == 0) {
+        slots_[s] = static_cast<uint32_t>(i + 1);
+        break;
+      }
+      if (basis_[slots_[s] - 1].hash == basis[i].hash) break;
+    }
+  }
 }
 
-void DeltaEncoder::FlushLiteral(std::string& out) {
+size_t DeltaEncoder::SlotOf(const Hash128& hash) const {
+  const uint64_t mixed = hash.low * slot_keys_[0] + hash.high * slot_keys_[1];
+  return static_cast<size_t>(mixed >> 32) & slot_mask_;
+}
+
+std::optional<uint64_t> DeltaEncoder::Find(const ChunkEntry& chunk) const {
+  for (size_t s = SlotOf(chunk.hash);; s = (s + 1) & slot_mask_) {
+    if (slots_[s] == 0) return std::nullopt;
+    const uint64_t i = slots_[s] - 1;
+    if (basis_[i].hash == chunk.hash) {
+      if (basis_[i].length != chunk.length) return std::nullopt;
+      return i;
+    }
+  }
+}
+
+void DeltaEncoder::FlushLiteral(std::string& out, bool whole_records_only) {
   static thread_local Cctx cctx;
   static thread_local std::string compressed;
   auto rest = pending_literal_;
   pending_literal_ = {};
   while (!rest.empty()) {
+    if (whole_records_only && rest.size() < kMaxLiteralBytes) {
+      pending_literal_ = rest;  // the tail waits for the rest of its run
+      return;
+    }
     const size_t n = std::min(rest.size(), kMaxLiteralBytes);
     const size_t before = out.size();
     bool done = false;
@@ -106,15 +142,24 @@ void DeltaEncoder::Encode(std::span<const uint8_t> data,
     run_count = 0;
   };
   size_t offset = 0;
+  size_t emitted_upto = 0;
   for (const auto& c : chunks) {
-    auto it = index_.find(c.hash);
-    if (it != index_.end() && basis_[it->second].length == c.length) {
-      if (!pending_literal_.empty()) FlushLiteral(out);
-      if (run_count > 0 && it->second == run_first + run_count) {
+    // The basis chunk after the run is the likeliest match (and, of equal
+    // chunks, the one that keeps the run going): try it before the index.
+    const uint64_t next = run_first + run_count;
+    std::optional<uint64_t> found;
+    if (run_count > 0 && next < basis_.size() && basis_[next] == c) {
+      found = next;
+    } else {
+      found = Find(c);
+    }
+    if (found) {
+      if (!pending_literal_.empty()) FlushLiteral(out, false);
+      if (run_count > 0 && *found == next) {
         ++run_count;
       } else {
         flush_run();
-        run_first = it->second;
+        run_first = *found;
         run_count = 1;
       }
       stats_.copied_bytes += c.length;
@@ -126,12 +171,25 @@ void DeltaEncoder::Encode(std::span<const uint8_t> data,
         pending_literal_ = std::span<const uint8_t>(
             pending_literal_.data(), pending_literal_.size() + c.length);
       }
+      // A long literal run is compressed as it grows, so its records
+      // stream out with the rest instead of all at its end.
+      if (pending_literal_.size() >= kMaxLiteralBytes) {
+        FlushLiteral(out, /*whole_records_only=*/true);
+      }
     }
     offset += c.length;
-    if (out.size() >= kRecordBatchBytes) emit(std::move(out)), out.clear();
+    // A batch goes out when it is big, or when it already describes a lot
+    // of the file: a long copy run reaches the receiver (which can write
+    // it) while we go on, instead of after the next megabyte of records.
+    if (out.size() >= kRecordBatchBytes ||
+        (!out.empty() && offset - emitted_upto >= kBatchCoverBytes)) {
+      emit(std::move(out));
+      out.clear();
+      emitted_upto = offset;
+    }
   }
   flush_run();
-  if (!pending_literal_.empty()) FlushLiteral(out);
+  if (!pending_literal_.empty()) FlushLiteral(out, false);
   if (!out.empty()) emit(std::move(out));
 }
 

@@ -264,6 +264,113 @@ TEST_F(DeltaTest, EdgeCases) {
   RoundTrip(some, grown, {}, /*zstd=*/0);
 }
 
+// Every op the records describe, in order.
+std::vector<DeltaOp> OpsOf(const std::string& records, uint64_t basis_chunks) {
+  std::vector<DeltaOp> ops;
+  auto st = DecodeRecords(records, basis_chunks, [&](const DeltaOp& op) {
+    DeltaOp copy = op;
+    copy.literal = {};  // only valid during the callback
+    ops.push_back(copy);
+    return Status::Ok();
+  });
+  EXPECT_TRUE(st) << st.error().context;
+  return ops;
+}
+
+TEST_F(DeltaTest, ALongCopyRunIsHandedOnBeforeTheLiteralsAfterIt) {
+  // A grown log: the receiver can write the copied part while the sender
+  // still compresses what was appended.
+  std::mt19937_64 rng(11);
+  const Bytes old_data = RandomBytes(rng, 16 << 20);
+  Bytes new_data = old_data;
+  const Bytes tail = TextBytes(rng, 6 << 20);
+  new_data.insert(new_data.end(), tail.begin(), tail.end());
+  const auto basis = ChunkData({}, old_data);
+  DeltaEncoder encoder(basis, 3);
+  std::vector<std::string> batches;
+  encoder.Encode(new_data, ChunkData({}, new_data),
+                 [&](std::string&& r) { batches.push_back(std::move(r)); });
+  ASSERT_GE(batches.size(), 3u);
+  const auto first = OpsOf(batches[0], basis.size());
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].kind, DeltaOp::kCopy);
+  EXPECT_EQ(first[0].first, 0u);
+  EXPECT_EQ(first[0].count, basis.size() - 1);  // all but the cut-off last
+  // The appended text went out as several records, in several batches.
+  size_t literal_records = 0;
+  for (size_t i = 1; i < batches.size(); ++i) {
+    for (const auto& op : OpsOf(batches[i], basis.size())) {
+      literal_records += op.kind == DeltaOp::kLiteral;
+    }
+  }
+  EXPECT_GE(literal_records, 6u);
+}
+
+TEST_F(DeltaTest, RepeatedContentIsCopiedAsOneRun) {
+  // A basis holding the same block twice: the copy of it follows the
+  // basis in order (one run), not the first copy of each chunk.
+  std::mt19937_64 rng(12);
+  const Bytes block = RandomBytes(rng, 256 << 10);
+  Bytes twice = block;
+  twice.insert(twice.end(), block.begin(), block.end());
+  const auto basis = ChunkData({}, twice);
+  DeltaEncoder encoder(basis, 3);
+  std::string records;
+  encoder.Encode(twice, basis, [&](std::string&& r) { records += r; });
+  const auto ops = OpsOf(records, basis.size());
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0].first, 0u);
+  EXPECT_EQ(ops[0].count, basis.size());
+}
+
+TEST_F(DeltaTest, HashesThatShareTheirLowWordAreStillTold) {
+  // The receiver chooses the hashes it lists; ones alike in their low 64
+  // bits must neither be confused nor hide each other.
+  std::vector<ChunkEntry> basis;
+  for (uint64_t i = 0; i < 2000; ++i) {
+    basis.push_back({Hash128{0x1234, i * 2}, 1});  // even high words
+  }
+  std::vector<ChunkEntry> wanted;
+  for (uint64_t i = 0; i < 400; ++i) {
+    wanted.push_back({Hash128{0x1234, i * 10}, 1});      // in the basis
+    wanted.push_back({Hash128{0x1234, i * 10 + 1}, 1});  // odd: not in it
+  }
+  const Bytes data(wanted.size(), 'x');
+  DeltaEncoder encoder(basis, 0);
+  std::string records;
+  encoder.Encode(data, wanted, [&](std::string&& r) { records += r; });
+  const auto ops = OpsOf(records, basis.size());
+  ASSERT_EQ(ops.size(), wanted.size());
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (i % 2 == 0) {
+      ASSERT_EQ(ops[i].kind, DeltaOp::kCopy) << i;
+      EXPECT_EQ(ops[i].first, i / 2 * 5) << i;
+    } else {
+      EXPECT_EQ(ops[i].kind, DeltaOp::kLiteral) << i;
+    }
+  }
+  EXPECT_EQ(encoder.stats().copied_bytes, 400u);
+  EXPECT_EQ(encoder.stats().literal_bytes, 400u);
+}
+
+TEST_F(DeltaTest, AFileTooBigForTheDiskIsRefusedBeforeAnythingIsWritten) {
+  const fs::path old_path = dir_.path() / "old";
+  WriteFile(old_path, Bytes(1000, 'a'));
+  auto basis = Basis::Open({old_path.string()}, ChunkParams{});
+  ASSERT_TRUE(basis);
+  const auto space = fs::space(dir_.path());
+  // More than the disk has free, well under any filesystem's size limit.
+  const DeltaHeader header{space.available + (uint64_t{1} << 30), Hash128{},
+                           basis->entries().size()};
+  const fs::path out = dir_.path() / "out";
+  auto writer = PatchWriter::Create(out.string(), *basis, header, false);
+  if (writer) GTEST_SKIP() << "this filesystem does not reserve space";
+  EXPECT_EQ(writer.error().code, Errc::kIo);
+  EXPECT_NE(writer.error().context.find("disk full"), std::string::npos)
+      << writer.error().context;
+  EXPECT_EQ(FilesIn(dir_.path()), 1u);  // only the old file
+}
+
 TEST_F(DeltaTest, ChunksOfOtherLocalFilesAreReused) {
   std::mt19937_64 rng(7);
   const Bytes other = RandomBytes(rng, 2 << 20);

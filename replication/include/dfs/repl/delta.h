@@ -8,10 +8,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "dfs/common/result.h"
@@ -23,6 +23,8 @@ namespace dfs::repl {
 inline constexpr size_t kMaxLiteralBytes = size_t{1} << 20;
 // Bytes a record batch holds before it is handed on.
 inline constexpr size_t kRecordBatchBytes = size_t{1} << 20;
+// ... or once it describes this much of the new file.
+inline constexpr size_t kBatchCoverBytes = size_t{8} << 20;
 
 struct DeltaHeader {
   uint64_t new_size = 0;
@@ -53,8 +55,21 @@ class DeltaEncoder {
   const DeltaStats& stats() const { return stats_; }
 
  private:
-  void FlushLiteral(std::string& out);
-  std::unordered_map<Hash128, uint64_t, Hash128Hasher> index_;
+  // Turns the pending literal run into records; with `whole_records_only`
+  // a tail shorter than a full record stays pending.
+  void FlushLiteral(std::string& out, bool whole_records_only);
+  // The basis chunk with this hash (and length), or none.
+  std::optional<uint64_t> Find(const ChunkEntry& chunk) const;
+  // Open addressing over basis indices + 1 (0 = empty), at most half full:
+  // a million-chunk basis indexes in milliseconds, where a node-based map
+  // spent a quarter of a second allocating (and as long freeing).
+  // The receiver chose those hashes: slots come from both words mixed
+  // with keys of our own, so a hostile basis cannot pile up in one probe
+  // chain.
+  size_t SlotOf(const Hash128& hash) const;
+  std::vector<uint32_t> slots_;
+  size_t slot_mask_ = 0;
+  uint64_t slot_keys_[2] = {};
   const std::vector<ChunkEntry>& basis_;
   int zstd_level_;
   DeltaStats stats_;
