@@ -53,6 +53,9 @@ Result<uint64_t> ByteReader::Varint(std::string_view what) {
     if (i == 9 && byte > 1) break;  // more than 64 bits
     v |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
     if ((byte & 0x80) == 0) {
+      // One value, one encoding: a zero last byte only pads (what was
+      // decoded would not encode back to the same bytes).
+      if (i > 0 && byte == 0) break;
       rest_.remove_prefix(i + 1);
       return v;
     }

@@ -55,6 +55,35 @@ TEST(BytesTest, TrailingBytesAreCorruption) {
   EXPECT_FALSE(r.ExpectEnd("record").ok());
 }
 
+TEST(BytesTest, VarintsRoundTripAndOnlyTheirMinimalFormDecodes) {
+  for (uint64_t v : {uint64_t{0}, uint64_t{1}, uint64_t{127}, uint64_t{128},
+                     uint64_t{300}, uint64_t{1} << 35, UINT64_MAX}) {
+    std::string s;
+    AppendVarint(s, v);
+    ByteReader r(s);
+    auto got = r.Varint("v");
+    ASSERT_TRUE(got) << v;
+    EXPECT_EQ(*got, v);
+    EXPECT_TRUE(r.empty());
+  }
+  // 0x81 0x00 would be 1 padded to two bytes; 0x80 0x00 is 0 padded.
+  for (std::string_view padded :
+       {std::string_view("\x81\x00", 2), std::string_view("\x80\x00", 2),
+        std::string_view("\xff\x80\x00", 3)}) {
+    ByteReader r(padded);
+    auto got = r.Varint("v");
+    ASSERT_FALSE(got);
+    EXPECT_EQ(got.error().code, Errc::kCorrupt);
+    EXPECT_EQ(r.remaining(), padded.size());  // nothing consumed
+  }
+  // More than 64 bits, and cut short.
+  const std::string eleven_bytes = std::string(10, '\xff') + '\x01';
+  ByteReader too_long(eleven_bytes);
+  EXPECT_FALSE(too_long.Varint("v"));
+  ByteReader cut(std::string_view("\x80\x80", 2));
+  EXPECT_FALSE(cut.Varint("v"));
+}
+
 TEST(BytesTest, BigEndianKeysSortNumerically) {
   EXPECT_LT(EncodeBigEndian64(255), EncodeBigEndian64(256));
   EXPECT_EQ(*DecodeBigEndian64(EncodeBigEndian64(123456789)), 123456789u);

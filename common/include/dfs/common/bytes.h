@@ -55,7 +55,8 @@ class ByteReader {
   Result<uint16_t> U16(std::string_view what);
   Result<uint32_t> U32(std::string_view what);
   Result<uint64_t> U64(std::string_view what);
-  // Fails with kCorrupt on a truncated or over-long (> 64 bits) varint.
+  // Fails with kCorrupt on a truncated, over-long (> 64 bits) or padded
+  // (not minimal) varint.
   Result<uint64_t> Varint(std::string_view what);
   // Fails with kLimitExceeded when the declared length exceeds `max_bytes`.
   Result<std::string> String(std::string_view what, size_t max_bytes);
