@@ -91,6 +91,16 @@ if [ -w /dev/fuse ] && command -v fusermount3 >/dev/null; then
   fi
 fi
 echo
+echo "== replication's delta engine: web1's access log grew and one page changed; what crosses to web2"
+rep="$store/replication"
+mkdir -p "$rep/web1" "$rep/web2"
+seq 1 400000 | sed 's|^|GET /site1/page|; s|$| HTTP/1.1 200|' > "$rep/web2/access.log"
+{ sed 's|page200000 |page200000-edited |' "$rep/web2/access.log"; seq 400001 420000 | sed 's|^|GET /site1/page|'; } \
+  > "$rep/web1/access.log"
+echo "\$ dfsdelta --stats sync web2/access.log web1/access.log web2/access.log   (receiver web2, sender web1, over loopback TCP)"
+"$here/$build/bin/dfsdelta" --stats sync "$rep/web2/access.log" "$rep/web1/access.log" "$rep/web2/access.log" | sed 's/^/  /'
+cmp -s "$rep/web1/access.log" "$rep/web2/access.log" && echo "  web2's copy is now byte for byte web1's"
+echo
 echo "dfsd is running (log: demo-store/dfsd.log, metrics: http://127.0.0.1:$metrics/metrics)."
 echo "Try, in another shell:"
 echo "  $build/bin/dfsutil --store demo-store link add '\\\\contoso\webfarm\Site3' '\\\\web3\content\Site3'"
