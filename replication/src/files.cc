@@ -182,18 +182,21 @@ Result<std::unique_ptr<PatchWriter>> PatchWriter::Create(
   // The new file's blocks are taken now: a disk too small for it fails
   // here, before any work, not half way; and with no blocks left to
   // allocate, the rename over an old file does not make ext4 flush the
-  // whole new file first (its auto_da_alloc: ~0.3 s a GB). Filesystems
-  // without fallocate just write as they go.
-  // Asked first: a size beyond the free space is refused without filling
-  // the disk on the way to finding out.
+  // whole new file first (its auto_da_alloc: ~0.3 s a GB). Free space is
+  // asked first, so a size beyond it is refused without filling the disk
+  // on the way to finding out. Filesystems without fallocate just write
+  // as they go.
   struct statvfs fs {};
-  if (::fstatvfs(w->fd_, &fs) == 0 &&
-      header.new_size / fs.f_frsize >= fs.f_bavail) {
-    return Fail(Errc::kIo,
-                "disk full: no room for the " +
-                    std::to_string(header.new_size) + " bytes of " + out_path +
-                    " (" + std::to_string(uint64_t{fs.f_bavail} * fs.f_frsize) +
-                    " free)");
+  if (header.new_size > 0 && ::fstatvfs(w->fd_, &fs) == 0 && fs.f_frsize > 0) {
+    const uint64_t blocks =
+        header.new_size / fs.f_frsize + (header.new_size % fs.f_frsize != 0);
+    if (blocks > fs.f_bavail) {
+      return Fail(
+          Errc::kIo,
+          "disk full: no room for the " + std::to_string(header.new_size) +
+              " bytes of " + out_path + " (" +
+              std::to_string(uint64_t{fs.f_bavail} * fs.f_frsize) + " free)");
+    }
   }
   if (header.new_size > 0 &&
       ::fallocate(w->fd_, 0, 0, static_cast<off_t>(header.new_size)) != 0 &&
