@@ -138,12 +138,12 @@ MappedFile::~MappedFile() {
 }
 
 Result<Basis> Basis::Open(const std::vector<std::string>& paths,
-                          const ChunkParams& params) {
+                          const ChunkParams& params, unsigned threads) {
   DFS_RETURN_IF_ERROR(ValidateParams(params));
   Basis basis;
   for (const auto& path : paths) {
     DFS_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
-    const auto chunks = ChunkData(params, file.data());
+    const auto chunks = ChunkData(params, file.data(), threads);
     if (basis.entries_.size() + chunks.size() > kMaxEntries) {
       return Fail(Errc::kLimitExceeded,
                   "basis has more chunks than a signature holds");

@@ -1,6 +1,8 @@
 #include "dfs/repl/signature.h"
 
+#include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include "dfs/common/bytes.h"
 
@@ -89,13 +91,88 @@ Result<std::vector<ChunkEntry>> DecodeEntries(std::string_view stream,
   return out;
 }
 
-std::vector<ChunkEntry> ChunkData(const ChunkParams& params,
-                                  std::span<const uint8_t> data) {
+namespace {
+
+// The chunks from `from` (taken as a cut point) until one ends at or past
+// `until`, each cut as the sequential walk would cut it from there:
+// NextCut sees the whole rest of `data`, not just the segment.
+std::vector<ChunkEntry> ChunkRange(const ChunkParams& params,
+                                   std::span<const uint8_t> data, size_t from,
+                                   size_t until) {
   std::vector<ChunkEntry> out;
-  out.reserve(data.size() / params.avg + 1);
-  ForEachChunk(params, data, [&](size_t at, size_t n) {
+  out.reserve((until - from) / params.avg + 1);
+  for (size_t at = from; at < until;) {
+    const size_t n = NextCut(params, data.data() + at, data.size() - at);
     out.push_back({HashBytes(data.data() + at, n), static_cast<uint32_t>(n)});
-  });
+    at += n;
+  }
+  return out;
+}
+
+}  // namespace
+
+unsigned DefaultChunkThreads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : std::min(n, 16u);
+}
+
+std::vector<ChunkEntry> ChunkData(const ChunkParams& params,
+                                  std::span<const uint8_t> data,
+                                  unsigned threads) {
+  const size_t segments =
+      std::min<size_t>(threads, data.size() / kMinParallelSegmentBytes);
+  if (segments <= 1) return ChunkRange(params, data, 0, data.size());
+
+  // Segment k starts at start[k], as if a chunk began there; its chunks
+  // run until one crosses start[k + 1].
+  std::vector<size_t> start(segments + 1);
+  for (size_t k = 0; k <= segments; ++k) start[k] = data.size() * k / segments;
+  std::vector<std::vector<ChunkEntry>> parts(segments);
+  {
+    std::vector<std::thread> workers;
+    for (size_t k = 1; k < segments; ++k) {
+      workers.emplace_back([&, k] {
+        parts[k] = ChunkRange(params, data, start[k], start[k + 1]);
+      });
+    }
+    parts[0] = ChunkRange(params, data, 0, start[1]);
+    for (auto& w : workers) w.join();
+  }
+
+  // Stitch. Up to `at` the chunks are the sequential ones. Where `at` is
+  // also a chunk start in the next segment, that segment's chunks are the
+  // sequential ones from there too (NextCut depends only on where it
+  // starts); until then, the sequential walk goes on here. A segment it
+  // never meets (long runs with no cut point, all forced at max) is just
+  // walked through.
+  std::vector<ChunkEntry> out = std::move(parts[0]);
+  size_t at = 0;
+  for (const auto& e : out) at += e.length;
+  for (size_t k = 1; k < segments; ++k) {
+    size_t part_at = start[k];
+    size_t i = 0;
+    const auto& part = parts[k];
+    while (i < part.size()) {
+      if (part_at < at) {
+        part_at += part[i++].length;
+      } else if (part_at > at) {
+        const size_t n = NextCut(params, data.data() + at, data.size() - at);
+        out.push_back(
+            {HashBytes(data.data() + at, n), static_cast<uint32_t>(n)});
+        at += n;
+      } else {
+        out.insert(out.end(), part.begin() + static_cast<ptrdiff_t>(i),
+                   part.end());
+        at = start[k];
+        for (const auto& e : part) at += e.length;
+        break;
+      }
+    }
+  }
+  if (at < data.size()) {
+    auto rest = ChunkRange(params, data, at, data.size());
+    out.insert(out.end(), rest.begin(), rest.end());
+  }
   return out;
 }
 

@@ -239,7 +239,8 @@ Result<SyncStats> RunSender(Channel& channel, std::span<const uint8_t> data,
                             const SenderOptions& options) {
   // Chunk the new file while the receiver builds its signature.
   DFS_RETURN_IF_ERROR(ValidateParams(options.data));
-  std::vector<ChunkEntry> chunks = ChunkData(options.data, data);
+  std::vector<ChunkEntry> chunks =
+      ChunkData(options.data, data, options.chunk_threads);
   const Hash128 whole = HashBytes(data);
 
   auto frame = channel.Receive();
@@ -254,7 +255,7 @@ Result<SyncStats> RunSender(Channel& channel, std::span<const uint8_t> data,
   if (!(params.data.min == options.data.min &&
         params.data.avg == options.data.avg &&
         params.data.max == options.data.max)) {
-    chunks = ChunkData(params.data, data);
+    chunks = ChunkData(params.data, data, options.chunk_threads);
   }
   SyncStats stats;
   stats.levels = hello->levels;

@@ -62,6 +62,27 @@ TEST_F(DfsdeltaTest, SignatureDeltaPatchRebuildTheNewFile) {
   EXPECT_TRUE(Read(dir_ / "out") == new_);
 }
 
+TEST_F(DfsdeltaTest, AnyThreadCountWritesTheSameSignatureAndSyncs) {
+  // Large enough to be chunked in several segments at once.
+  std::mt19937_64 rng(2);
+  std::string big = RandomText(rng, 14 << 20);
+  Write(dir_ / "big", big);
+  ASSERT_EQ(
+      Run({"--threads", "1", "signature", P("big"), P("one.sig")}).exit_code,
+      0);
+  ASSERT_EQ(
+      Run({"--threads", "3", "signature", P("big"), P("three.sig")}).exit_code,
+      0);
+  EXPECT_TRUE(Read(dir_ / "one.sig") == Read(dir_ / "three.sig"));
+  big.insert(9 << 20, "an edit in the middle");
+  Write(dir_ / "big2", big);
+  auto r = Run({"--threads", "4", "sync", P("big"), P("big2"), P("big3")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Read(dir_ / "big3") == big);
+  EXPECT_EQ(
+      Run({"--threads", "0", "signature", P("big"), P("x.sig")}).exit_code, 2);
+}
+
 TEST_F(DfsdeltaTest, SyncCountsTheBytesThatCrossed) {
   auto r = Run({"--stats", "sync", P("old"), P("new"), P("out")});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -149,6 +149,31 @@ TEST(ChunkerTest, AnInsertOrDeleteChangesOnlyTheChunksNearIt) {
   }
 }
 
+TEST(ChunkerTest, ParallelChunkingCutsExactlyWhereTheSequentialWalkDoes) {
+  std::mt19937_64 rng(13);
+  // Random bytes, text, and a stretch with no cut points at all (zeros:
+  // every cut forced at max, from wherever a segment happened to start).
+  Bytes mixed = RandomBytes(rng, 9 << 20);
+  mixed.resize(mixed.size() + (11 << 20), 0);
+  const Bytes text = TextBytes(rng, 7 << 20);
+  mixed.insert(mixed.end(), text.begin(), text.end());
+  const std::vector<Bytes> inputs = {RandomBytes(rng, (33 << 20) + 12345),
+                                     TextBytes(rng, 21 << 20), mixed,
+                                     Bytes(3 << 20, 7)};  // too small to split
+  for (size_t n = 0; n < inputs.size(); ++n) {
+    for (const ChunkParams& params : {ChunkParams{}, ChunkParams{64, 256, 2048},
+                                      ChunkParams{2048, 8192, 65536}}) {
+      const auto sequential = ChunkData(params, inputs[n], 1);
+      for (unsigned threads : {2u, 3u, 8u}) {
+        SCOPED_TRACE("input " + std::to_string(n) + ", avg " +
+                     std::to_string(params.avg) + ", " +
+                     std::to_string(threads) + " threads");
+        EXPECT_TRUE(ChunkData(params, inputs[n], threads) == sequential);
+      }
+    }
+  }
+}
+
 TEST(SignatureTest, EntriesAndFilesRoundTripAndRejectDamage) {
   std::mt19937_64 rng(3);
   const Bytes data = RandomBytes(rng, 300000);

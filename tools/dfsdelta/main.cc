@@ -84,6 +84,12 @@ int main(int argc, char** argv) try {
       ->check(CLI::Range(0, 19));
   app.add_flag("--stats", stats, "print sizes, bytes on the wire and speed");
   app.add_flag("--fsync", fsync_out, "fsync the output before installing it");
+  unsigned threads = repl::DefaultChunkThreads();
+  app.add_option("--threads", threads,
+                 "threads that chunk a large file (sync: shared by its two "
+                 "sides)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
 
   std::string old_path, sig_path, new_path, delta_path, out_path;
   auto* signature = app.add_subcommand("signature", "OLD SIG: describe OLD");
@@ -131,7 +137,7 @@ int main(int argc, char** argv) try {
   };
 
   if (*signature) {
-    auto basis = repl::Basis::Open(basis_paths(), params.data);
+    auto basis = repl::Basis::Open(basis_paths(), params.data, threads);
     if (!basis) return Failed(basis.error());
     repl::SignatureFile sig{params, basis->size(), basis->entries()};
     OutFile out(sig_path);
@@ -155,7 +161,8 @@ int main(int argc, char** argv) try {
     if (!sig) return Failed(sig.error());
     auto data = repl::MappedFile::Open(new_path);
     if (!data) return Failed(data.error());
-    const auto chunks = repl::ChunkData(sig->params.data, data->data());
+    const auto chunks =
+        repl::ChunkData(sig->params.data, data->data(), threads);
     repl::DeltaHeader header{data->size(), repl::HashBytes(data->data()),
                              sig->entries.size()};
     OutFile out(delta_path);
@@ -181,7 +188,7 @@ int main(int argc, char** argv) try {
         {reinterpret_cast<const char*>(delta_file->data().data()),
          delta_file->size()});
     if (!parts) return Failed(parts.error());
-    auto basis = repl::Basis::Open(basis_paths(), parts->basis_params);
+    auto basis = repl::Basis::Open(basis_paths(), parts->basis_params, threads);
     if (!basis) return Failed(basis.error());
     auto writer =
         repl::PatchWriter::Create(out_path, *basis, parts->header, fsync_out);
@@ -199,9 +206,11 @@ int main(int argc, char** argv) try {
   auto data = repl::MappedFile::Open(new_path);
   if (!data) return Failed(data.error());
   repl::ReceiverOptions receiver{params, fsync_out};
-  repl::SenderOptions sender{params.data, zstd_level};
+  // The two sides chunk at the same time: each takes half the threads.
+  const unsigned per_side = std::max(1u, threads / 2);
+  repl::SenderOptions sender{params.data, zstd_level, per_side};
   auto result = tools::SyncOverLoopback(basis_paths(), data->data(), out_path,
-                                        receiver, sender);
+                                        receiver, sender, per_side);
   if (!result.receiver) return Failed(result.receiver.error());
   if (!result.sender) return Failed(result.sender.error());
   if (stats) {

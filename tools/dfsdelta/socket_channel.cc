@@ -94,7 +94,8 @@ LoopbackSyncResult SyncOverLoopback(const std::vector<std::string>& basis_paths,
                                     std::span<const uint8_t> new_data,
                                     const std::string& out_path,
                                     const repl::ReceiverOptions& receiver,
-                                    const repl::SenderOptions& sender) {
+                                    const repl::SenderOptions& sender,
+                                    unsigned receiver_chunk_threads) {
   LoopbackSyncResult result;
   const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
@@ -119,7 +120,8 @@ LoopbackSyncResult SyncOverLoopback(const std::vector<std::string>& basis_paths,
       return;
     }
     SocketChannel channel(fd, kTimeoutMs);
-    auto basis = repl::Basis::Open(basis_paths, receiver.params.data);
+    auto basis = repl::Basis::Open(basis_paths, receiver.params.data,
+                                   receiver_chunk_threads);
     if (!basis) {
       (void)channel.Send(repl::SyncMessage::kError, basis.error().context);
       result.receiver = Unexpected(basis.error());

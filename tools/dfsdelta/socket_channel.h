@@ -33,6 +33,7 @@ LoopbackSyncResult SyncOverLoopback(const std::vector<std::string>& basis_paths,
                                     std::span<const uint8_t> new_data,
                                     const std::string& out_path,
                                     const repl::ReceiverOptions& receiver,
-                                    const repl::SenderOptions& sender);
+                                    const repl::SenderOptions& sender,
+                                    unsigned receiver_chunk_threads = 1);
 
 }  // namespace dfs::tools

@@ -50,8 +50,9 @@ class MappedFile {
 // or similar file cost almost nothing.
 class Basis {
  public:
+  // `threads`: as for ChunkData.
   static Result<Basis> Open(const std::vector<std::string>& paths,
-                            const ChunkParams& params);
+                            const ChunkParams& params, unsigned threads = 1);
   const std::vector<ChunkEntry>& entries() const { return entries_; }
   uint64_t size() const { return size_; }
   std::span<const uint8_t> Chunk(size_t i) const {

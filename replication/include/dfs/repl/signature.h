@@ -59,9 +59,17 @@ void AppendEntry(std::string& stream, const ChunkEntry& entry);
 Result<std::vector<ChunkEntry>> DecodeEntries(std::string_view stream,
                                               uint32_t max_length);
 
-// Chunks and hashes `data` (one file).
+// Chunks and hashes `data` (one file). With `threads` > 1 a large input is
+// cut into segments chunked at the same time and stitched where their cut
+// points meet the sequential ones: the result is exactly the sequential
+// one, whatever the thread count.
 std::vector<ChunkEntry> ChunkData(const ChunkParams& params,
-                                  std::span<const uint8_t> data);
+                                  std::span<const uint8_t> data,
+                                  unsigned threads = 1);
+// Segments below this are not worth a thread.
+inline constexpr size_t kMinParallelSegmentBytes = size_t{4} << 20;
+// The threads a caller that has the machine to itself should use.
+unsigned DefaultChunkThreads();
 std::string EncodeEntries(const std::vector<ChunkEntry>& entries);
 
 // Levels 1..n: `level1` first, each next the entries of the one below,

@@ -105,8 +105,9 @@ Result<SyncStats> RunReceiver(Channel& channel, const Basis& basis,
                               const ReceiverOptions& options);
 
 struct SenderOptions {
-  ChunkParams data;    // used unless the receiver asks for others
-  int zstd_level = 3;  // 0: no compression
+  ChunkParams data;            // used unless the receiver asks for others
+  int zstd_level = 3;          // 0: no compression
+  unsigned chunk_threads = 1;  // for the new file (ChunkData)
 };
 Result<SyncStats> RunSender(Channel& channel, std::span<const uint8_t> data,
                             const SenderOptions& options);
