@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 #include "dfs/common/bytes.h"
@@ -130,12 +131,20 @@ std::vector<ChunkEntry> ChunkData(const ChunkParams& params,
   std::vector<std::vector<ChunkEntry>> parts(segments);
   {
     std::vector<std::thread> workers;
-    for (size_t k = 1; k < segments; ++k) {
-      workers.emplace_back([&, k] {
-        parts[k] = ChunkRange(params, data, start[k], start[k + 1]);
-      });
+    size_t spawned = 1;  // segments below this have a thread
+    try {
+      for (; spawned < segments; ++spawned) {
+        workers.emplace_back([&, k = spawned] {
+          parts[k] = ChunkRange(params, data, start[k], start[k + 1]);
+        });
+      }
+    } catch (const std::system_error&) {
+      // No more threads to be had: this one does the rest.
     }
     parts[0] = ChunkRange(params, data, 0, start[1]);
+    for (size_t k = spawned; k < segments; ++k) {
+      parts[k] = ChunkRange(params, data, start[k], start[k + 1]);
+    }
     for (auto& w : workers) w.join();
   }
 
