@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <thread>
 
 namespace dfs::repl {
@@ -35,22 +36,44 @@ Status PWriteAll(int fd, const uint8_t* data, size_t size, uint64_t offset,
   return Status::Ok();
 }
 
-// A hidden temp file beside `out_path`, readable as a normal new file would be.
+// A hidden temp file beside `out_path`. It gets the mode a new file would
+// get (0666 less the umask, applied by the kernel: no umask() calls, which
+// would race with other threads creating files), or, when it replaces an
+// existing file, that file's permission bits and (where we may) owner, as
+// rsync keeps an existing file's permissions.
 Result<std::pair<int, std::string>> MakeTemp(const std::string& out_path) {
   const std::filesystem::path out(out_path);
   const auto dir =
       out.has_parent_path() ? out.parent_path() : std::filesystem::path(".");
   std::string hidden(1, '.');  // (not "." + name: g++ 12 -Wrestrict misfires)
-  hidden.append(out.filename().string()).append(".dfs-XXXXXX");
-  std::string tmpl = (dir / hidden).string();
-  const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-  if (fd < 0)
-    return Unexpected(
-        IoError("cannot create a file beside " + out_path, errno));
-  const mode_t mask = ::umask(0);
-  ::umask(mask);
-  ::fchmod(fd, 0666 & ~mask);
-  return std::make_pair(fd, tmpl);
+  hidden.append(out.filename().string()).append(".dfs-");
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kLetters[] =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::string name = hidden;
+    for (int i = 0; i < 6; ++i) name.push_back(kLetters[rng() % 62]);
+    std::string path = (dir / name).string();
+    const int fd =
+        ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) {
+      if (errno == EEXIST) continue;
+      return Unexpected(
+          IoError("cannot create a file beside " + out_path, errno));
+    }
+    struct stat existing {};
+    if (::stat(out_path.c_str(), &existing) == 0 && S_ISREG(existing.st_mode)) {
+      if (::fchown(fd, existing.st_uid, existing.st_gid) != 0) {
+        // Not ours to give away (not root): the file stays ours.
+      }
+      // The permission bits only: content that came from elsewhere does not
+      // inherit set-user/group-id privileges.
+      ::fchmod(fd, existing.st_mode & 0777);
+    }
+    return std::make_pair(fd, std::move(path));
+  }
+  return Fail(Errc::kIo, "cannot create a file beside " + out_path +
+                             ": every temp name taken");
 }
 
 }  // namespace

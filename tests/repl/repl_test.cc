@@ -3,6 +3,7 @@
 // hostile deltas and hostile peers, and the sync exchange over an
 // in-memory channel.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <condition_variable>
 #include <deque>
@@ -394,6 +395,48 @@ TEST_F(DeltaTest, AFileTooBigForTheDiskIsRefusedBeforeAnythingIsWritten) {
   EXPECT_NE(writer.error().context.find("disk full"), std::string::npos)
       << writer.error().context;
   EXPECT_EQ(FilesIn(dir_.path()), 1u);  // only the old file
+}
+
+TEST_F(DeltaTest, AReplacedFileKeepsItsPermissionsANewOneFollowsTheUmask) {
+  std::mt19937_64 rng(14);
+  const Bytes old_data = RandomBytes(rng, 50000);
+  const Bytes new_data = Edit(rng, old_data, 2);
+  const fs::path old_path = dir_.path() / "old";
+  WriteFile(old_path, old_data);
+  auto basis = Basis::Open({old_path.string()}, ChunkParams{});
+  ASSERT_TRUE(basis);
+  auto patch_to = [&](const fs::path& out) {
+    DeltaEncoder encoder(basis->entries(), 3);
+    std::string records;
+    encoder.Encode(new_data, ChunkData({}, new_data),
+                   [&](std::string&& r) { records += r; });
+    auto writer =
+        PatchWriter::Create(out.string(), *basis,
+                            DeltaHeader{new_data.size(), HashBytes(new_data),
+                                        basis->entries().size()},
+                            false);
+    ASSERT_TRUE(writer);
+    ASSERT_TRUE((*writer)->Apply(records));
+    ASSERT_TRUE((*writer)->Commit());
+    EXPECT_TRUE(ReadFile(out) == new_data);
+  };
+  // An existing file replaced: its permission bits stay (set-id ones go).
+  const fs::path kept = dir_.path() / "kept";
+  WriteFile(kept, old_data);
+  fs::permissions(kept, fs::perms::owner_read | fs::perms::owner_write |
+                            fs::perms::group_read | fs::perms::set_gid);
+  patch_to(kept);
+  EXPECT_EQ(fs::status(kept).permissions(), fs::perms::owner_read |
+                                                fs::perms::owner_write |
+                                                fs::perms::group_read);
+  // A new file: 0666 less the umask, as any new file.
+  const mode_t mask = ::umask(027);
+  const fs::path fresh = dir_.path() / "fresh";
+  patch_to(fresh);
+  ::umask(mask);
+  EXPECT_EQ(fs::status(fresh).permissions(), fs::perms::owner_read |
+                                                 fs::perms::owner_write |
+                                                 fs::perms::group_read);
 }
 
 TEST_F(DeltaTest, ChunksOfOtherLocalFilesAreReused) {
