@@ -127,6 +127,11 @@ TEST_F(DfsdeltaTest, BadInputFailsClearlyAndInstallsNothing) {
                 .exit_code,
             1);
   EXPECT_EQ(Run({"patch"}).exit_code, 2);  // a command line that does not parse
+  // An output that cannot be created says why.
+  auto nowhere = Run({"signature", P("old"), P("no-such-dir/old.sig")});
+  EXPECT_EQ(nowhere.exit_code, 1);
+  EXPECT_NE(nowhere.err.find("No such file or directory"), std::string::npos)
+      << nowhere.err;
   // Nothing but our own files is left in the directory.
   for (const auto& e : fs::directory_iterator(dir_)) {
     EXPECT_EQ(e.path().filename().string().find(".dfs-"), std::string::npos)

@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 
@@ -39,7 +41,9 @@ class OutFile {
  public:
   explicit OutFile(std::string path)
       : path_(std::move(path)), temp_(path_ + ".dfs-tmp") {
+    errno = 0;
     out_.open(temp_, std::ios::binary | std::ios::trunc);
+    if (!out_.good()) open_errno_ = errno;
   }
   ~OutFile() {
     if (!done_) std::remove(temp_.c_str());
@@ -47,8 +51,17 @@ class OutFile {
   bool ok() const { return out_.good(); }
   void Write(std::string_view bytes) { out_.write(bytes.data(), bytes.size()); }
   Status Close() {
+    if (open_errno_ != 0) {
+      return Fail(Errc::kIo,
+                  "cannot create " + temp_ + ": " + std::strerror(open_errno_));
+    }
     out_.flush();
-    if (!out_.good()) return Fail(Errc::kIo, "cannot write " + temp_);
+    if (!out_.good()) {
+      return Fail(Errc::kIo,
+                  "cannot write " + temp_ +
+                      (errno ? std::string(": ") + std::strerror(errno)
+                             : std::string()));
+    }
     out_.close();
     if (std::rename(temp_.c_str(), path_.c_str()) != 0) {
       return Fail(Errc::kIo, "cannot install " + path_);
@@ -61,6 +74,7 @@ class OutFile {
   std::string path_, temp_;
   std::ofstream out_;
   bool done_ = false;
+  int open_errno_ = 0;
 };
 
 }  // namespace
