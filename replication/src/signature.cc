@@ -97,16 +97,20 @@ namespace {
 // The chunks from `from` (taken as a cut point) until one ends at or past
 // `until`, each cut as the sequential walk would cut it from there:
 // NextCut sees the whole rest of `data`, not just the segment.
+// Appends the chunk that starts at `at`; returns where the next one starts.
+size_t AppendChunk(const ChunkParams& params, std::span<const uint8_t> data,
+                   size_t at, std::vector<ChunkEntry>& out) {
+  const size_t n = NextCut(params, data.data() + at, data.size() - at);
+  out.push_back({HashBytes(data.data() + at, n), static_cast<uint32_t>(n)});
+  return at + n;
+}
+
 std::vector<ChunkEntry> ChunkRange(const ChunkParams& params,
                                    std::span<const uint8_t> data, size_t from,
                                    size_t until) {
   std::vector<ChunkEntry> out;
   out.reserve((until - from) / params.avg + 1);
-  for (size_t at = from; at < until;) {
-    const size_t n = NextCut(params, data.data() + at, data.size() - at);
-    out.push_back({HashBytes(data.data() + at, n), static_cast<uint32_t>(n)});
-    at += n;
-  }
+  for (size_t at = from; at < until;) at = AppendChunk(params, data, at, out);
   return out;
 }
 
@@ -165,23 +169,16 @@ std::vector<ChunkEntry> ChunkData(const ChunkParams& params,
       if (part_at < at) {
         part_at += part[i++].length;
       } else if (part_at > at) {
-        const size_t n = NextCut(params, data.data() + at, data.size() - at);
-        out.push_back(
-            {HashBytes(data.data() + at, n), static_cast<uint32_t>(n)});
-        at += n;
-      } else {
-        out.insert(out.end(), part.begin() + static_cast<ptrdiff_t>(i),
-                   part.end());
-        at = start[k];
-        for (const auto& e : part) at += e.length;
-        break;
+        at = AppendChunk(params, data, at, out);
+      } else {  // met: the rest of the segment is ours
+        for (; i < part.size(); ++i) {
+          out.push_back(part[i]);
+          at += part[i].length;
+        }
       }
     }
   }
-  if (at < data.size()) {
-    auto rest = ChunkRange(params, data, at, data.size());
-    out.insert(out.end(), rest.begin(), rest.end());
-  }
+  while (at < data.size()) at = AppendChunk(params, data, at, out);
   return out;
 }
 

@@ -252,9 +252,7 @@ Result<SyncStats> RunSender(Channel& channel, std::span<const uint8_t> data,
   auto hello = DecodeHello(frame->payload);
   if (!hello) return Abort<SyncStats>(channel, hello.error());
   const SignatureParams& params = hello->params;
-  if (!(params.data.min == options.data.min &&
-        params.data.avg == options.data.avg &&
-        params.data.max == options.data.max)) {
+  if (params.data != options.data) {
     chunks = ChunkData(params.data, data, options.chunk_threads);
   }
   SyncStats stats;

@@ -34,6 +34,7 @@ struct ChunkParams {
   uint32_t min = 768;
   uint32_t avg = 1024;  // a power of two
   uint32_t max = 8192;
+  bool operator==(const ChunkParams&) const = default;
 };
 
 inline constexpr uint32_t kMinChunkBytes = 64;
