@@ -8,8 +8,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <random>
 #include <thread>
 
 namespace dfs::repl {
@@ -17,63 +15,6 @@ namespace {
 
 Error IoError(const std::string& what, int err) {
   return MakeError(Errc::kIo, what + ": " + std::strerror(err));
-}
-
-Status PWriteAll(int fd, const uint8_t* data, size_t size, uint64_t offset,
-                 const std::string& path) {
-  while (size > 0) {
-    const ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Unexpected(IoError(errno == ENOSPC ? "disk full writing " + path
-                                                : "cannot write " + path,
-                                errno));
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
-  return Status::Ok();
-}
-
-// A hidden temp file beside `out_path`. It gets the mode a new file would
-// get (0666 less the umask, applied by the kernel: no umask() calls, which
-// would race with other threads creating files), or, when it replaces an
-// existing file, that file's permission bits and (where we may) owner, as
-// rsync keeps an existing file's permissions.
-Result<std::pair<int, std::string>> MakeTemp(const std::string& out_path) {
-  const std::filesystem::path out(out_path);
-  const auto dir =
-      out.has_parent_path() ? out.parent_path() : std::filesystem::path(".");
-  std::string hidden(1, '.');  // (not "." + name: g++ 12 -Wrestrict misfires)
-  hidden.append(out.filename().string()).append(".dfs-");
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kLetters[] =
-      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    std::string name = hidden;
-    for (int i = 0; i < 6; ++i) name.push_back(kLetters[rng() % 62]);
-    std::string path = (dir / name).string();
-    const int fd =
-        ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0) {
-      if (errno == EEXIST) continue;
-      return Unexpected(
-          IoError("cannot create a file beside " + out_path, errno));
-    }
-    struct stat existing {};
-    if (::stat(out_path.c_str(), &existing) == 0 && S_ISREG(existing.st_mode)) {
-      if (::fchown(fd, existing.st_uid, existing.st_gid) != 0) {
-        // Not ours to give away (not root): the file stays ours.
-      }
-      // The permission bits only: content that came from elsewhere does not
-      // inherit set-user/group-id privileges.
-      ::fchmod(fd, existing.st_mode & 0777);
-    }
-    return std::make_pair(fd, std::move(path));
-  }
-  return Fail(Errc::kIo, "cannot create a file beside " + out_path +
-                             ": every temp name taken");
 }
 
 }  // namespace
@@ -184,8 +125,9 @@ Result<Basis> Basis::Open(const std::vector<std::string>& paths,
   return basis;
 }
 
-PatchWriter::PatchWriter(const Basis& basis, const DeltaHeader& header)
-    : basis_(basis), header_(header) {}
+PatchWriter::PatchWriter(const Basis& basis, const DeltaHeader& header,
+                         AtomicFile out, bool durable)
+    : basis_(basis), header_(header), out_(std::move(out)), durable_(durable) {}
 
 Result<std::unique_ptr<PatchWriter>> PatchWriter::Create(
     const std::string& out_path, const Basis& basis, const DeltaHeader& header,
@@ -196,12 +138,7 @@ Result<std::unique_ptr<PatchWriter>> PatchWriter::Create(
                                     " chunks; this one has " +
                                     std::to_string(basis.entries().size()));
   }
-  std::unique_ptr<PatchWriter> w(new PatchWriter(basis, header));
-  w->out_path_ = out_path;
-  w->durable_ = durable;
-  DFS_ASSIGN_OR_RETURN(auto temp, MakeTemp(out_path));
-  w->fd_ = temp.first;
-  w->temp_path_ = temp.second;
+  DFS_ASSIGN_OR_RETURN(AtomicFile out, AtomicFile::Create(out_path));
   // The new file's blocks are taken now: a disk too small for it fails
   // here, before any work, not half way; and with no blocks left to
   // allocate, the rename over an old file does not make ext4 flush the
@@ -209,42 +146,37 @@ Result<std::unique_ptr<PatchWriter>> PatchWriter::Create(
   // asked first, so a size beyond it is refused without filling the disk
   // on the way to finding out. Filesystems without fallocate just write
   // as they go.
+  const std::string no_room = "disk full: no room for the " +
+                              std::to_string(header.new_size) + " bytes of " +
+                              out_path;
   struct statvfs fs {};
-  if (header.new_size > 0 && ::fstatvfs(w->fd_, &fs) == 0 && fs.f_frsize > 0) {
+  if (header.new_size > 0 && ::fstatvfs(out.fd(), &fs) == 0 &&
+      fs.f_frsize > 0) {
     const uint64_t blocks =
         header.new_size / fs.f_frsize + (header.new_size % fs.f_frsize != 0);
     if (blocks > fs.f_bavail) {
-      return Fail(
-          Errc::kIo,
-          "disk full: no room for the " + std::to_string(header.new_size) +
-              " bytes of " + out_path + " (" +
-              std::to_string(uint64_t{fs.f_bavail} * fs.f_frsize) + " free)");
+      return Fail(Errc::kIo,
+                  no_room + " (" +
+                      std::to_string(uint64_t{fs.f_bavail} * fs.f_frsize) +
+                      " free)");
     }
   }
   if (header.new_size > 0 &&
-      ::fallocate(w->fd_, 0, 0, static_cast<off_t>(header.new_size)) != 0 &&
+      ::fallocate(out.fd(), 0, 0, static_cast<off_t>(header.new_size)) != 0 &&
       errno != EOPNOTSUPP && errno != ENOSYS) {
     const int err = errno;
-    return Unexpected(IoError(err == ENOSPC
-                                  ? "disk full: no room for the " +
-                                        std::to_string(header.new_size) +
-                                        " bytes of " + out_path
-                                  : "cannot reserve space for " + out_path,
-                              err));
+    return Unexpected(IoError(
+        err == ENOSPC ? no_room : "cannot reserve space for " + out_path, err));
   }
+  std::unique_ptr<PatchWriter> w(
+      new PatchWriter(basis, header, std::move(out), durable));
   w->buffer_.reserve(kRecordBatchBytes);
   return w;
 }
 
-PatchWriter::~PatchWriter() {
-  if (fd_ >= 0) ::close(fd_);
-  if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
-}
-
 Status PatchWriter::Flush() {
   if (buffer_.empty()) return Status::Ok();
-  Status st = PWriteAll(fd_, reinterpret_cast<const uint8_t*>(buffer_.data()),
-                        buffer_.size(), buffer_offset_, temp_path_);
+  Status st = out_.WriteAt(buffer_.data(), buffer_.size(), buffer_offset_);
   buffer_.clear();
   return st;
 }
@@ -265,8 +197,7 @@ Status PatchWriter::Write(const uint8_t* data, size_t size) {
     for (size_t done = 0; done < size; done += kPiece) {
       const size_t n = std::min(kPiece, size - done);
       hasher_.Update(data + done, n);
-      DFS_RETURN_IF_ERROR(
-          PWriteAll(fd_, data + done, n, at + done, temp_path_));
+      DFS_RETURN_IF_ERROR(out_.WriteAt(data + done, n, at + done));
     }
     return Status::Ok();
   }
@@ -322,13 +253,7 @@ Status PatchWriter::Commit() {
                 "rebuilt file hash " + got.Hex() + " is not the sender's " +
                     header_.new_hash.Hex() + "; nothing installed");
   }
-  if (durable_ && ::fsync(fd_) != 0)
-    return Unexpected(IoError("cannot sync " + temp_path_, errno));
-  ::close(fd_);
-  fd_ = -1;
-  if (::rename(temp_path_.c_str(), out_path_.c_str()) != 0) {
-    return Unexpected(IoError("cannot install " + out_path_, errno));
-  }
+  DFS_RETURN_IF_ERROR(out_.Commit(durable_));
   committed_ = true;
   failed_ = false;
   return Status::Ok();

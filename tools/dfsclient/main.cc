@@ -15,6 +15,7 @@
 
 #include "dfs/client/client.h"
 #include "dfs/client_net/system.h"
+#include "dfs/common/atomic_file.h"
 #include "mount.h"
 
 namespace {
@@ -120,19 +121,8 @@ class CacheFile {
     }
   }
   bool Save(const Client& client) {
-    const std::string tmp = path_ + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      out << client.ExportState();
-      if (!out.flush()) {
-        std::cerr << "dfsclient: cannot write " << tmp << "\n";
-        return false;
-      }
-    }
-    std::error_code ec;
-    fs::rename(tmp, path_, ec);
-    if (ec) {
-      std::cerr << "dfsclient: cannot replace " << path_ << ": " << ec.message()
+    if (auto st = dfs::WriteFileAtomically(path_, client.ExportState()); !st) {
+      std::cerr << "dfsclient: cannot save the cache: " << st.error().context
                 << "\n";
       return false;
     }

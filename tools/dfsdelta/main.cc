@@ -1,17 +1,13 @@
 // dfsdelta: the delta engine on the command line, like rdiff, plus `sync`,
 // which runs a receiver and a sender joined by loopback TCP speaking the
 // exchange dfsrd uses, and says what crossed the wire.
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 
+#include "dfs/common/atomic_file.h"
 #include "dfs/repl/files.h"
 #include "dfs/repl/sync.h"
 #include "socket_channel.h"
@@ -35,47 +31,6 @@ std::string Mb(uint64_t bytes) {
   std::snprintf(buf, sizeof buf, "%.2f MB", bytes / 1e6);
   return buf;
 }
-
-// Writes `bytes` pieces to `path` through a temp file and rename.
-class OutFile {
- public:
-  explicit OutFile(std::string path)
-      : path_(std::move(path)), temp_(path_ + ".dfs-tmp") {
-    errno = 0;
-    out_.open(temp_, std::ios::binary | std::ios::trunc);
-    if (!out_.good()) open_errno_ = errno;
-  }
-  ~OutFile() {
-    if (!done_) std::remove(temp_.c_str());
-  }
-  bool ok() const { return out_.good(); }
-  void Write(std::string_view bytes) { out_.write(bytes.data(), bytes.size()); }
-  Status Close() {
-    if (open_errno_ != 0) {
-      return Fail(Errc::kIo,
-                  "cannot create " + temp_ + ": " + std::strerror(open_errno_));
-    }
-    out_.flush();
-    if (!out_.good()) {
-      return Fail(Errc::kIo,
-                  "cannot write " + temp_ +
-                      (errno ? std::string(": ") + std::strerror(errno)
-                             : std::string()));
-    }
-    out_.close();
-    if (std::rename(temp_.c_str(), path_.c_str()) != 0) {
-      return Fail(Errc::kIo, "cannot install " + path_);
-    }
-    done_ = true;
-    return Status::Ok();
-  }
-
- private:
-  std::string path_, temp_;
-  std::ofstream out_;
-  bool done_ = false;
-  int open_errno_ = 0;
-};
 
 }  // namespace
 
@@ -154,15 +109,15 @@ int main(int argc, char** argv) try {
     auto basis = repl::Basis::Open(basis_paths(), params.data, threads);
     if (!basis) return Failed(basis.error());
     repl::SignatureFile sig{params, basis->size(), basis->entries()};
-    OutFile out(sig_path);
-    out.Write(repl::EncodeSignatureFile(sig));
-    if (auto st = out.Close(); !st) return Failed(st.error());
+    const std::string encoded = repl::EncodeSignatureFile(sig);
+    if (auto st = WriteFileAtomically(sig_path, encoded); !st)
+      return Failed(st.error());
     if (stats) {
       const double s = Since(start);
       std::cout << "signature: " << Mb(basis->size()) << " in "
                 << basis->entries().size() << " chunks -> "
-                << Mb(repl::EncodeSignatureFile(sig).size()) << ", " << s
-                << " s (" << basis->size() / 1e9 / s << " GB/s)\n";
+                << Mb(encoded.size()) << ", " << s << " s ("
+                << basis->size() / 1e9 / s << " GB/s)\n";
     }
     return 0;
   }
@@ -179,13 +134,17 @@ int main(int argc, char** argv) try {
         repl::ChunkData(sig->params.data, data->data(), threads);
     repl::DeltaHeader header{data->size(), repl::HashBytes(data->data()),
                              sig->entries.size()};
-    OutFile out(delta_path);
-    out.Write(repl::DeltaFilePrefix(sig->params.data, header));
+    auto out = AtomicFile::Create(delta_path);
+    if (!out) return Failed(out.error());
+    Status written =
+        out->Write(repl::DeltaFilePrefix(sig->params.data, header));
     repl::DeltaEncoder encoder(sig->entries, zstd_level);
-    encoder.Encode(data->data(), chunks,
-                   [&](std::string&& records) { out.Write(records); });
-    out.Write(std::string_view(&repl::kEndRecord, 1));
-    if (auto st = out.Close(); !st) return Failed(st.error());
+    encoder.Encode(data->data(), chunks, [&](std::string&& records) {
+      if (written) written = out->Write(records);
+    });
+    if (written) written = out->Write({&repl::kEndRecord, 1});
+    if (written) written = out->Commit(/*durable=*/false);
+    if (!written) return Failed(written.error());
     if (stats) {
       const auto& d = encoder.stats();
       std::cout << "delta: " << Mb(data->size()) << " new; copied "

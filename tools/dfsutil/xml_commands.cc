@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "dfs/common/atomic_file.h"
 #include "dfs/common/error.h"
 #include "dfs/ns/admin.h"
 #include "dfs/ns/document.h"
@@ -32,33 +33,6 @@ Result<std::string> ReadFile(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// Writes through a temporary file and a rename, so a reader (or a crash)
-// never sees half a file.
-Status WriteFileAtomically(const fs::path& path, const std::string& bytes) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) {
-      return Fail(Errc::kIo,
-                  "cannot write " + tmp.string() + ": " + std::strerror(errno));
-    }
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      return Fail(Errc::kIo,
-                  "writing " + tmp.string() + " failed (disk full?)");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec)
-    return Fail(Errc::kIo,
-                "cannot rename to " + path.string() + ": " + ec.message());
-  return Status::Ok();
 }
 
 std::string KindName(ns::FolderDiff::Kind k) {

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "dfs/common/atomic_file.h"
 #include "dfs/common/result.h"
 #include "dfs/repl/delta.h"
 #include "dfs/repl/signature.h"
@@ -74,14 +75,16 @@ class Basis {
 // Builds a new file from a basis and delta records.
 class PatchWriter {
  public:
-  // Creates a hidden temp file beside `out_path`. With `durable`, Commit
+  // Creates the new file as an AtomicFile (dfs/common/atomic_file.h: a
+  // hidden temp beside `out_path`, its permissions) and reserves its
+  // `header.new_size` bytes. With `durable`, Commit
   // fsyncs the file before the rename (a crash then leaves the old or the
   // new file, whole); without it, the rename alone still keeps readers
   // from ever seeing a partial file. Errors: kIo.
   static Result<std::unique_ptr<PatchWriter>> Create(
       const std::string& out_path, const Basis& basis,
       const DeltaHeader& header, bool durable = true);
-  ~PatchWriter();  // removes the temp file unless committed
+  // Destroying it uncommitted removes the temp file.
 
   // Applies whole records. Errors: kCorrupt (a hostile or broken delta:
   // bad index, output past the declared size), kIo (a full disk...).
@@ -93,14 +96,14 @@ class PatchWriter {
   uint64_t written() const { return written_; }
 
  private:
-  PatchWriter(const Basis& basis, const DeltaHeader& header);
+  PatchWriter(const Basis& basis, const DeltaHeader& header, AtomicFile out,
+              bool durable);
   Status Write(const uint8_t* data, size_t size);
   Status Flush();
 
   const Basis& basis_;
   DeltaHeader header_;
-  std::string out_path_, temp_path_;
-  int fd_ = -1;
+  AtomicFile out_;
   uint64_t written_ = 0;
   bool failed_ = false, committed_ = false, durable_ = true;
   StreamHasher hasher_;
