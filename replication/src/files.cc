@@ -36,15 +36,17 @@ Result<MappedFile> MappedFile::Open(const std::string& path) {
     return Fail(Errc::kInvalidArgument, path + " is not a regular file");
   }
   MappedFile file;
-  file.fd_ = fd;
   file.size_ = static_cast<size_t>(st.st_size);
   if (file.size_ > 0) {
     void* p = ::mmap(nullptr, file.size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED)
-      return Unexpected(IoError("cannot map " + path, errno));
+    const int err = errno;
+    ::close(fd);  // the mapping keeps the file
+    if (p == MAP_FAILED) return Unexpected(IoError("cannot map " + path, err));
     ::madvise(p, file.size_, MADV_SEQUENTIAL);
     file.data_ = static_cast<const uint8_t*>(p);
     file.StartPrefetch();
+  } else {
+    ::close(fd);
   }
   return file;
 }
@@ -72,7 +74,6 @@ void MappedFile::StartPrefetch() {
 MappedFile::MappedFile(MappedFile&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)),
       size_(std::exchange(other.size_, 0)),
-      fd_(std::exchange(other.fd_, -1)),
       prefetch_(std::move(other.prefetch_)),
       prefetch_stop_(std::move(other.prefetch_stop_)) {}
 
@@ -80,10 +81,8 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   if (this != &other) {
     StopPrefetch();
     if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
-    if (fd_ >= 0) ::close(fd_);
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
-    fd_ = std::exchange(other.fd_, -1);
     prefetch_ = std::move(other.prefetch_);
     prefetch_stop_ = std::move(other.prefetch_stop_);
   }
@@ -98,7 +97,6 @@ void MappedFile::StopPrefetch() {
 MappedFile::~MappedFile() {
   StopPrefetch();
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
-  if (fd_ >= 0) ::close(fd_);
 }
 
 Result<Basis> Basis::Open(const std::vector<std::string>& paths,

@@ -40,7 +40,6 @@ class MappedFile {
 
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
-  int fd_ = -1;
   std::thread prefetch_;
   std::shared_ptr<std::atomic<bool>> prefetch_stop_;
 };
