@@ -8,6 +8,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <fstream>
+#include <future>
+#include <thread>
 
 #include "testing/loopback.h"
 #include "testing/temp_dir.h"
@@ -88,6 +90,28 @@ TEST(DfsdReferralSourceTest, ANamespaceServerThatIsNotThereIsAnIoError) {
                         "\\contoso\\webfarm", 200ms);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, make_error_code(Errc::kIo));
+}
+
+// Issue 11: a server that accepts and then says nothing. The read used to
+// rely on SO_RCVTIMEO, which Asio's non-blocking socket never applies: the
+// fetch waited forever. Now the whole exchange has the deadline.
+TEST(DfsdReferralSourceTest, Issue11AServerThatAcceptsAndNeverAnswersTimesOut) {
+  testing::FakeContentServer silent;  // the kernel accepts; nobody reads
+  DfsdReferralSource source;
+  auto fetched =
+      std::make_shared<std::promise<Result<referral::DecodedResponse>>>();
+  auto future = fetched->get_future();
+  std::thread([&source, fetched, port = silent.port()] {
+    fetched->set_value(source.Fetch("127.0.0.1:" + std::to_string(port),
+                                    "\\contoso\\webfarm", 300ms));
+  }).detach();
+  ASSERT_EQ(future.wait_for(10s), std::future_status::ready)
+      << "the fetch did not end";
+  auto r = future.get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, make_error_code(Errc::kIo));
+  EXPECT_NE(r.error().context.find("in time"), std::string::npos)
+      << r.error().context;
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // Blocking clients of dfsd for tools and tests: a framed connection with a
-// deadline on every step, and a one-shot referral query built on it. The
+// deadline on every step (connect, send, receive: asynchronous operations
+// run until the deadline, so a server that accepts and never answers
+// costs the timeout), and a one-shot referral query built on it. The
 // client shim (issue #5) builds its cache on the same framing.
 #pragma once
 
@@ -16,8 +18,10 @@ namespace dfs::referral_net {
 class FramedClient {
  public:
   // Connects to `server` (IP:PORT). `timeout` bounds the connect and each
-  // later send and receive; replies larger than `max_reply_bytes` are
-  // refused. Errors: kInvalidArgument (bad address), kIo.
+  // later Exchange as a whole (send and every receive until the reply is
+  // complete); replies larger than `max_reply_bytes` are refused. After a
+  // timeout the connection is closed. Errors: kInvalidArgument (bad
+  // address), kIo.
   static Result<std::unique_ptr<FramedClient>> Connect(
       const std::string& server, std::chrono::milliseconds timeout,
       size_t max_reply_bytes);
@@ -28,6 +32,11 @@ class FramedClient {
   // frame).
   Result<referral::Frame> Exchange(referral::FrameType type,
                                    std::string_view payload);
+  // The same, finished by `deadline` (for callers with one deadline over
+  // several steps).
+  Result<referral::Frame> ExchangeBy(
+      referral::FrameType type, std::string_view payload,
+      std::chrono::steady_clock::time_point deadline);
 
   class Impl;
 
