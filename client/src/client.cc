@@ -40,6 +40,22 @@ std::string WithSlashes(std::string_view remainder) {
 
 }  // namespace
 
+std::string_view ClientEventName(ClientEventKind kind) {
+  switch (kind) {
+    case ClientEventKind::kFailover:
+      return "failover";
+    case ClientEventKind::kFailback:
+      return "failback";
+    case ClientEventKind::kTargetDown:
+      return "target_down";
+    case ClientEventKind::kTargetUp:
+      return "target_up";
+    case ClientEventKind::kNamespaceServerDown:
+      return "namespace_server_down";
+  }
+  return "unknown";
+}
+
 std::string_view TargetStateName(TargetState state) {
   switch (state) {
     case TargetState::kUnknown:
@@ -53,11 +69,16 @@ std::string_view TargetStateName(TargetState state) {
 }
 
 Client::Client(ClientConfig config, ReferralSource& source,
-               ReachabilityCheck& check, const Clock& clock)
+               ReachabilityCheck& check, const Clock& clock, EventSink* events)
     : config_(std::move(config)),
       source_(source),
       check_(check),
-      clock_(clock) {}
+      clock_(clock),
+      events_(events) {}
+
+void Client::Emit(ClientEvent event) {
+  if (events_) events_->OnEvent(event);
+}
 
 Result<Client::Entry> Client::BuildEntry(
     const referral::DecodedResponse& response) const {
@@ -101,6 +122,8 @@ Result<Client::Entry> Client::Fetch(const std::string& request_path,
         source_.Fetch(server, request_path, config_.namespace_timeout);
     if (!response) {
       if (!IsIo(response.error())) return Unexpected(response.error());
+      Emit({ClientEventKind::kNamespaceServerDown, "", server, "",
+            response.error().context});
       failures += (failures.empty() ? "" : "; ") + server + ": " +
                   response.error().context;
       continue;
@@ -127,10 +150,19 @@ bool Client::IsReachable(const TargetLocation& target, bool force) {
     }
   }
   const bool reachable = check_.Reachable(target);
-  std::lock_guard lock(mu_);
-  health_[target.key] = {
-      reachable ? TargetState::kReachable : TargetState::kUnreachable,
-      clock_.Now()};
+  TargetState was;
+  {
+    std::lock_guard lock(mu_);
+    Health& h = health_[target.key];
+    was = h.state;
+    h = {reachable ? TargetState::kReachable : TargetState::kUnreachable,
+         clock_.Now()};
+  }
+  if (reachable && was == TargetState::kUnreachable) {
+    Emit({ClientEventKind::kTargetUp, "", target.unc, "", "check passed"});
+  } else if (!reachable && was != TargetState::kUnreachable) {
+    Emit({ClientEventKind::kTargetDown, "", target.unc, "", "check failed"});
+  }
   return reachable;
 }
 
@@ -160,21 +192,38 @@ std::optional<size_t> Client::FirstReachable(const Entry& entry, size_t from) {
   return std::nullopt;
 }
 
-void Client::Store(const std::string& key, Entry entry) {
+std::optional<TargetLocation> Client::Store(const std::string& key,
+                                            Entry entry) {
   std::lock_guard lock(mu_);
   entry.generation = next_generation_++;
+  std::optional<TargetLocation> was;
+  if (auto it = entries_.find(key); it != entries_.end()) {
+    was = it->second.targets[it->second.active];
+  }
   entries_[key] = std::move(entry);
+  TrimLocked();
+  return was;
+}
+
+void Client::TrimLocked() {
   if (entries_.size() <= config_.max_cache_entries) return;
   const auto now = clock_.Now();
   std::erase_if(entries_,
                 [&](const auto& kv) { return kv.second.expires_at <= now; });
-  while (entries_.size() > config_.max_cache_entries) {
-    auto oldest = std::min_element(
-        entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
-          return a.second.expires_at < b.second.expires_at;
-        });
-    entries_.erase(oldest);
+  const size_t excess = entries_.size() > config_.max_cache_entries
+                            ? entries_.size() - config_.max_cache_entries
+                            : 0;
+  if (excess == 0) return;
+  std::vector<std::map<std::string, Entry>::iterator> order;
+  order.reserve(entries_.size());
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    order.push_back(it);
   }
+  std::nth_element(order.begin(), order.begin() + (excess - 1), order.end(),
+                   [](const auto& a, const auto& b) {
+                     return a->second.expires_at < b->second.expires_at;
+                   });
+  for (size_t i = 0; i < excess; ++i) entries_.erase(order[i]);
 }
 
 Resolution Client::View(const Entry& entry, std::string_view remainder,
@@ -245,11 +294,21 @@ Result<Resolution> Client::Resolve(std::string_view path,
       return Unexpected(NoReachableTarget(entry.prefix, entry.targets));
     }
     if (*active != entry.active) {
+      const std::string from = entry.targets[entry.active].unc;
       entry.active = *active;
-      std::lock_guard lock(mu_);
-      auto it = entries_.find(key);
-      if (it != entries_.end() && it->second.generation == generation) {
-        it->second.active = *active;
+      bool moved = false;
+      {
+        std::lock_guard lock(mu_);
+        auto it = entries_.find(key);
+        if (it != entries_.end() && it->second.generation == generation &&
+            it->second.active != *active) {
+          it->second.active = *active;
+          moved = true;
+        }
+      }
+      if (moved) {
+        Emit({ClientEventKind::kFailover, entry.prefix, from,
+              entry.targets[*active].unc, "active target failed its check"});
       }
     }
     return View(entry, remainder_after(entry.prefix_components), true);
@@ -309,7 +368,16 @@ Result<Resolution> Client::Resolve(std::string_view path,
     std::lock_guard lock(mu_);
     entries_.erase(cached_key);  // the path now belongs to another prefix
   }
-  Store(key, entry);
+  const std::optional<TargetLocation> was = Store(key, entry);
+  if (was && active && was->key != entry.targets[*active].key) {
+    // A refresh that lands elsewhere than the entry it replaced (once,
+    // when several threads refresh at once): back to a better target
+    // (failback), or off one the server no longer lists first.
+    const bool back = entry.failback && *active == 0;
+    Emit({back ? ClientEventKind::kFailback : ClientEventKind::kFailover,
+          entry.prefix, was->unc, entry.targets[*active].unc,
+          back ? "referral refreshed at the TTL" : "referral refreshed"});
+  }
   if (!active && require_reachable) {
     return Unexpected(NoReachableTarget(entry.prefix, entry.targets));
   }
@@ -321,14 +389,28 @@ void Client::ReportFailure(std::string_view prefix,
   auto where = MapTarget(config_, target_unc);
   if (!where) return;
   const std::string prefix_key = ns::FoldCase(prefix);
-  std::lock_guard lock(mu_);
-  health_[where->key] = {TargetState::kUnreachable, clock_.Now(), true};
-  for (auto& [key, entry] : entries_) {
-    if (entry.prefix_key != prefix_key) continue;
-    if (entry.targets[entry.active].key == where->key) {
-      entry.active = (entry.active + 1) % entry.targets.size();
+  std::vector<ClientEvent> events;
+  {
+    std::lock_guard lock(mu_);
+    Health& h = health_[where->key];
+    if (h.state != TargetState::kUnreachable) {
+      events.push_back({ClientEventKind::kTargetDown, "", where->unc, "",
+                        "an operation on it failed"});
+    }
+    h = {TargetState::kUnreachable, clock_.Now(), true};
+    for (auto& [key, entry] : entries_) {
+      if (entry.prefix_key != prefix_key) continue;
+      if (entry.targets[entry.active].key == where->key) {
+        entry.active = (entry.active + 1) % entry.targets.size();
+        if (entry.targets.size() > 1) {
+          events.push_back({ClientEventKind::kFailover, entry.prefix,
+                            where->unc, entry.targets[entry.active].unc,
+                            "an operation on the target failed"});
+        }
+      }
     }
   }
+  for (auto& e : events) Emit(std::move(e));
 }
 
 bool Client::CheckNow(std::string_view target_unc) {
@@ -444,6 +526,7 @@ Status Client::ImportState(std::string_view text) {
   std::lock_guard lock(mu_);
   entries_ = std::move(entries);
   health_ = std::move(health);
+  TrimLocked();
   for (auto& [key, e] : entries_) e.generation = next_generation_++;
   preferred_server_ =
       preferred < config_.namespace_servers.size() ? preferred : 0;

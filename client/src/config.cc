@@ -74,6 +74,16 @@ Result<ClientConfig> ParseConfig(std::string_view text) {
       DFS_ASSIGN_OR_RETURN(config.probe_timeout, Millis(value, key));
     } else if (key == "path_timeout_ms") {
       DFS_ASSIGN_OR_RETURN(config.path_timeout, Millis(value, key));
+    } else if (key == "op_timeout_ms") {
+      DFS_ASSIGN_OR_RETURN(config.op_timeout, Millis(value, key));
+    } else if (key == "cache_lock_timeout_ms") {
+      DFS_ASSIGN_OR_RETURN(config.cache_lock_timeout, Millis(value, key));
+    } else if (key == "max_stuck_per_server") {
+      if (!value.is_number_unsigned() || value.get<uint64_t>() == 0 ||
+          value.get<uint64_t>() > 1024) {
+        return Unexpected(Bad(key, "must be 1..1024"));
+      }
+      config.max_stuck_per_server = value.get<size_t>();
     } else if (key == "recheck_ms") {
       DFS_ASSIGN_OR_RETURN(config.recheck_interval, Millis(value, key));
     } else if (key == "mount_root") {

@@ -284,6 +284,94 @@ TEST_F(ClientTest, StateSurvivesExportAndImport) {
   EXPECT_EQ(other.Entries().size(), 1u);
 }
 
+// Records events in order.
+class RecordedEvents final : public EventSink {
+ public:
+  void OnEvent(const ClientEvent& e) override {
+    std::lock_guard lock(mu_);
+    events.push_back(e);
+  }
+  std::vector<ClientEvent> Of(ClientEventKind kind) {
+    std::lock_guard lock(mu_);
+    std::vector<ClientEvent> out;
+    for (const auto& e : events) {
+      if (e.kind == kind) out.push_back(e);
+    }
+    return out;
+  }
+  std::vector<ClientEvent> events;
+
+ private:
+  std::mutex mu_;
+};
+
+// Issue 11: the node said nothing across failovers and failbacks. Each is
+// now an event (the mount logs it with an id and counts it).
+TEST_F(ClientTest, Issue11FailoverFailbackAndDeadServersAreEvents) {
+  SetFailback(true);
+  server_.folders["\\contoso\\webfarm\\site1"].ttl = 5;
+  RecordedEvents events;
+  Client c(TestConfig(), server_, targets_, clock_, &events);
+  server_.dead.insert("127.0.0.1:1001");
+  ASSERT_TRUE(c.Resolve("\\\\contoso\\webfarm\\Site1\\a"));
+  auto down = events.Of(ClientEventKind::kNamespaceServerDown);
+  ASSERT_EQ(down.size(), 1u);
+  EXPECT_EQ(down[0].from, "127.0.0.1:1001");
+
+  targets_.SetDown("web1", true);
+  clock_.Advance(1001ms);
+  ASSERT_EQ(c.Resolve("\\\\contoso\\webfarm\\Site1\\a")->active, 1u);
+  auto failovers = events.Of(ClientEventKind::kFailover);
+  ASSERT_EQ(failovers.size(), 1u);
+  EXPECT_EQ(failovers[0].prefix, "\\\\contoso\\webfarm\\Site1");
+  EXPECT_EQ(failovers[0].from, "\\\\web1\\content\\Site1");
+  EXPECT_EQ(failovers[0].to, "\\\\web2\\content\\Site1");
+  EXPECT_EQ(events.Of(ClientEventKind::kTargetDown).size(), 1u);
+
+  targets_.SetDown("web1", false);
+  clock_.Advance(4s);  // past the TTL: refreshed, back on web1
+  ASSERT_EQ(c.Resolve("\\\\contoso\\webfarm\\Site1\\a")->active, 0u);
+  auto failbacks = events.Of(ClientEventKind::kFailback);
+  ASSERT_EQ(failbacks.size(), 1u);
+  EXPECT_EQ(failbacks[0].from, "\\\\web2\\content\\Site1");
+  EXPECT_EQ(failbacks[0].to, "\\\\web1\\content\\Site1");
+  EXPECT_EQ(events.Of(ClientEventKind::kTargetUp).size(), 1u);
+
+  // A reported failure is a failover too (once, not per thread).
+  auto r = c.Resolve("\\\\contoso\\webfarm\\Site1\\a");
+  c.ReportFailure(r->prefix, r->ActiveTarget().unc);
+  EXPECT_EQ(events.Of(ClientEventKind::kFailover).size(), 2u);
+  EXPECT_EQ(events.Of(ClientEventKind::kTargetDown).size(), 2u);
+}
+
+// Issue 11: importing a cache far larger than max_cache_entries used to
+// cost entries x limit under the lock; it keeps the entries expiring last.
+TEST_F(ClientTest, Issue11ImportKeepsTheNewestMaxCacheEntries) {
+  Client& c = Make();
+  ASSERT_TRUE(c.Resolve("\\\\contoso\\webfarm\\Site1\\a"));
+  ClientConfig big = TestConfig();
+  big.max_cache_entries = 50'000;
+  Client source(big, server_, targets_, clock_);
+  server_.folders.clear();
+  for (int i = 0; i < 20'000; ++i) {
+    server_.folders["\\contoso\\webfarm\\f" + std::to_string(i)] = {
+        {"\\web1\\content\\F"}, static_cast<uint32_t>(100 + i), false, false};
+  }
+  for (int i = 0; i < 20'000; ++i) {
+    ASSERT_TRUE(source.Resolve("\\\\contoso\\webfarm\\F" + std::to_string(i)));
+  }
+  ClientConfig small = TestConfig();
+  small.max_cache_entries = 10;
+  Client loaded(small, server_, targets_, clock_);
+  ASSERT_TRUE(loaded.ImportState(source.ExportState()));
+  auto entries = loaded.Entries();
+  ASSERT_EQ(entries.size(), 10u);
+  for (const auto& e : entries) {
+    // The ten with the longest TTLs: F19990 .. F19999.
+    EXPECT_GE(e.referral.ttl_seconds, 100u + 19'990u) << e.key;
+  }
+}
+
 TEST_F(ClientTest, ManyThreadsResolveAtOnce) {
   server_.folders["\\contoso\\webfarm\\site2"] = {
       {"\\web1\\content\\Site2", "\\web2\\content\\Site2"}, 2, true, false};
@@ -325,11 +413,16 @@ TEST(ClientConfigTest, ParsesEverySettingAndMapsTargets) {
     "mount_root": "/mnt/dfs",
     "mounts": {"//Web1/Content": "/srv/w1", "\\\\web2": "/srv/w2"},
     "probes": {"WEB1": "127.0.0.1:8081", "web2": "none"},
-    "default_probe_port": 8080, "max_cache_entries": 10
+    "default_probe_port": 8080, "max_cache_entries": 10,
+    "op_timeout_ms": 700, "max_stuck_per_server": 3,
+    "cache_lock_timeout_ms": 250
   })");
   ASSERT_TRUE(c) << c.error().context;
   EXPECT_EQ(c->namespace_servers.size(), 2u);
   EXPECT_EQ(c->recheck_interval, 150ms);
+  EXPECT_EQ(c->op_timeout, 700ms);
+  EXPECT_EQ(c->max_stuck_per_server, 3u);
+  EXPECT_EQ(c->cache_lock_timeout, 250ms);
   auto w1 = MapTarget(*c, "\\web1\\content\\Site1");
   ASSERT_TRUE(w1);
   EXPECT_EQ(w1->local_root, "/srv/w1/Site1");
@@ -361,6 +454,10 @@ TEST(ClientConfigTest, RejectsBadSettingsByName) {
       {R"({"namespace_servers": ["127.0.0.1:1"], "probes": {"a": "b"}})",
        "probes"},
       {R"({"namespace_servers": ["127.0.0.1:1"], "colour": "blue"})", "colour"},
+      {R"({"namespace_servers": ["127.0.0.1:1"], "op_timeout_ms": 0})",
+       "op_timeout_ms"},
+      {R"({"namespace_servers": ["127.0.0.1:1"], "max_stuck_per_server": 0})",
+       "max_stuck_per_server"},
   };
   for (const auto& [text, key] : cases) {
     auto c = ParseConfig(text);

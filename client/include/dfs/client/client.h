@@ -61,6 +61,33 @@ class ReachabilityCheck {
   virtual bool Reachable(const TargetLocation& target) = 0;
 };
 
+// What happened to the client's view of the farm, for logs and metrics
+// (the mount writes each as a log line with an event id).
+enum class ClientEventKind : uint8_t {
+  kFailover,             // an entry moved off a failing target
+  kFailback,             // a refresh returned an entry to a better target
+  kTargetDown,           // a target's check failed or a caller reported it
+  kTargetUp,             // a target that was down passed its check again
+  kNamespaceServerDown,  // a namespace server did not answer in time
+};
+std::string_view ClientEventName(ClientEventKind kind);
+
+struct ClientEvent {
+  ClientEventKind kind;
+  std::string prefix;  // the DFS prefix (failover, failback), else empty
+  std::string from;    // the target or server that was left or failed
+  std::string to;      // the target now active (failover, failback)
+  std::string detail;  // why, for the log
+};
+
+// Receives events; called on the thread that caused them, outside the
+// client's lock, so it may call back into the client.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void OnEvent(const ClientEvent& event) = 0;
+};
+
 enum class TargetState : uint8_t {
   kUnknown,      // not checked yet
   kReachable,    // the last check passed
@@ -100,8 +127,9 @@ struct CacheEntryView {
 
 class Client {
  public:
+  // `events` may be null; it must outlive the client.
   Client(ClientConfig config, ReferralSource& source, ReachabilityCheck& check,
-         const Clock& clock);
+         const Clock& clock, EventSink* events = nullptr);
 
   // `path` is UNC (`\\contoso\webfarm\Site1\a.html`, `/` allowed).
   // Errors: kInvalidArgument (bad path), kNotFound (the namespace has no
@@ -129,7 +157,9 @@ class Client {
 
   // The cache and reachability results as JSON (client/FORMAT.md), so
   // that a command-line client run again behaves like one long-lived
-  // machine. Import errors: kCorrupt (not ours), kUnsupported (version).
+  // machine. An import keeps at most max_cache_entries (those expiring
+  // last) and costs linear time in the file's entries. Import errors:
+  // kCorrupt (not ours), kUnsupported (version).
   std::string ExportState() const;
   Status ImportState(std::string_view json);
 
@@ -162,7 +192,12 @@ class Client {
   // First reachable target starting at `from` (wrapping), or nullopt.
   std::optional<size_t> FirstReachable(const Entry& entry, size_t from);
   bool IsReachable(const TargetLocation& target, bool force);
-  void Store(const std::string& key, Entry entry);
+  // Returns the active target of the entry it replaced, if any.
+  std::optional<TargetLocation> Store(const std::string& key, Entry entry);
+  // Requires mu_ held. Drops expired entries, then the ones expiring first,
+  // until at most max_cache_entries remain (one sort, not one scan each).
+  void TrimLocked();
+  void Emit(ClientEvent event);
   Resolution View(const Entry& entry, std::string_view remainder,
                   bool from_cache) const;
 
@@ -170,6 +205,7 @@ class Client {
   ReferralSource& source_;
   ReachabilityCheck& check_;
   const Clock& clock_;
+  EventSink* const events_;
 
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;  // folded key -> entry

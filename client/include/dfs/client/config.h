@@ -32,6 +32,17 @@ struct ClientConfig {
   // within these, or the target counts as unreachable.
   std::chrono::milliseconds probe_timeout{500};
   std::chrono::milliseconds path_timeout{1000};
+  // Every operation on a target in the mount's path (lookup, open, stat,
+  // read, readdir) must answer within this, or the target counts as
+  // failed and the operation moves to the next one.
+  std::chrono::milliseconds op_timeout{1000};
+  // Calls into one content server that timed out and have not returned
+  // yet: at this many, further calls to it are refused at once (a hung
+  // server holds at most this many helper threads).
+  size_t max_stuck_per_server = 4;
+  // How long `dfsclient resolve` waits for the cache file's lock before
+  // going on without the cache (with a warning).
+  std::chrono::milliseconds cache_lock_timeout{2000};
   // A target's reachability is checked again when the last check is older
   // than this (the probe interval).
   std::chrono::milliseconds recheck_interval{500};
