@@ -196,6 +196,17 @@ TEST_F(DfsutilTest, EveryCommandHasHelp) {
   }
 }
 
+// Issue 11: a property that takes two or three words said "ARGS(2x)".
+TEST_F(DfsutilTest, Issue11HelpShowsTheWordsACommandTakes) {
+  auto r = testing::Run({DFSUTIL_PATH, "property", "state", "set", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("set [OPTIONS] PATH [TARGET] online|offline"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("2x"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("x 2"), std::string::npos) << r.out;
+}
+
 TEST_F(DfsutilTest, RemovingThingsAndListing) {
   Ok({"root", "add", "\\\\contoso\\webfarm", "--ttl", "120", "--comment",
       "farm"});

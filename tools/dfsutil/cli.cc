@@ -393,12 +393,26 @@ int Fail(const Globals& g, const Error& e) {
 
 namespace {
 
+// CLI11 2.1 shows a positional that takes 2 to 3 words as "ARGS(2x)" and
+// "ARGS x 2": a positional with its own usage text (`PATH [TARGET] STATE`)
+// shows that text instead.
+class UsageTextFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_usage(const CLI::Option* opt) const override {
+    if (opt->get_option_text().empty()) {
+      return CLI::Formatter::make_option_usage(opt);
+    }
+    return opt->get_option_text();
+  }
+};
+
 int RunCli(int argc, char** argv, const std::string& forced_store) {
   Globals g;
   CLI::App app{
       "dfsutil: administer a dfs namespace (roots, folders, targets, "
       "properties)",
       "dfsutil"};
+  app.formatter(std::make_shared<UsageTextFormatter>());
   app.require_subcommand(1);
   app.fallthrough();
   app.add_option("--store", g.store_dir,
@@ -585,7 +599,8 @@ int RunCli(int argc, char** argv, const std::string& forced_store) {
     auto* set = p->add_subcommand("set", help);
     set->add_option("ARGS", args, usage)
         ->required()
-        ->expected(static_cast<int>(min_args), static_cast<int>(max_args));
+        ->expected(static_cast<int>(min_args), static_cast<int>(max_args))
+        ->option_text(usage);
     set->callback([&, handler] { run = handler; });
     return set;
   };
