@@ -79,8 +79,9 @@ dfsclient pktinfo
 mounted=""
 if [ -w /dev/fuse ] && command -v fusermount3 >/dev/null; then
   mkdir -p "$store/mnt"
-  "$here/$build/bin/dfsclient" --config "$store/client.json" mount "$store/mnt" \
-    --domain contoso --root webfarm > "$store/mount.out" 2> "$store/mount.log" &
+  "$here/$build/bin/dfsclient" --config "$store/client.json" --cache "$store/pkt.json" \
+    mount "$store/mnt" --domain contoso --root webfarm --metrics 127.0.0.1:0 \
+    > "$store/mount.out" 2> "$store/mount.log" &
   mount_pid=$!
   trap 'kill $mount_pid 2>/dev/null; wait $mount_pid 2>/dev/null; kill $dfsd 2>/dev/null; wait $dfsd 2>/dev/null' EXIT INT TERM
   for _ in $(seq 50); do grep -q mounted "$store/mount.out" 2>/dev/null && break; sleep 0.1; done
@@ -88,6 +89,9 @@ if [ -w /dev/fuse ] && command -v fusermount3 >/dev/null; then
     mounted=yes
     echo "\$ cat demo-store/mnt/webfarm/Site1/index.html   (FUSE mount of \\\\contoso)"
     cat "$store/mnt/webfarm/Site1/index.html"
+    echo "\$ dfsclient pktinfo   (now answered by the running mount, over its control socket)"
+    dfsclient pktinfo
+    mount_metrics=$(grep -o 'http://[0-9.:]*/metrics' "$store/mount.log" | head -1 || true)
   fi
 fi
 echo
@@ -109,6 +113,9 @@ echo "  $build/bin/dfsclient --config demo-store/client.json --cache demo-store/
 if [ -n "$mounted" ]; then
   echo "  cat demo-store/mnt/webfarm/Site1/index.html; mv demo-store/content/web1/Site1 demo-store/content/web1/x"
   echo "  cat demo-store/mnt/webfarm/Site1/index.html     # now from web2"
+  echo "  $build/bin/dfsclient --config demo-store/client.json --cache demo-store/pkt.json pktflush   # flushes the mount"
+  echo "  tail demo-store/mount.log          # DFSC2001 failover, DFSC2002 failback, ..."
+  [ -n "${mount_metrics:-}" ] && echo "  curl -s $mount_metrics | grep dfs_client_active_target"
 fi
 echo "Ctrl-C stops it."
 wait $dfsd

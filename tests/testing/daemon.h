@@ -72,6 +72,8 @@ class Daemon {
     return status;
   }
 
+  pid_t pid() const { return pid_; }
+
   std::string Stderr() const {
     std::ifstream in(err_path_);
     std::stringstream ss;

@@ -3,12 +3,17 @@
 #pragma once
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace dfs::testing {
@@ -35,6 +40,7 @@ inline pid_t SpawnChild(const std::vector<std::string>& argv, int out_fd,
 struct ProcessResult {
   int exit_code = -1;
   std::string out, err;
+  bool timed_out = false;  // killed by RunWithin's deadline
 };
 
 class Subprocess {
@@ -50,10 +56,33 @@ class Subprocess {
     pid_ = SpawnChild(argv, out_fd_, err_fd_);
   }
 
-  ProcessResult Wait() {
+  // Waits for the child; with a `deadline`, a child still running then is
+  // killed (SIGKILL) and the result says so.
+  ProcessResult Wait(
+      std::chrono::milliseconds deadline = std::chrono::milliseconds::zero()) {
     ProcessResult r;
     int status = 0;
-    waitpid(pid_, &status, 0);
+    if (deadline.count() > 0) {
+      std::mutex mu;
+      std::condition_variable cv;
+      bool exited = false;
+      std::thread watchdog([&] {
+        std::unique_lock lock(mu);
+        if (!cv.wait_for(lock, deadline, [&] { return exited; })) {
+          r.timed_out = true;
+          kill(pid_, SIGKILL);
+        }
+      });
+      waitpid(pid_, &status, 0);
+      {
+        std::lock_guard lock(mu);
+        exited = true;
+      }
+      cv.notify_all();
+      watchdog.join();
+    } else {
+      waitpid(pid_, &status, 0);
+    }
     r.exit_code =
         WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     r.out = ReadAll(out_fd_);
@@ -79,6 +108,13 @@ class Subprocess {
 
 inline ProcessResult Run(const std::vector<std::string>& argv) {
   return Subprocess(argv).Wait();
+}
+
+// Run, but a child that has not exited within `deadline` is killed: for
+// tests of things that used to hang.
+inline ProcessResult RunWithin(const std::vector<std::string>& argv,
+                               std::chrono::milliseconds deadline) {
+  return Subprocess(argv).Wait(deadline);
 }
 
 }  // namespace dfs::testing

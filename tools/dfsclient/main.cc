@@ -1,9 +1,8 @@
 // dfsclient: what a web node runs. Resolves DFS paths to local paths
 // through a persistent referral cache (like the Windows PKT), shows and
 // flushes that cache, and mounts the namespace with FUSE.
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
@@ -13,28 +12,22 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cache_file.h"
 #include "dfs/client/client.h"
+#include "dfs/client/control.h"
+#include "dfs/client_net/control_socket.h"
 #include "dfs/client_net/system.h"
-#include "dfs/common/atomic_file.h"
 #include "mount.h"
+#include "output.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using dfs::client::Client;
 using dfs::client::ClientConfig;
-using dfs::client::Resolution;
+using dfs::client::ClientEventKind;
+using dfs::tools::CacheFile;
 using Json = nlohmann::json;
-
-std::string DefaultCachePath() {
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) {
-    return std::string(xdg) + "/dfs/pkt.json";
-  }
-  if (const char* home = std::getenv("HOME"); home && *home) {
-    return std::string(home) + "/.cache/dfs/pkt.json";
-  }
-  return "/tmp/dfs-pkt-" + std::to_string(getuid()) + ".json";
-}
 
 std::optional<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -44,102 +37,75 @@ std::optional<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-int64_t SecondsUntil(dfs::Clock::TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             t - dfs::SystemClock::Instance().Now())
-      .count();
-}
-
-Json ToJson(const Resolution& r) {
-  Json targets = Json::array();
-  for (size_t i = 0; i < r.targets.size(); ++i) {
-    targets.push_back(
-        {{"target", r.targets[i].unc},
-         {"local_root", r.targets[i].local_root},
-         {"state", dfs::client::TargetStateName(r.targets[i].state)},
-         {"active", i == r.active}});
-  }
-  return {
-      {"prefix", r.prefix},
-      {"remainder", r.remainder},
-      {"local_path", r.local_path},
-      {"root_referral", r.root_referral},
-      {"ttl", r.ttl_seconds},
-      {"expires_in", SecondsUntil(r.expires_at)},
-      {"expires_at_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
-                            r.expires_at.time_since_epoch())
-                            .count()},
-      {"failback", r.failback},
-      {"from_cache", r.from_cache},
-      {"active", r.active},
-      {"targets", targets}};
-}
-
-void PrintEntry(const std::string& key, const Resolution& r) {
-  const int64_t left = SecondsUntil(r.expires_at);
-  std::cout << r.prefix
-            << (key != dfs::ns::FoldCase(r.prefix) ? "  (for " + key + ")" : "")
-            << "\n  " << (r.root_referral ? "root" : "folder") << ", ttl "
-            << r.ttl_seconds << " s, "
-            << (left > 0 ? "expires in " + std::to_string(left) + " s"
-                         : std::string("expired"))
-            << ", failback " << (r.failback ? "on" : "off") << "\n";
-  for (size_t i = 0; i < r.targets.size(); ++i) {
-    std::cout << (i == r.active ? "  * " : "    ") << r.targets[i].unc
-              << "  -> " << r.targets[i].local_root << "  "
-              << dfs::client::TargetStateName(r.targets[i].state) << "\n";
-  }
-}
-
-// The cache file is shared by every dfsclient run of this user: a lock
-// file serialises them, and the cache is replaced by rename so a reader
-// never sees half of it.
-class CacheFile {
+// A mount's events: one log line each (stable ids), and its counters.
+class LogEvents final : public dfs::client::EventSink {
  public:
-  explicit CacheFile(std::string path) : path_(std::move(path)) {}
-  ~CacheFile() {
-    if (lock_fd_ >= 0) close(lock_fd_);
-  }
-  bool Lock() {
-    std::error_code ec;
-    fs::create_directories(fs::path(path_).parent_path(), ec);
-    lock_fd_ =
-        open((path_ + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lock_fd_ < 0 || flock(lock_fd_, LOCK_EX) != 0) {
-      std::cerr << "dfsclient: cannot lock " << path_
-                << ".lock: " << std::strerror(errno) << "\n";
-      return false;
+  explicit LogEvents(dfs::tools::MountMetrics& metrics) : metrics_(metrics) {}
+  void OnEvent(const dfs::client::ClientEvent& e) override {
+    metrics_.Count(e.kind);
+    switch (e.kind) {
+      case ClientEventKind::kFailover:
+        spdlog::warn("DFSC2001 failover {}: {} -> {} ({})", e.prefix, e.from,
+                     e.to, e.detail);
+        break;
+      case ClientEventKind::kFailback:
+        spdlog::info("DFSC2002 failback {}: {} -> {} ({})", e.prefix, e.from,
+                     e.to, e.detail);
+        break;
+      case ClientEventKind::kTargetDown:
+        spdlog::warn("DFSC2003 target {} is down ({})", e.from, e.detail);
+        break;
+      case ClientEventKind::kTargetUp:
+        spdlog::info("DFSC2004 target {} is up again ({})", e.from, e.detail);
+        break;
+      case ClientEventKind::kNamespaceServerDown:
+        spdlog::warn("DFSC2005 namespace server {} did not answer: {}", e.from,
+                     e.detail);
+        break;
     }
-    return true;
-  }
-  void Load(Client& client) {
-    auto text = ReadFile(path_);
-    if (!text || text->empty()) return;
-    if (auto st = client.ImportState(*text); !st) {
-      std::cerr << "dfsclient: ignoring the cache in " << path_ << ": "
-                << st.error().context << "\n";
-    }
-  }
-  bool Save(const Client& client) {
-    if (auto st = dfs::WriteFileAtomically(path_, client.ExportState()); !st) {
-      std::cerr << "dfsclient: cannot save the cache: " << st.error().context
-                << "\n";
-      return false;
-    }
-    return true;
   }
 
  private:
-  std::string path_;
-  int lock_fd_ = -1;
+  dfs::tools::MountMetrics& metrics_;
 };
+
+// What a running mount answered, or nullopt when no mount listens beside
+// this cache (the command then works on the cache file). A mount that is
+// there but does not answer is an error: acting on the file instead would
+// look like success while the mount kept its cache.
+struct MountReply {
+  bool reached = false;
+  Json reply;
+  std::string error;
+};
+MountReply AskMount(const CacheFile& cache,
+                    const dfs::client::ControlRequest& request) {
+  MountReply out;
+  auto line = dfs::client_net::AskControl(cache.ControlSocketPath(), request,
+                                          std::chrono::seconds(10));
+  if (!line) {
+    if (line.error().code != make_error_code(dfs::Errc::kNotFound)) {
+      out.reached = true;
+      out.error = line.error().context;
+    }
+    return out;
+  }
+  out.reached = true;
+  out.reply = Json::parse(*line, nullptr, false);
+  if (out.reply.is_discarded() || !out.reply.is_object()) {
+    out.error = "the mount sent a reply that is not JSON";
+  } else if (!out.reply.value("ok", false)) {
+    out.error = out.reply.value("error", std::string("the mount refused"));
+  }
+  return out;
+}
 
 int Run(int argc, char** argv) {
   CLI::App app{
       "dfsclient: resolve DFS paths to local paths with failover and "
       "failback, show or flush the referral cache, mount the namespace"};
   app.require_subcommand(1);
-  std::string config_path, servers, cache_path = DefaultCachePath();
+  std::string config_path, servers, cache_path = dfs::tools::DefaultCachePath();
   bool json = false;
   app.add_option("--config", config_path,
                  "client config (JSON, client/FORMAT.md); default "
@@ -173,6 +139,8 @@ int Run(int argc, char** argv) {
   mount->add_flag("--allow-other", mount_options.allow_other,
                   "let other users (the web server) read the mount");
   mount->add_flag("--debug", mount_options.debug, "FUSE debug output");
+  mount->add_option("--metrics", mount_options.metrics,
+                    "serve Prometheus metrics on IP:PORT");
 
   try {
     app.parse(argc, argv);
@@ -218,36 +186,86 @@ int Run(int argc, char** argv) {
     return 2;
   }
 
+  spdlog::set_default_logger(spdlog::stderr_color_mt("dfsclient"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+
   dfs::client_net::DfsdReferralSource source;
   dfs::client_net::SystemReachabilityCheck check(*config);
+  CacheFile cache(cache_path);
+
+  if (*mount) {
+    dfs::tools::MountMetrics metrics;
+    LogEvents events(metrics);
+    Client client(*config, source, check, dfs::SystemClock::Instance(),
+                  &events);
+    return dfs::tools::RunMount(client, mount_options, cache, metrics);
+  }
   Client client(*config, source, check, dfs::SystemClock::Instance());
 
-  if (*mount) return dfs::tools::RunMount(client, mount_options);
+  // pktinfo, pktflush and fail reach a running mount's own cache first.
+  if (*info || *flush || *fail) {
+    dfs::client::ControlRequest request;
+    request.command = *info    ? dfs::client::ControlCommand::kPktInfo
+                      : *flush ? dfs::client::ControlCommand::kPktFlush
+                               : dfs::client::ControlCommand::kFail;
+    request.path = path;
+    MountReply mount_reply = AskMount(cache, request);
+    if (mount_reply.reached && !mount_reply.error.empty()) {
+      std::cerr << "dfsclient: the mount on " << cache.ControlSocketPath()
+                << ": " << mount_reply.error << "\n";
+      return 1;
+    }
+    if (mount_reply.reached && *info) {
+      const Json& entries = mount_reply.reply["cache"];
+      if (json) {
+        std::cout << entries.dump(2) << "\n";
+      } else {
+        std::cout << "(the running mount's cache)\n"
+                  << dfs::tools::CacheText(entries);
+      }
+      return 0;
+    }
+    if (mount_reply.reached && *fail) {
+      const Json& r = mount_reply.reply["resolution"];
+      std::cout << (json ? r.dump(2) : r.value("local_path", "")) << "\n";
+      return 0;
+    }
+    if (mount_reply.reached) {
+      std::cout << "dfsclient: the running mount's referral cache flushed\n";
+    }
+  }
 
-  CacheFile cache(cache_path);
-  if (!cache.Lock()) return 1;
+  // The cache file. When it cannot be locked or is not safe to use, a
+  // resolve still answers (without the cache, with a warning); commands
+  // that exist to change the cache fail.
+  const auto locked = cache.Lock(config->cache_lock_timeout);
+  if (!locked) {
+    std::cerr << "dfsclient: warning: not using the cache: "
+              << locked.error().context << "\n";
+    if (*flush || *info || *fail) return 1;
+  }
+  // A cache that cannot be written costs the next run a referral, not
+  // this answer: a warning (pktflush, which exists to write it, fails).
+  auto save = [&] {
+    if (!locked) return true;
+    if (auto st = cache.Save(client); !st) {
+      std::cerr << "dfsclient: warning: cannot save the cache: "
+                << st.error().context << "\n";
+      return false;
+    }
+    return true;
+  };
   if (*flush) {
     client.Flush();
-    if (!cache.Save(client)) return 1;
+    if (!save()) return 1;
     std::cout << "dfsclient: referral cache flushed\n";
     return 0;
   }
-  cache.Load(client);
+  if (locked) cache.Load(client, std::cerr);
   if (*info) {
-    const auto entries = client.Entries();
-    if (json) {
-      Json out = Json::array();
-      for (const auto& e : entries) {
-        Json j = ToJson(e.referral);
-        j["key"] = e.key;
-        out.push_back(j);
-      }
-      std::cout << out.dump(2) << "\n";
-    } else if (entries.empty()) {
-      std::cout << "(the referral cache is empty)\n";
-    } else {
-      for (const auto& e : entries) PrintEntry(e.key, e.referral);
-    }
+    const Json entries = dfs::tools::CacheJson(client.Entries());
+    std::cout << (json ? entries.dump(2) + "\n"
+                       : dfs::tools::CacheText(entries));
     return 0;
   }
   if (*fail) {
@@ -258,29 +276,32 @@ int Run(int argc, char** argv) {
     }
     client.ReportFailure(r->prefix, r->ActiveTarget().unc);
     auto next = client.Resolve(path);
-    const bool saved = cache.Save(client);
+    // The failure report lives in the cache: not saved, it is lost.
+    const bool saved = save();
     if (!next) {
       std::cerr << "dfsclient: " << next.error().context << "\n";
       return 1;
     }
-    std::cout << (json ? ToJson(*next).dump(2) : next->local_path) << "\n";
+    std::cout << (json ? dfs::tools::ResolutionJson(*next).dump(2)
+                       : next->local_path)
+              << "\n";
     return saved ? 0 : 1;
   }
   // resolve
   auto r = client.Resolve(path);
-  const bool saved = cache.Save(client);
+  save();
   if (!r) {
     std::cerr << "dfsclient: " << r.error().context << "\n";
     return 1;
   }
   if (json) {
-    Json j = ToJson(*r);
+    Json j = dfs::tools::ResolutionJson(*r);
     j["path"] = path;
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << r->local_path << "\n";
   }
-  return saved ? 0 : 1;
+  return 0;
 }
 
 }  // namespace
