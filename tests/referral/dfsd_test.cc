@@ -1,8 +1,10 @@
 // Integration tests: the real dfsd process on 127.0.0.1, with real dfsutil
 // writes to its store and real sockets standing in for content servers.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -431,14 +433,22 @@ TEST_F(DfsdTest, ClientSiteFromTheStoreOrdersTargets) {
 namespace dfs::referral {
 namespace {
 
+// A key file as an admin makes one: owner-only (dfsd refuses others).
+std::string WriteKey(const std::filesystem::path& path,
+                     const std::string& text) {
+  std::ofstream(path) << text;
+  chmod(path.c_str(), 0600);
+  return path.string();
+}
+
 class RemoteAdminTest : public DfsdTest {
  protected:
   void SetUp() override {
     DfsdTest::SetUp();
-    key_ = (files_.path() / "key").string();
-    std::ofstream(key_) << "0123456789abcdef0123456789abcdef\n";
-    wrong_ = (files_.path() / "wrong").string();
-    std::ofstream(wrong_) << "not-the-key-not-the-key-not-the-key\n";
+    key_ =
+        WriteKey(files_.path() / "key", "0123456789abcdef0123456789abcdef\n");
+    wrong_ = WriteKey(files_.path() / "wrong",
+                      "not-the-key-not-the-key-not-the-key\n");
     port_ = StartDfsd({"--no-probe", "--admin-key", key_});
     server_ = "127.0.0.1:" + std::to_string(port_);
   }
@@ -534,11 +544,74 @@ TEST_F(RemoteAdminTest, ExportAndImportMoveFilesBetweenClientAndServer) {
   EXPECT_NE(raw.err.find("not available remotely"), std::string::npos);
 }
 
+// Issue 12: --opt=value spellings got past the old deny-list; with the
+// key, `--raw=FILE` overwrote any file dfsd (as root) could write.
+TEST_F(RemoteAdminTest, Issue12OptionSpellingsCannotReachTheServersFiles) {
+  const auto victim = files_.path() / "victim";
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"diag", "referral", "\\contoso\\webfarm",
+            "--raw=" + victim.string()},
+           {"diag", "referral", "\\contoso\\webfarm", "--server=127.0.0.1:1"},
+           {"--store=" + files_.path().string(), "root", "list"}}) {
+    auto r = Remote(key_, args);
+    EXPECT_NE(r.exit_code, 0) << args[args.size() - 1];
+    EXPECT_NE(r.err.find("(remote)"), std::string::npos) << r.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(victim));
+}
+
+// Issue 12: key files are held to ssh's rules, and guessing is throttled.
+TEST_F(DfsdTest, Issue12WeakOrExposedKeyFilesAreRefused) {
+  testing::TempDir files;
+  const auto open_key = files.path() / "open";
+  std::ofstream(open_key) << "0123456789abcdef0123456789abcdef\n";
+  chmod(open_key.c_str(), 0644);
+  const std::string spaces =
+      WriteKey(files.path() / "spaces", std::string(16, ' ') + "\n");
+  const std::string same =
+      WriteKey(files.path() / "same", std::string(32, 'a') + "\n");
+  for (const auto& [key, why] :
+       std::vector<std::pair<std::string, std::string>>{
+           {open_key.string(), "chmod 600"},
+           {spaces, "shorter than 16"},
+           {same, "different characters"},
+           {"/dev/zero", "not a regular file"}}) {
+    auto r = testing::RunWithin(
+        {DFSD_PATH, "--store", store_.path().string(), "--listen",
+         "127.0.0.1:0", "--no-probe", "--admin-key", key},
+        std::chrono::seconds(20));
+    EXPECT_FALSE(r.timed_out) << key;
+    EXPECT_EQ(r.exit_code, 2) << key;
+    EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+  }
+}
+
+TEST_F(RemoteAdminTest, Issue12WrongKeysAreThrottledAndLoggedSparingly) {
+  const std::string before = Serial();
+  int throttled = 0;
+  for (int i = 0; i < 8; ++i) {
+    auto r = Remote(wrong_, {"root", "list"});
+    EXPECT_EQ(r.exit_code, 1);
+    throttled += r.err.find("too many wrong keys") != std::string::npos;
+  }
+  EXPECT_EQ(throttled, 3);  // five tries a minute, then refused unchecked
+  // Even the right key waits out the window from that address.
+  auto right = Remote(key_, {"root", "list"});
+  EXPECT_NE(right.err.find("too many wrong keys"), std::string::npos);
+  EXPECT_EQ(Serial(), before);
+  size_t lines = 0;
+  for (size_t at = 0;
+       (at = dfsd_->Stderr().find("DFS1020", at)) != std::string::npos; ++at) {
+    ++lines;
+  }
+  EXPECT_LE(lines, 2u) << dfsd_->Stderr();
+}
+
 TEST_F(DfsdTest, RemoteAdminIsOffWithoutAKey) {
   const uint16_t port = StartDfsd({"--no-probe"});
   testing::TempDir files;
-  const std::string key = (files.path() / "key").string();
-  std::ofstream(key) << "0123456789abcdef0123456789abcdef\n";
+  const std::string key =
+      WriteKey(files.path() / "key", "0123456789abcdef0123456789abcdef\n");
   auto r = testing::Run({DFSUTIL_PATH, "--server",
                          "127.0.0.1:" + std::to_string(port), "--key", key,
                          "link", "add", "\\\\contoso\\webfarm\\X", "\\\\w\\c"});

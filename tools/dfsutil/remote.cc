@@ -13,11 +13,10 @@
 #include "dfs/referral_net/auth.h"
 #include "dfs/referral_net/client.h"
 #include "dfs/referral_net/server.h"
+#include "remote_policy.h"
 
 namespace dfs::tools {
 namespace {
-
-constexpr const char* kUploadMarker = "@upload";
 
 struct RemoteArgs {
   std::string server, key_file;
@@ -178,20 +177,10 @@ referral::AdminResult ExecuteRemoteCommand(
     return referral::AdminResult{2, "",
                                  "dfsutil: error: " + why + " (remote)\n"};
   };
-  for (const auto& a : args) {
-    if (a == "--raw" || a == "--backup-dir" || a == "--store" ||
-        a == "--server") {
-      return refuse(a + " is not available remotely");
-    }
-  }
-  // The command proper starts after the global --json.
-  const size_t at = (!args.empty() && args[0] == "--json") ? 1 : 0;
-  auto is = [&](const char* group, const char* verb) {
-    return args.size() > at + 1 && args[at] == group && args[at + 1] == verb;
-  };
-  if (is("root", "export") &&
-      std::find(args.begin(), args.end(), "-") == args.end()) {
-    return refuse("a remote export goes to the client");
+  // An allow-list of commands and their options: a server path never
+  // comes from the client, and nothing unlisted runs.
+  if (auto allowed = CheckRemoteCommand(args); !allowed) {
+    return refuse(allowed.error().context);
   }
   std::string upload_path;
   for (auto& a : args) {
@@ -209,9 +198,6 @@ referral::AdminResult ExecuteRemoteCommand(
       return refuse("cannot store the upload (disk full?)");
     }
     a = upload_path;
-  }
-  if (upload_path.empty() && is("root", "import")) {
-    return refuse("a remote import reads the client's file");
   }
   std::ostringstream out, err;
   const int code = RunDfsutil(args, out, err, store_dir);

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <deque>
+#include <map>
 #include <random>
 #include <unordered_map>
 #include <unordered_set>
@@ -193,6 +195,7 @@ class Server::Impl {
     referral::Client client;
     boost::system::error_code ec;
     auto remote = socket->remote_endpoint(ec);
+    const std::string peer = ec ? "?" : remote.address().to_string();
     if (!ec) {
       auto address = remote.address();
       if (address.is_v6() && address.to_v6().is_v4_mapped()) {
@@ -222,7 +225,7 @@ class Server::Impl {
       for (const auto& frame : *frames) {
         std::string reply;
         if (frame.type >= referral::FrameType::kAdminHello) {
-          reply = co_await Admin(frame, admin, framer);
+          reply = co_await Admin(frame, admin, framer, peer);
         } else {
           reply = Answer(frame, client);
         }
@@ -302,9 +305,35 @@ class Server::Impl {
     co_return options_.admin_executor(command);
   }
 
+  static constexpr size_t kMaxAuthFailures = 5;
+  static constexpr auto kAuthFailureWindow = std::chrono::seconds(60);
+  static constexpr auto kWrongKeyDelay = std::chrono::milliseconds(500);
+  static constexpr auto kAuthLogInterval = std::chrono::seconds(10);
+  static constexpr size_t kMaxTrackedAuthAddresses = 65536;
+
+  // One log line per kAuthLogInterval at most, with the count since the
+  // last one: a guessing peer cannot fill the log.
+  void NoteAuthRefusal(const std::string& peer, const char* why) {
+    ++auth_refusals_unlogged_;
+    const auto now = Clock::now();
+    if (now - auth_logged_at_ >= kAuthLogInterval) {
+      spdlog::warn(
+          "DFS1020 remote admin refused: {} from {} ({} refusals "
+          "since the last such line)",
+          why, peer, auth_refusals_unlogged_);
+      auth_refusals_unlogged_ = 0;
+      auth_logged_at_ = now;
+    }
+    if (auth_failures_.size() > kMaxTrackedAuthAddresses) {
+      std::erase_if(auth_failures_, [&](const auto& kv) {
+        return kv.second.empty() || now - kv.second.back() > kAuthFailureWindow;
+      });
+    }
+  }
+
   awaitable<std::string> Admin(const referral::Frame& frame,
-                               AdminSession& session,
-                               referral::Framer& framer) {
+                               AdminSession& session, referral::Framer& framer,
+                               const std::string& peer) {
     if (options_.admin_key.empty() || !options_.admin_executor) {
       co_return ErrorFrame(kStatusAccessDenied,
                            "remote administration is off on this server "
@@ -317,12 +346,34 @@ class Server::Impl {
         co_return referral::EncodeFrame(referral::FrameType::kAdminChallenge,
                                         session.nonce);
       case referral::FrameType::kAdminAuth: {
+        // Guessing is throttled per address: after kMaxAuthFailures wrong
+        // keys within kAuthFailureWindow, that address is refused without
+        // a check until the window has passed, and every wrong key costs
+        // its connection kWrongKeyDelay.
+        auto& failures = auth_failures_[peer];
+        const auto now = Clock::now();
+        while (!failures.empty() &&
+               now - failures.front() > kAuthFailureWindow) {
+          failures.pop_front();
+        }
+        if (failures.size() >= kMaxAuthFailures) {
+          session.nonce.clear();
+          NoteAuthRefusal(peer, "too many wrong keys");
+          co_return ErrorFrame(kStatusAccessDenied,
+                               "too many wrong keys from this address: try "
+                               "again in a minute; nothing was changed");
+        }
         const bool ok = !session.nonce.empty() &&
                         MacMatches(AdminMac(options_.admin_key, session.nonce),
                                    frame.payload);
         session.nonce.clear();  // one try per challenge
         if (!ok) {
-          spdlog::warn("DFS1020 remote admin refused: wrong key");
+          failures.push_back(now);
+          NoteAuthRefusal(peer, "wrong key");
+          asio::steady_timer pause(co_await asio::this_coro::executor,
+                                   kWrongKeyDelay);
+          boost::system::error_code ignored;
+          co_await pause.async_wait(redirect_error(use_awaitable, ignored));
           co_return ErrorFrame(kStatusAccessDenied,
                                "wrong key: nothing was changed");
         }
@@ -730,6 +781,10 @@ class Server::Impl {
   referral::Resolver resolver_;
   tcp::endpoint replica_endpoint_;
   asio::thread_pool admin_pool_{1};
+  // Wrong admin keys by client address (the io thread only).
+  std::map<std::string, std::deque<Clock::time_point>> auth_failures_;
+  uint64_t auth_refusals_unlogged_ = 0;
+  Clock::time_point auth_logged_at_{};
   ns::StringMap<bool> health_;  // folded server name -> last probe result
   mutable std::string health_key_;
   std::unordered_set<std::string> unprobed_;
