@@ -3,15 +3,18 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include "dfs/referral/admin.h"
 #include "dfs/referral/codec.h"
 #include "dfs/referral/framing.h"
+#include "dfs/referral/replication.h"
 #include "testing/daemon.h"
 #include "testing/loopback.h"
 #include "testing/subprocess.h"
@@ -242,6 +245,89 @@ TEST_F(DfsdTest, ManyClientsAtOnce) {
   EXPECT_EQ(ok, kClients * kEach);
 }
 
+// Issue 12: one address could hold every connection slot, and the limit
+// (4096) was above the usual descriptor limit (1024), so dfsd met EMFILE
+// first and its accept loop spun with nothing logged.
+TEST_F(DfsdTest, Issue12OneAddressCannotHoldEverySlot) {
+  const uint16_t port =
+      StartDfsd({"--no-probe", "--max-connections-per-address", "4"});
+  std::vector<std::unique_ptr<testing::TcpClient>> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(std::make_unique<testing::TcpClient>(port));
+    auto a = Ask(*held.back(), "\\contoso\\webfarm\\Site1\\x");
+    ASSERT_TRUE(a && a->type == FrameType::kReferralResponse) << i;
+  }
+  for (int i = 0; i < 30; ++i) {  // refused: closed at once
+    testing::TcpClient extra(port);
+    ASSERT_TRUE(extra.connected());
+    EXPECT_TRUE(extra.PeerClosed()) << i;
+  }
+  // Another address still gets in (127.0.0.2 is loopback too).
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  from.sin_addr.s_addr = htonl(0x7f000002);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from), 0);
+  auto to = testing::Loopback(port);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  const std::string frame =
+      EncodeFrame(FrameType::kReferralRequest,
+                  EncodeRequest({4, "\\contoso\\webfarm\\Site1\\x"}));
+  ASSERT_EQ(send(fd, frame.data(), frame.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(frame.size()));
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char header[5];
+  EXPECT_EQ(recv(fd, header, sizeof header, MSG_WAITALL), 5);
+  close(fd);
+  // A freed slot is usable again.
+  held.pop_back();
+  bool served = false;
+  for (int i = 0; i < 100 && !served; ++i) {
+    testing::TcpClient again(port);
+    auto a = Ask(again, "\\contoso\\webfarm\\Site1\\x");
+    served = a && a->type == FrameType::kReferralResponse;
+  }
+  EXPECT_TRUE(served);
+  // Thirty refusals, one log line.
+  const std::string log = dfsd_->Stderr();
+  size_t lines = 0;
+  for (size_t at = 0; (at = log.find("DFS1006", at)) != std::string::npos;
+       ++at) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 1u) << log;
+}
+
+TEST_F(DfsdTest, Issue12TheConnectionLimitFollowsTheDescriptorLimit) {
+  // Under a descriptor limit of 128, asking for 4096 connections is
+  // capped (and said) rather than met with EMFILE.
+  dfsd_ = std::make_unique<testing::Daemon>(std::vector<std::string>{
+      "/usr/bin/prlimit", "--nofile=128:128", DFSD_PATH, "--store",
+      store_.path().string(), "--listen", "127.0.0.1:0", "--no-probe",
+      "--max-connections", "4096"});
+  auto line = dfsd_->ReadLine(10s);
+  ASSERT_TRUE(line) << dfsd_->Stderr();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(*line, m, std::regex(":(\\d+)")));
+  const uint16_t port = static_cast<uint16_t>(std::stoi(m[1]));
+  EXPECT_NE(dfsd_->Stderr().find("at most 64 connections"), std::string::npos)
+      << dfsd_->Stderr();
+  std::vector<std::unique_ptr<testing::TcpClient>> clients;
+  int answered = 0;
+  for (int i = 0; i < 100; ++i) {
+    clients.push_back(std::make_unique<testing::TcpClient>(port, 2000));
+    auto a = Ask(*clients.back(), "\\contoso\\webfarm\\Site1\\x");
+    answered += a && a->type == FrameType::kReferralResponse;
+  }
+  // 16 per address by default: the rest were refused, none hung.
+  EXPECT_EQ(answered, 16);
+  clients.clear();
+  testing::TcpClient after(port);
+  auto a = Ask(after, "\\contoso\\webfarm\\Site1\\x");
+  EXPECT_TRUE(a && a->type == FrameType::kReferralResponse);
+}
+
 TEST_F(DfsdTest, MetricsCountWhatHappened) {
   const uint16_t port = StartDfsd({"--no-probe"});
   ASSERT_NE(metrics_port_, 0);
@@ -350,6 +436,65 @@ TEST_F(ReplicaTest, CatchesUpLiveAndAfterARestart) {
                     "link", "add", "\\\\contoso\\webfarm\\X", "\\\\w\\x"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("replica of"), std::string::npos) << r.err;
+}
+
+// Issue 12: a primary that claims a higher serial but sends no entries
+// made the replica ask again at once, forever (416k requests in 12 s).
+TEST_F(DfsdTest, Issue12AReplicaDoesNotSpinOnAPrimaryThatSendsNothing) {
+  // The lying primary: answers every changes request with "I am at your
+  // serial + 100" and no entries. Counts the requests.
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  auto any = testing::Loopback(0);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&any), sizeof any), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  socklen_t len = sizeof any;
+  getsockname(listener, reinterpret_cast<sockaddr*>(&any), &len);
+  const uint16_t fake_port = ntohs(any.sin_port);
+  std::atomic<int> requests{0};
+  std::atomic<bool> stop{false};
+  std::thread primary([&] {
+    timeval tv{0, 200000};
+    setsockopt(listener, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    while (!stop) {
+      const int c = accept(listener, nullptr, nullptr);
+      if (c < 0) continue;
+      setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      Framer framer(kMaxReplicationFrameBytes);
+      char buf[4096];
+      while (!stop) {
+        const ssize_t n = recv(c, buf, sizeof buf, 0);
+        if (n == 0) break;
+        if (n < 0) continue;
+        auto frames = framer.Feed(std::string_view(buf, n));
+        if (!frames) break;
+        for (const auto& f : *frames) {
+          auto req = DecodeChangesRequest(f.payload);
+          if (!req) continue;
+          ++requests;
+          const std::string reply =
+              EncodeFrame(FrameType::kChangesReply,
+                          EncodeChangesReply({false, req->since + 100, {}}));
+          send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+        }
+      }
+      close(c);
+    }
+  });
+  testing::TempDir replica_store;
+  testing::Daemon replica({DFSD_PATH, "--store", replica_store.path().string(),
+                           "--listen", "127.0.0.1:0", "--no-probe",
+                           "--refresh-ms", "100", "--replica-of",
+                           "127.0.0.1:" + std::to_string(fake_port)});
+  ASSERT_TRUE(replica.ReadLine(10s));
+  std::this_thread::sleep_for(3s);  // the window over which requests count
+  stop = true;
+  primary.join();
+  close(listener);
+  // At 100 ms with backoff: about ten; the old loop asked >100,000 times.
+  EXPECT_LE(requests.load(), 40);
+  EXPECT_GE(requests.load(), 2);
+  EXPECT_NE(replica.Stderr().find("sent nothing"), std::string::npos)
+      << replica.Stderr();
 }
 
 TEST_F(ReplicaTest, KeepsAnsweringWhenThePrimaryDies) {

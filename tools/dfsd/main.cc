@@ -59,6 +59,13 @@ int main(int argc, char** argv) {
                  "close idle client connections after")
       ->capture_default_str();
   app.add_option("--seed", seed, "shuffle seed (0: random)");
+  app.add_option("--max-connections", options.max_connections,
+                 "client connections at once (default: from the descriptor "
+                 "limit, at most 4096)");
+  app.add_option("--max-connections-per-address",
+                 options.max_connections_per_address,
+                 "client connections from one address (default: a quarter "
+                 "of the total)");
   std::string admin_key_file;
   app.add_option(
       "--admin-key", admin_key_file,

@@ -1,6 +1,7 @@
 #include "dfs/referral_net/server.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <charconv>
 #include <deque>
@@ -14,6 +15,7 @@
 #include "dfs/ns/store.h"
 #include "dfs/referral/codec.h"
 #include "dfs/referral/framing.h"
+#include "dfs/referral/limits.h"
 #include "dfs/referral/replication.h"
 #include "dfs/referral/resolver.h"
 #include "dfs/referral_net/auth.h"
@@ -114,9 +116,22 @@ class Server::Impl {
     if (!options_.metrics_listen.empty()) {
       DFS_RETURN_IF_ERROR(Bind(metrics_acceptor_, options_.metrics_listen));
     }
-    spdlog::info("DFS1000 serving {} roots, {} folders (serial {}) on {}",
-                 index_.root_count(), index_.folder_count(), index_.Serial(),
-                 Describe(acceptor_));
+    rlimit nofile{};
+    getrlimit(RLIMIT_NOFILE, &nofile);
+    limits_ = referral::DeriveConnectionLimits(
+        options_.max_connections, options_.max_connections_per_address,
+        nofile.rlim_cur);
+    if (limits_.capped) {
+      spdlog::warn(
+          "DFS1006 --max-connections {} is more than the {} descriptors this "
+          "process may open allow: using {}",
+          options_.max_connections, nofile.rlim_cur, limits_.total);
+    }
+    spdlog::info(
+        "DFS1000 serving {} roots, {} folders (serial {}) on {}; at most {} "
+        "connections, {} per address",
+        index_.root_count(), index_.folder_count(), index_.Serial(),
+        Describe(acceptor_), limits_.total, limits_.per_address);
     asio::co_spawn(io_, AcceptLoop(), LogErrors("accept loop"));
     asio::co_spawn(io_, RefreshLoop(), LogErrors("refresh loop"));
     if (options_.probe.enabled)
@@ -164,28 +179,77 @@ class Server::Impl {
 
   // ------------------------------------------------------------ referrals
 
+  // Why a connection was refused, for the sparse DFS1006 line.
+  enum class Refusal { kTotal, kPerAddress, kDescriptors };
+
+  // One log line per kRefusalLogInterval at most, with counts: a flood of
+  // connections cannot become a flood of log lines.
+  void NoteRefusal(Refusal why) {
+    ++metrics_.connections_rejected;
+    ++refusals_[static_cast<size_t>(why)];
+    const auto now = Clock::now();
+    if (now - refusals_logged_at_ < kRefusalLogInterval) return;
+    spdlog::warn(
+        "DFS1006 connections refused since the last such line: {} at the "
+        "limit of {} open, {} over {} from one address, {} out of "
+        "descriptors",
+        refusals_[0], limits_.total, refusals_[1], limits_.per_address,
+        refusals_[2]);
+    refusals_ = {};
+    refusals_logged_at_ = now;
+  }
+
   awaitable<void> AcceptLoop() {
+    auto backoff = kMinAcceptBackoff;
     while (!stopping_) {
       boost::system::error_code ec;
       tcp::socket socket =
           co_await acceptor_.async_accept(redirect_error(use_awaitable, ec));
       if (ec) {
         if (stopping_) co_return;
+        if (ec == asio::error::no_descriptors ||
+            ec == asio::error::no_buffer_space ||
+            ec == asio::error::no_memory || ec.value() == ENFILE) {
+          // The kernel keeps the connection queued; retrying at once would
+          // spin a core. Wait, longer each time, until one gets through.
+          NoteRefusal(Refusal::kDescriptors);
+          asio::steady_timer pause(io_, backoff);
+          co_await pause.async_wait(redirect_error(use_awaitable, ec));
+          backoff = std::min(backoff * 2, kMaxAcceptBackoff);
+        }
         continue;
       }
-      if (metrics_.connections_open >= options_.max_connections) {
-        ++metrics_.connections_rejected;
-        spdlog::warn("DFS1006 connection refused: {} open, the limit",
-                     metrics_.connections_open);
+      backoff = kMinAcceptBackoff;
+      auto remote = socket.remote_endpoint(ec);
+      std::string address = ec ? "?" : remote.address().to_string();
+      if (metrics_.connections_open >= limits_.total) {
+        NoteRefusal(Refusal::kTotal);
         socket.close(ec);
         continue;
       }
+      size_t& from_address = connections_by_address_[address];
+      if (from_address >= limits_.per_address) {
+        NoteRefusal(Refusal::kPerAddress);
+        socket.close(ec);
+        continue;
+      }
+      ++from_address;
       socket.set_option(tcp::no_delay(true), ec);
-      asio::co_spawn(io_, Serve(std::move(socket)), LogErrors("connection"));
+      asio::co_spawn(io_, Serve(std::move(socket), std::move(address)),
+                     LogErrors("connection"));
     }
   }
 
-  awaitable<void> Serve(tcp::socket raw) {
+  awaitable<void> Serve(tcp::socket raw, std::string address) {
+    // Whatever ends this coroutine gives the address its slot back.
+    struct AddressSlot {
+      std::map<std::string, size_t>& counts;
+      std::string address;
+      ~AddressSlot() {
+        auto it = counts.find(address);
+        if (it != counts.end() && --it->second == 0) counts.erase(it);
+      }
+    } slot{connections_by_address_, std::move(address)};
     auto socket = std::make_shared<tcp::socket>(std::move(raw));
     auto deadline = std::make_shared<Clock::time_point>(Clock::now() +
                                                         options_.idle_timeout);
@@ -523,6 +587,7 @@ class Server::Impl {
                        options_.replica_of);
         primary_lost = false;
         referral::Framer framer(referral::kMaxReplicationFrameBytes);
+        auto stalled_pause = options_.refresh_interval;
         while (!stopping_ && socket.is_open()) {
           auto local = store_->Serial();
           if (!local) break;
@@ -555,8 +620,24 @@ class Server::Impl {
                            *now, changes->primary_serial);
             }
             behind = true;
-            continue;  // more to fetch right away
+            if (*now > *local) {
+              stalled_pause = options_.refresh_interval;
+              continue;  // progress: more to fetch right away
+            }
+            // The primary claims more than it sends: asking again at once
+            // would spin (and load it). Wait, longer each time it repeats.
+            if (stalled_pause == options_.refresh_interval) {
+              spdlog::error(
+                  "DFS1014 primary {} claims serial {} but sent nothing "
+                  "after {}; asking again later",
+                  options_.replica_of, changes->primary_serial, *now);
+            }
+            pause.expires_after(stalled_pause);
+            co_await pause.async_wait(redirect_error(use_awaitable, ec));
+            stalled_pause = std::min(stalled_pause * 2, kMaxReplicaStallPause);
+            continue;
           }
+          stalled_pause = options_.refresh_interval;
           if (behind)
             spdlog::info("DFS1011 replica caught up at serial {}",
                          changes->primary_serial);
@@ -781,6 +862,14 @@ class Server::Impl {
   referral::Resolver resolver_;
   tcp::endpoint replica_endpoint_;
   asio::thread_pool admin_pool_{1};
+  static constexpr auto kRefusalLogInterval = std::chrono::seconds(10);
+  static constexpr std::chrono::milliseconds kMaxReplicaStallPause{5000};
+  static constexpr auto kMinAcceptBackoff = std::chrono::milliseconds(10);
+  static constexpr auto kMaxAcceptBackoff = std::chrono::milliseconds(1000);
+  referral::ConnectionLimits limits_;
+  std::map<std::string, size_t> connections_by_address_;
+  std::array<uint64_t, 3> refusals_{};
+  Clock::time_point refusals_logged_at_{};
   // Wrong admin keys by client address (the io thread only).
   std::map<std::string, std::deque<Clock::time_point>> auth_failures_;
   uint64_t auth_refusals_unlogged_ = 0;

@@ -47,7 +47,12 @@ struct ServerOptions {
   std::string metrics_listen;  // empty: no HTTP metrics endpoint
   std::chrono::milliseconds refresh_interval{200};
   std::chrono::milliseconds idle_timeout{60000};
-  size_t max_connections = 4096;
+  // Client connections at once (0: derived from RLIMIT_NOFILE, at most
+  // 4096) and from one address (0: a quarter of that); see
+  // referral/limits.h. A value above what the descriptor limit allows is
+  // capped, with a warning.
+  size_t max_connections = 0;
+  size_t max_connections_per_address = 0;
   ProbeOptions probe;
   uint64_t seed = 0;  // 0: random
   // IP:PORT of the primary dfsd when this server is a replica: it keeps
