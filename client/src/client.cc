@@ -83,8 +83,10 @@ void Client::Emit(ClientEvent event) {
 Result<Client::Entry> Client::BuildEntry(
     const referral::DecodedResponse& response) const {
   if (response.entries.empty()) {
-    return Fail(Errc::kCorrupt,
-                "namespace server sent a referral with no targets");
+    // MS-DFSC's answer when every target is offline (or, in-site-only,
+    // none is in this client's site).
+    return Fail(Errc::kNotFound,
+                "the namespace lists no online target for this path");
   }
   Entry entry;
   entry.root_referral = response.header_flags & referral::kReferralServers;

@@ -50,8 +50,8 @@ NamespaceIndex::RootSlot* NamespaceIndex::FindRoot(std::string_view root_key) {
 }
 
 Result<std::optional<NamespaceIndex::Match>> NamespaceIndex::FindLongestPrefix(
-    std::string_view path, NormalizedPath& p) const {
-  DFS_RETURN_IF_ERROR(NormalizeUnc(path, 2, p));
+    std::string_view path, NormalizedPath& p, PathUse use) const {
+  DFS_RETURN_IF_ERROR(NormalizeUnc(path, 2, p, use));
   std::string_view host = p.Folded(0);
   if (!aliases_.empty()) {
     auto a = aliases_.find(host);

@@ -59,13 +59,30 @@ constexpr std::array<uint8_t, 256> kByteClass = [] {
   return t;
 }();
 
+// Length in UTF-16 code units, as Windows counts name limits (a byte of
+// invalid UTF-8 counts as one; CheckUtf8 refuses it separately).
+size_t Utf16Units(std::string_view s) {
+  size_t units = 0;
+  const auto* bytes = reinterpret_cast<const uint8_t*>(s.data());
+  const int32_t n = static_cast<int32_t>(s.size());
+  for (int32_t i = 0; i < n;) {
+    UChar32 c;
+    U8_NEXT(bytes, i, n, c);
+    units += c > 0xFFFF ? 2 : 1;
+  }
+  return units;
+}
+
 // `seen` ORs the classes of the component's bytes.
 Status CheckComponent(std::string_view c, bool is_host, uint8_t seen) {
-  if (c.size() > kMaxComponentBytes) {
-    return Fail(Errc::kLimitExceeded, "path component " + Quote(c) + " is " +
-                                          std::to_string(c.size()) +
-                                          " bytes; the limit is " +
-                                          std::to_string(kMaxComponentBytes));
+  // The limit is in UTF-16 units (255 CJK characters are 765 bytes).
+  if (c.size() > kMaxComponentBytes &&
+      (!(seen & kNonAsciiBit) || Utf16Units(c) > kMaxComponentBytes)) {
+    return Fail(
+        Errc::kLimitExceeded,
+        "path component " + Quote(c) + " is " +
+            std::to_string((seen & kNonAsciiBit) ? Utf16Units(c) : c.size()) +
+            " characters; the limit is " + std::to_string(kMaxComponentBytes));
   }
   if (c == "." || c == "..") {
     return Fail(Errc::kInvalidArgument,
@@ -197,11 +214,15 @@ Result<std::string> ParseHostName(std::string_view h) {
 }
 
 Status NormalizeUnc(std::string_view input, size_t min_components,
-                    NormalizedPath& out) {
-  if (input.size() > kMaxPathBytes) {
-    return Fail(Errc::kLimitExceeded,
-                "path is " + std::to_string(input.size()) +
-                    " bytes; the limit is " + std::to_string(kMaxPathBytes));
+                    NormalizedPath& out, PathUse use) {
+  const bool lookup = use == PathUse::kLookup;
+  if (lookup
+          ? input.size() > kMaxLookupInputBytes
+          : input.size() > kMaxPathBytes && Utf16Units(input) > kMaxPathBytes) {
+    return Fail(Errc::kLimitExceeded, "path is " +
+                                          std::to_string(Utf16Units(input)) +
+                                          " characters; the limit is " +
+                                          std::to_string(kMaxPathBytes));
   }
   if (input.size() < 2 || !IsSeparator(input[0]) || !IsSeparator(input[1])) {
     return Fail(Errc::kInvalidArgument,
@@ -224,12 +245,23 @@ Status NormalizeUnc(std::string_view input, size_t min_components,
       ++i;
     }
     std::string_view comp = input.substr(start, i - start);
-    if (out.count == kMaxComponents) {
-      return Fail(Errc::kLimitExceeded, "path has more than " +
-                                            std::to_string(kMaxComponents) +
-                                            " components");
+    if (lookup && out.count >= 2) {
+      // Past host and root, a lookup only needs the components that can
+      // still name a folder: the first that cannot (too long, a bad
+      // character, too deep) ends the part looked up; the rest is the
+      // target server's business, not ours to refuse.
+      if (out.count == 2 + kMaxFolderDepth ||
+          !CheckComponent(comp, false, seen)) {
+        break;
+      }
+    } else {
+      if (out.count == kMaxComponents) {
+        return Fail(Errc::kLimitExceeded, "path has more than " +
+                                              std::to_string(kMaxComponents) +
+                                              " components");
+      }
+      DFS_RETURN_IF_ERROR(CheckComponent(comp, out.count == 0, seen));
     }
-    DFS_RETURN_IF_ERROR(CheckComponent(comp, out.count == 0, seen));
     const size_t k = out.count++;
     out.display += '\\';
     out.folded += '\\';

@@ -127,9 +127,14 @@ Result<std::string> EncodeResponse(const Referral& referral,
   std::string out(kHeaderBytes + n * kV3EntryBytes, '\0');
   Put16(out, 0, referral.path_consumed_bytes);
   Put16(out, 2, static_cast<uint16_t>(n));
-  uint32_t flags = kStorageServers;
-  if (referral.root_referral) flags |= kReferralServers;
-  if (referral.failback) flags |= kTargetFailback;
+  // MS-DFSC 2.2.4: R when every target answers referrals (root targets,
+  // an interlink's namespaces); S when every target can be used without
+  // another referral (not an interlink's). TargetFailback exists only in
+  // V4: it MUST be 0 in a V3 response.
+  uint32_t flags = 0;
+  if (referral.root_referral || referral.interlink) flags |= kReferralServers;
+  if (!referral.interlink) flags |= kStorageServers;
+  if (referral.failback && version == 4) flags |= kTargetFailback;
   out[4] = static_cast<char>(flags);
   // Strings follow the entries: the DFS path once, then each address.
   const size_t dfs_path_at = out.size();
@@ -144,7 +149,7 @@ Result<std::string> EncodeResponse(const Referral& referral,
     if (version == 4 && i == 0) entry_flags |= kTargetSetBoundary;  // MUST
     Put16(out, entry + 0, version);
     Put16(out, entry + 2, kV3EntryBytes);
-    Put16(out, entry + 4, referral.root_referral ? 1 : 0);
+    Put16(out, entry + 4, referral.root_referral || referral.interlink ? 1 : 0);
     Put16(out, entry + 6, entry_flags);
     Put16(out, entry + 8, static_cast<uint16_t>(referral.ttl_seconds & 0xffff));
     Put16(out, entry + 10, static_cast<uint16_t>(referral.ttl_seconds >> 16));

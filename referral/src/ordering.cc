@@ -55,12 +55,12 @@ std::vector<OrderedTarget> OrderTargets(
                           healthy ? healthy(t) : true});
   }
   if (method == ns::OrderingMethod::kInSiteOnly) {
-    const bool any_local =
-        std::any_of(candidates.begin(), candidates.end(),
-                    [](const Candidate& c) { return c.cost == 0; });
-    if (any_local) {
-      std::erase_if(candidates, [](const Candidate& c) { return c.cost != 0; });
-    }
+    // MS-DFSC 3.2.1.1: targets outside the client's site leave the group
+    // ordered by site cost; "first/last among all targets" stay wherever
+    // they are. With nothing left, the referral has no entries.
+    std::erase_if(candidates, [](const Candidate& c) {
+      return c.band == 1 && c.cost != 0;
+    });
   }
   std::sort(candidates.begin(), candidates.end(),
             [](const Candidate& a, const Candidate& b) {

@@ -2,6 +2,8 @@
 
 #include <unicode/utf8.h>
 
+#include <algorithm>
+
 #include "dfs/common/error.h"
 
 namespace dfs::referral {
@@ -32,7 +34,8 @@ Result<Referral> Resolver::Resolve(std::string_view path,
   unc_.clear();
   if (single) unc_ += '\\';
   unc_.append(path);
-  DFS_ASSIGN_OR_RETURN(auto match, index_.FindLongestPrefix(unc_, scratch_));
+  DFS_ASSIGN_OR_RETURN(auto match, index_.FindLongestPrefix(
+                                       unc_, scratch_, ns::PathUse::kLookup));
   if (!match) {
     return Fail(Errc::kNotFound, "no namespace root for " + std::string(path));
   }
@@ -76,11 +79,15 @@ Result<Referral> Resolver::Resolve(std::string_view path,
     t.site = o.target->site;
     r.targets.push_back(std::move(t));
   }
-  if (r.targets.empty()) {
-    return Fail(Errc::kNotFound,
-                std::string(r.root_referral ? "root " : "folder ") +
-                    r.dfs_path + " has no online " +
-                    (r.root_referral ? "namespace servers" : "targets"));
+  // An interlink: every target is a path in a DFS namespace this server
+  // knows, so the client must ask for a referral there.
+  if (!r.root_referral && !r.targets.empty()) {
+    r.interlink = std::all_of(
+        r.targets.begin(), r.targets.end(), [&](const ReferralTarget& t) {
+          auto m = index_.FindLongestPrefix("\\" + t.path, target_scratch_,
+                                            ns::PathUse::kLookup);
+          return m && m->has_value();
+        });
   }
   return r;
 }

@@ -79,7 +79,9 @@ TEST(CodecTest, V3HasNoSetBoundariesAndRootReferralsSayReferralServers) {
   ASSERT_TRUE(bytes);
   auto d = DecodeResponse(*bytes);
   ASSERT_TRUE(d);
-  EXPECT_EQ(d->header_flags,
+  // Issue 12: TargetFailback MUST be 0 in V3 (only V4 carries it).
+  EXPECT_EQ(d->header_flags, kReferralServers | kStorageServers);
+  EXPECT_EQ(DecodeResponse(*EncodeResponse(Sample(true), 4))->header_flags,
             kReferralServers | kStorageServers | kTargetFailback);
   for (const auto& e : d->entries) {
     EXPECT_EQ(e.version, 3);
@@ -174,6 +176,24 @@ TEST(FramerTest, RejectsHugeLengthsBeforeBuffering) {
   EXPECT_FALSE(framer.Feed("more"));  // the stream stays failed
   Framer other;
   EXPECT_FALSE(other.Feed(std::string("\0\0\0\0\x0d", 5)));  // unknown type
+}
+
+// Issue 12: an interlink's targets answer referrals (R=1, S=0, server
+// type 1); zero referrals encode as a header alone.
+TEST(CodecTest, Issue12InterlinksAndEmptyReferrals) {
+  Referral r = Sample(false);
+  r.interlink = true;
+  r.failback = false;
+  auto d = DecodeResponse(*EncodeResponse(r, 4));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->header_flags, kReferralServers);
+  for (const auto& e : d->entries) EXPECT_EQ(e.server_type, 1);
+  Referral empty = Sample(false);
+  empty.targets.clear();
+  auto z = DecodeResponse(*EncodeResponse(empty, 4));
+  ASSERT_TRUE(z);
+  EXPECT_TRUE(z->entries.empty());
+  EXPECT_EQ(z->path_consumed, empty.path_consumed_bytes);
 }
 
 }  // namespace

@@ -328,6 +328,40 @@ TEST_F(DfsdTest, Issue12TheConnectionLimitFollowsTheDescriptorLimit) {
   EXPECT_TRUE(a && a->type == FrameType::kReferralResponse);
 }
 
+// Issue 12: the conformance points an MS-DFSC client written from the
+// spec found, through a real dfsd.
+TEST_F(DfsdTest, Issue12AnswersAsMsDfscSays) {
+  Dfsutil({"property", "failback", "set", "\\\\contoso\\webfarm\\Site1", "on"});
+  const uint16_t port = StartDfsd({"--no-probe"});
+  testing::TcpClient client(port);
+  // V3: no TargetFailback bit (V4 only).
+  auto v3 = Ask(client, "\\contoso\\webfarm\\Site1\\x", 3);
+  ASSERT_TRUE(v3 && v3->type == FrameType::kReferralResponse);
+  EXPECT_EQ(DecodeResponse(v3->payload)->header_flags & kTargetFailback, 0u);
+  auto v4 = Ask(client, "\\contoso\\webfarm\\Site1\\x", 4);
+  EXPECT_NE(DecodeResponse(v4->payload)->header_flags & kTargetFailback, 0u);
+  // A long non-ASCII file name below a folder is the target's business.
+  std::string cjk;
+  for (int i = 0; i < 86; ++i) cjk += "\xe6\xbc\xa2";
+  auto named = Ask(client, "\\contoso\\webfarm\\Site1\\" + cjk + "\\a.");
+  ASSERT_TRUE(named);
+  EXPECT_EQ(named->type, FrameType::kReferralResponse);
+  // Every target offline: success with zero entries.
+  Dfsutil({"property", "state", "set", "\\\\contoso\\webfarm\\Site1",
+           "\\\\web1\\content\\Site1", "offline"});
+  Dfsutil({"property", "state", "set", "\\\\contoso\\webfarm\\Site1",
+           "\\\\web2\\content\\Site1", "offline"});
+  bool empty = false;
+  for (int i = 0; i < 100 && !empty; ++i) {  // dfsd refreshes every 100 ms
+    auto a = Ask(client, "\\contoso\\webfarm\\Site1\\x");
+    ASSERT_TRUE(a);
+    empty = a->type == FrameType::kReferralResponse &&
+            DecodeResponse(a->payload)->entries.empty();
+    if (!empty) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(empty);
+}
+
 TEST_F(DfsdTest, MetricsCountWhatHappened) {
   const uint16_t port = StartDfsd({"--no-probe"});
   ASSERT_NE(metrics_port_, 0);

@@ -143,14 +143,20 @@ TEST_F(OrderingTest, RandomOrderingStillPrefersTheClientsSite) {
   }
 }
 
-TEST_F(OrderingTest, InSiteOnlyDropsOtherSitesUnlessNoneRemain) {
+// Issue 12 (MS-DFSC 3.2.1.1): in-site-only removes out-of-site targets
+// from the group ordered by site cost only; "first/last among all
+// targets" stay, and with no target in the client's site the normal group
+// is empty (no fallback to other sites).
+TEST_F(OrderingTest, Issue12InSiteOnlyFiltersOnlyTheSiteCostGroup) {
   auto order = Order({T("lon", PriorityClass::kGlobalHigh, 0, "London"),
-                      T("dal", PriorityClass::kSiteCostNormal, 0, "Dallas")},
+                      T("dal", PriorityClass::kSiteCostNormal, 0, "Dallas"),
+                      T("par", PriorityClass::kSiteCostHigh, 0, "Paris"),
+                      T("ber", PriorityClass::kGlobalLow, 0, "Berlin")},
                      ns::OrderingMethod::kInSiteOnly, "Dallas");
-  EXPECT_EQ(Servers(order), (std::vector<std::string>{"dal"}));
-  auto fallback = Order({T("lon", PriorityClass::kSiteCostNormal, 0, "London")},
-                        ns::OrderingMethod::kInSiteOnly, "Dallas");
-  EXPECT_EQ(Servers(fallback), (std::vector<std::string>{"lon"}));
+  EXPECT_EQ(Servers(order), (std::vector<std::string>{"lon", "dal", "ber"}));
+  auto none = Order({T("lon", PriorityClass::kSiteCostNormal, 0, "London")},
+                    ns::OrderingMethod::kInSiteOnly, "Dallas");
+  EXPECT_TRUE(Servers(none).empty());
 }
 
 TEST(SiteTableTest, LongestSubnetWins) {

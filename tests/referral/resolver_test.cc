@@ -95,11 +95,13 @@ TEST_F(ResolverTest, OfflineAndMissingAreNotFound) {
                   .ok());
   EXPECT_EQ(Resolve("\\contoso\\webfarm").error().code,
             make_error_code(Errc::kNotFound));
-  EXPECT_EQ(Resolve("\\contoso\\webfarm\\..\\x").error().code,
-            make_error_code(Errc::kInvalidArgument));
+  EXPECT_EQ(Resolve("\\fab rikam.\\x").error().code,
+            make_error_code(Errc::kInvalidArgument));  // a bad host name
 }
 
-TEST_F(ResolverTest, AllTargetsOfflineIsNotFound) {
+// Issue 12 (MS-DFSC): a folder whose targets are all offline is answered
+// with success and zero referrals, not STATUS_NOT_FOUND.
+TEST_F(ResolverTest, Issue12AllTargetsOfflineIsZeroReferrals) {
   ASSERT_TRUE(ns::SetState(index_, "\\\\contoso\\webfarm\\Site1",
                            std::string_view("\\\\web1\\content\\Site1"),
                            ns::State::kOffline)
@@ -109,8 +111,55 @@ TEST_F(ResolverTest, AllTargetsOfflineIsNotFound) {
                            ns::State::kOffline)
                   .ok());
   auto r = Resolve("\\contoso\\webfarm\\Site1");
-  ASSERT_FALSE(r);
-  EXPECT_NE(r.error().Message().find("no online targets"), std::string::npos);
+  ASSERT_TRUE(r) << r.error().Message();
+  EXPECT_TRUE(r->targets.empty());
+  EXPECT_EQ(r->dfs_path, "\\contoso\\webfarm\\Site1");
+}
+
+// Issue 12: the part of the path after the folder is the target server's
+// business: names ending in '.' or a space, long non-ASCII names and
+// paths of exactly 4,096 UTF-16 units are referred, not refused.
+TEST_F(ResolverTest, Issue12TheRemainderIsNeverRefused) {
+  std::string cjk;
+  for (int i = 0; i < 86; ++i) cjk += "\xe6\xbc\xa2";  // 86 units, 258 bytes
+  for (const std::string& rest :
+       {cjk, std::string("name."), std::string("name "), std::string(".."),
+        std::string(300, 'a') + "\\b"}) {
+    auto r = Resolve("\\contoso\\webfarm\\Site1\\" + rest);
+    ASSERT_TRUE(r) << rest.substr(0, 20) << ": " << r.error().Message();
+    EXPECT_EQ(r->dfs_path, "\\contoso\\webfarm\\Site1");
+    EXPECT_EQ(r->path_consumed_bytes, 2 * 22);
+  }
+  // Exactly 4,096 units (the request limit) in a path of a folder.
+  std::string path = "\\contoso\\webfarm\\Site1";
+  while (path.size() + 200 < 4096) path += "\\" + std::string(199, 'x');
+  path += "\\" + std::string(4096 - path.size() - 1, 'y');
+  ASSERT_EQ(path.size(), 4096u);
+  auto r = Resolve(path);
+  ASSERT_TRUE(r) << r.error().Message();
+  EXPECT_EQ(r->dfs_path, "\\contoso\\webfarm\\Site1");
+  // A component of 255 CJK characters names a folder (765 bytes).
+  std::string long_name;
+  for (int i = 0; i < 255; ++i) long_name += "\xe6\xbc\xa2";
+  ASSERT_TRUE(
+      ns::AddLink(index_, "\\\\contoso\\webfarm\\" + long_name, "\\\\web9\\c")
+          .ok());
+  auto named = Resolve("\\contoso\\webfarm\\" + long_name + "\\x");
+  ASSERT_TRUE(named);
+  EXPECT_EQ(named->dfs_path, "\\contoso\\webfarm\\" + long_name);
+}
+
+// Issue 12: a folder whose targets are namespace roots (an interlink) is
+// flagged as pointing at referral servers.
+TEST_F(ResolverTest, Issue12AnInterlinkSaysReferralServers) {
+  ASSERT_TRUE(ns::AddRoot(index_, "\\\\contoso\\other").ok());
+  ASSERT_TRUE(
+      ns::AddLink(index_, "\\\\contoso\\webfarm\\Jump", "\\\\contoso\\other")
+          .ok());
+  auto r = Resolve("\\contoso\\webfarm\\Jump\\x");
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->interlink);
+  EXPECT_FALSE(Resolve("\\contoso\\webfarm\\Site1")->interlink);
 }
 
 TEST_F(ResolverTest, ClientAddressPicksTheSite) {

@@ -59,8 +59,11 @@ class NamespaceIndex final : public NamespaceWriter {
   // Returns nullopt when no root matches; errors are the path's
   // (kInvalidArgument, kLimitExceeded). The pointers in Match stay valid
   // until the next Apply or Clear.
-  Result<std::optional<Match>> FindLongestPrefix(std::string_view path,
-                                                 NormalizedPath& scratch) const;
+  // With PathUse::kLookup (referrals), only the part of the path that can
+  // name a folder is parsed (see NormalizeUnc).
+  Result<std::optional<Match>> FindLongestPrefix(
+      std::string_view path, NormalizedPath& scratch,
+      PathUse use = PathUse::kName) const;
 
   // Every distinct target server (namespace servers and folder targets),
   // in display case, once each (compared case-insensitively).

@@ -25,6 +25,8 @@
 
 namespace dfs::ns {
 
+// Path and component limits count UTF-16 code units, as Windows does
+// (the names keep "Bytes": for ASCII the two are the same).
 inline constexpr size_t kMaxPathBytes = 4096;
 inline constexpr size_t kMaxComponentBytes = 255;
 inline constexpr size_t kMaxHostBytes = 255;
@@ -67,11 +69,21 @@ struct NormalizedPath {
   }
 };
 
+// What a path is parsed for. kName: a name to store or administer, every
+// component checked. kLookup: a path a client asks about (a referral):
+// host and root are checked; after them, parsing stops at the first
+// component that could not name a folder (and after kMaxFolderDepth), so
+// the rest of the path, the target server's business, is never refused.
+enum class PathUse { kName, kLookup };
+// The most a lookup parses (a 4,096-unit request is at most 3 bytes a
+// unit in UTF-8), keeping every offset within 16 bits.
+inline constexpr size_t kMaxLookupInputBytes = 3 * kMaxPathBytes + 8;
+
 // Parses `input` as a UNC path with at least `min_components` components.
 // Errors: kInvalidArgument (not UNC, bad component, bad host name, bad
 // UTF-8), kLimitExceeded (a limit above). On error `out` is unspecified.
 Status NormalizeUnc(std::string_view input, size_t min_components,
-                    NormalizedPath& out);
+                    NormalizedPath& out, PathUse use = PathUse::kName);
 
 // A namespace path: the root and, optionally, a path below it.
 struct NamespacePath {

@@ -42,6 +42,12 @@ struct Referral {
   uint16_t path_consumed_bytes = 0;
   uint32_t ttl_seconds = 0;
   bool failback = false;
+  // A folder whose every target is itself a DFS namespace (an interlink):
+  // its targets answer referrals (MS-DFSC ReferralServers).
+  bool interlink = false;
+  // In the server's order. Empty when nothing online is left to refer to
+  // (every target offline, or none in the client's site with in-site-only
+  // ordering): MS-DFSC answers that with success and zero entries.
   std::vector<ReferralTarget> targets;
 };
 
@@ -57,8 +63,11 @@ class Resolver {
 
   // `path` is a DFS path with one or two leading separators
   // (`\contoso\webfarm\Site1\a.html`, as MS-DFSC sends it, or UNC).
-  // Errors: kInvalidArgument (a bad path), kNotFound (no such root, or the
-  // root or folder is offline, or nothing online to refer to).
+  // Only the part of `path` that can name a folder is parsed: the rest is
+  // the target server's business (names ending in `.` or a space, long
+  // names) and never makes the request fail.
+  // Errors: kInvalidArgument (a bad host or root name), kNotFound (no such
+  // root, or the root or folder is offline).
   Result<Referral> Resolve(std::string_view path, const Client& client);
 
  private:
@@ -66,7 +75,7 @@ class Resolver {
   const SiteTable& sites_;
   HealthFn healthy_;
   std::mt19937_64 rng_;
-  ns::NormalizedPath scratch_;
+  ns::NormalizedPath scratch_, target_scratch_;
   std::string unc_;
 };
 
