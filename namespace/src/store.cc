@@ -2,8 +2,13 @@
 
 #include <lmdb.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <functional>
+#include <set>
 #include <system_error>
 
 #include "dfs/common/bytes.h"
@@ -458,6 +463,58 @@ Store::~Store() = default;
 
 const fs::path& Store::dir() const { return impl_->dir_; }
 
+namespace {
+
+// LMDB aborts the process when it meets a page it cannot make sense of
+// (zeroed or overwritten pages). It cannot be turned into an error, but
+// the last words can name the store and what to do.
+void OnLmdbAssert(MDB_env* env, const char* msg) {
+  const char* path = nullptr;
+  mdb_env_get_path(env, &path);
+  std::fprintf(stderr,
+               "dfs: the namespace store %s is damaged (LMDB: %s); nothing "
+               "more is read from it. Check it with 'dfsutil store verify' "
+               "and restore it from a backup or a replica.\n",
+               path ? path : "?", msg ? msg : "?");
+}
+
+Status CheckFileSize(const Store::Impl& impl) {
+  MDB_envinfo info{};
+  MDB_stat env_stat{};
+  if (mdb_env_info(impl.env_, &info) != 0 ||
+      mdb_env_stat(impl.env_, &env_stat) != 0) {
+    return Status::Ok();
+  }
+  const uint64_t needed = (info.me_last_pgno + 1) * uint64_t{env_stat.ms_psize};
+  struct stat st {};
+  const fs::path file = impl.dir_ / "data.mdb";
+  if (::stat(file.c_str(), &st) == 0 &&
+      static_cast<uint64_t>(st.st_size) < needed) {
+    return Fail(Errc::kCorrupt,
+                "the namespace store is damaged: " + file.string() + " is " +
+                    std::to_string(st.st_size) + " bytes but its pages reach " +
+                    std::to_string(needed) +
+                    " (truncated?); restore it from a backup or a replica");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void ExitCleanlyOnStoreFault() {
+  struct sigaction action {};
+  action.sa_handler = [](int) {
+    static const char kMessage[] =
+        "dfs: the namespace store is damaged (a page of data.mdb cannot be "
+        "read: SIGBUS); nothing was changed. Check it with 'dfsutil store "
+        "verify' and restore it from a backup or a replica.\n";
+    (void)!write(2, kMessage, sizeof kMessage - 1);
+    _exit(1);
+  };
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGBUS, &action, nullptr);
+}
+
 Result<std::unique_ptr<Store>> Store::Open(const fs::path& dir,
                                            const StoreOptions& options) {
   std::error_code ec;
@@ -481,6 +538,7 @@ Result<std::unique_ptr<Store>> Store::Open(const fs::path& dir,
   impl->dir_ = dir;
   impl->options_ = options;
   int rc = mdb_env_create(&impl->env_);
+  if (rc == 0) rc = mdb_env_set_assert(impl->env_, OnLmdbAssert);
   if (rc == 0) rc = mdb_env_set_maxdbs(impl->env_, 8);
   if (rc == 0) rc = mdb_env_set_mapsize(impl->env_, options.map_size_bytes);
   if (rc != 0) return Unexpected<Error>(LmdbError(rc, "creating LMDB env"));
@@ -497,12 +555,19 @@ Result<std::unique_ptr<Store>> Store::Open(const fs::path& dir,
   if (rc != 0) {
     return Unexpected<Error>(LmdbError(rc, "opening store " + dir.string()));
   }
+  // A file shorter than its own pages (truncated: a full disk, a bad
+  // copy) would fault with SIGBUS on the first read of a missing page.
+  DFS_RETURN_IF_ERROR(CheckFileSize(*impl));
   // Clear reader slots left by processes that died mid-read, so they do
   // not pin old pages forever.
   int dead = 0;
   mdb_reader_check(impl->env_, &dead);
   DFS_RETURN_IF_ERROR(InitSchema(*impl, options.create_if_missing));
-  return std::unique_ptr<Store>(new Store(std::move(impl)));
+  auto store = std::unique_ptr<Store>(new Store(std::move(impl)));
+  if (exists && options.verify_on_open) {
+    DFS_RETURN_IF_ERROR(store->Verify());
+  }
+  return store;
 }
 
 namespace {
@@ -879,6 +944,85 @@ Result<StoreStats> Store::Stats() const {
     s.file_bytes = static_cast<uint64_t>(st.st_blocks) * 512;
   }
   return s;
+}
+
+Result<StoreReport> Store::Verify() const {
+  DFS_RETURN_IF_ERROR(CheckFileSize(*impl_));
+  DFS_ASSIGN_OR_RETURN(MDB_txn * txn, impl_->Begin(MDB_RDONLY));
+  LmdbView view(txn, impl_->dbi_, /*owns_txn=*/true, /*writable=*/false);
+  const std::string where = impl_->dir_.string();
+  auto damaged = [&](const std::string& what) {
+    return MakeError(Errc::kCorrupt, "the namespace store " + where +
+                                         " is damaged: " + what +
+                                         "; restore it from a backup or a "
+                                         "replica");
+  };
+  // Walks `dbi` to its end with `check` on each entry, and compares the
+  // count with what LMDB's own header says the table holds: a walk that
+  // meets a broken page tends to end early, not fail.
+  auto walk =
+      [&](MDB_dbi dbi, const char* name,
+          const std::function<Status(std::string_view, std::string_view)>&
+              check) -> Result<uint64_t> {
+    uint64_t seen = 0;
+    auto scanned = view.Scan(
+        dbi, "", [&](std::string_view k, std::string_view v) -> Result<bool> {
+          ++seen;
+          DFS_RETURN_IF_ERROR(check(k, v));
+          return true;
+        });
+    if (!scanned) {
+      return Unexpected(damaged(std::string("the '") + name +
+                                "' table: " + scanned.error().context));
+    }
+    MDB_stat st{};
+    mdb_stat(txn, dbi, &st);
+    if (seen != st.ms_entries) {
+      return Unexpected(damaged(std::string("the '") + name + "' table holds " +
+                                std::to_string(st.ms_entries) +
+                                " entries but " + std::to_string(seen) +
+                                " can be read"));
+    }
+    return seen;
+  };
+  auto none = [](std::string_view, std::string_view) { return Status::Ok(); };
+  StoreReport report;
+  report.serial = view.Serial();
+  std::set<std::string, std::less<>> roots;
+  DFS_ASSIGN_OR_RETURN(
+      report.roots,
+      walk(impl_->dbi_.roots, "roots",
+           [&](std::string_view k, std::string_view v) -> Status {
+             auto root = DecodeRoot(v);
+             if (!root) {
+               return Status(damaged("root " + std::string(k) + ": " +
+                                     root.error().context));
+             }
+             roots.emplace(k);
+             return Status::Ok();
+           }));
+  DFS_ASSIGN_OR_RETURN(
+      report.folders,
+      walk(impl_->dbi_.folders, "folders",
+           [&](std::string_view k, std::string_view v) -> Status {
+             auto put = FolderFromDb(k, v);
+             if (!put) {
+               return Status(damaged("folder " + std::string(k) + ": " +
+                                     put.error().context));
+             }
+             if (!roots.contains(put->root_key)) {
+               return Status(damaged("folder " + std::string(k) +
+                                     " has no root " + put->root_key));
+             }
+             return Status::Ok();
+           }));
+  DFS_ASSIGN_OR_RETURN(report.aliases,
+                       walk(impl_->dbi_.aliases, "aliases", none));
+  DFS_ASSIGN_OR_RETURN(report.log_entries, walk(impl_->dbi_.log, "log", none));
+  DFS_ASSIGN_OR_RETURN(report.sites, walk(impl_->dbi_.sites, "sites", none));
+  DFS_ASSIGN_OR_RETURN(uint64_t meta, walk(impl_->dbi_.meta, "meta", none));
+  (void)meta;
+  return report;
 }
 
 }  // namespace dfs::ns

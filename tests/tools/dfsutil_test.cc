@@ -2,7 +2,9 @@
 // including several processes writing and reading one store at once.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "testing/subprocess.h"
@@ -701,3 +703,99 @@ TEST_F(DiagReferralTest, WiresharkDecodesOurBytesInsideSmb2) {
 
 }  // namespace
 }  // namespace dfs
+
+namespace dfs::tools {
+namespace {
+
+// Issue 12: a damaged store is refused, never read in part.
+class DamagedStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // 5,000 folders, imported in one transaction.
+    std::string xml = "<?xml version=\"1.0\"?>\n<Root Name=\"\\\\c\\w\">\n";
+    for (int i = 0; i < 5000; ++i) {
+      xml += "<Link Name=\"Folder" + std::to_string(i) +
+             "\"><Target>\\\\server" + std::to_string(i % 7) + "\\share" +
+             std::to_string(i) + "</Target></Link>\n";
+    }
+    xml += "</Root>\n";
+    const auto file = store_.path() / "ns.xml";
+    std::ofstream(file) << xml;
+    ASSERT_EQ(Run({"root", "add", "\\\\c\\w"}).exit_code, 0);
+    auto imported = Run(
+        {"root", "import", "set", file.string(), "\\\\c\\w", "--no-backup"});
+    ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  }
+  testing::ProcessResult Run(std::vector<std::string> rest,
+                             const std::filesystem::path& store = {}) {
+    rest.insert(rest.begin(),
+                {DFSUTIL_PATH, "--store",
+                 (store.empty() ? store_.path() / "s" : store).string()});
+    return testing::RunWithin(rest, std::chrono::seconds(60));
+  }
+  // A copy of the store with `damage` done to its data.mdb.
+  std::filesystem::path Damaged(
+      const std::function<void(std::fstream&, size_t size)>& damage) {
+    const auto copy = store_.path() / ("bad" + std::to_string(++copies_));
+    std::filesystem::copy(store_.path() / "s", copy);
+    const auto file = copy / "data.mdb";
+    const size_t size = std::filesystem::file_size(file);
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    damage(f, size);
+    return copy;
+  }
+  // What a user meets: verify names the damage (exit 1), and reads that
+  // would print a partial namespace fail instead, printing none of it.
+  void ExpectRefused(const std::filesystem::path& bad) {
+    auto verify = Run({"store", "verify"}, bad);
+    EXPECT_EQ(verify.exit_code, 1) << verify.out << verify.err;
+    EXPECT_NE(verify.err.find("damaged"), std::string::npos) << verify.err;
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"show", "\\\\c\\w"},
+             {"root", "export", "\\\\c\\w", "-"},
+             {"link", "add", "\\\\c\\w\\New", "\\\\s\\new"}}) {
+      auto r = Run(args, bad);
+      EXPECT_NE(r.exit_code, 0) << args[0];
+      EXPECT_FALSE(r.timed_out);
+      EXPECT_NE(r.err.find("damaged"), std::string::npos) << r.err;
+      EXPECT_EQ(r.out.find("Folder"), std::string::npos) << args[0];
+    }
+  }
+  testing::TempDir store_;
+  int copies_ = 0;
+};
+
+TEST_F(DamagedStoreTest, Issue12AWholeStoreVerifies) {
+  auto r = Run({"--json", "store", "verify"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["folders"], 5000);
+  EXPECT_EQ(j["roots"], 1);
+}
+
+TEST_F(DamagedStoreTest, Issue12TruncatedOverwrittenAndZeroedPagesAreRefused) {
+  const size_t page = 4096;
+  // Truncated to 16 KiB (a full disk, a bad copy): SIGBUS before.
+  auto truncated = Damaged([](std::fstream&, size_t) {});
+  std::filesystem::resize_file(truncated / "data.mdb", 16 * 1024);
+  ExpectRefused(truncated);
+  // Twenty pages overwritten with 0xFF: before, show and export exited 0
+  // with part of the namespace.
+  ExpectRefused(Damaged([&](std::fstream& f, size_t size) {
+    for (size_t i = 0; i < 20; ++i) {
+      f.seekp(static_cast<std::streamoff>((3 + (i * 37) % (size / page - 3)) *
+                                          page));
+      f << std::string(page, '\xff');
+    }
+  }));
+  // Zeroed pages: an LMDB assertion aborted with no word of the store.
+  ExpectRefused(Damaged([&](std::fstream& f, size_t size) {
+    for (size_t p = 5; p < size / page; p += 7) {
+      f.seekp(static_cast<std::streamoff>(p * page));
+      f << std::string(page, '\0');
+    }
+  }));
+}
+
+}  // namespace
+}  // namespace dfs::tools

@@ -17,11 +17,13 @@
 
 #include "dfs/common/asio.h"
 #include "dfs/ns/path.h"
+#include "dfs/ns/store.h"
 #include "dfs/referral_net/auth.h"
 #include "dfs/referral_net/server.h"
 #include "remote.h"
 
 int main(int argc, char** argv) {
+  dfs::ns::ExitCleanlyOnStoreFault();
   dfs::referral_net::ServerOptions options;
   std::string store;
   std::vector<std::string> probes;

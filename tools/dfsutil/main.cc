@@ -6,9 +6,11 @@
 #include <vector>
 
 #include "cli.h"
+#include "dfs/ns/store.h"
 #include "remote.h"
 
 int main(int argc, char** argv) {
+  dfs::ns::ExitCleanlyOnStoreFault();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (dfs::tools::WantsRemote(args))
     return dfs::tools::RunRemote(args, std::cout, std::cerr);
