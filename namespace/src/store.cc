@@ -2,6 +2,7 @@
 
 #include <lmdb.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -36,6 +37,11 @@ const std::error_category& LmdbErrorCategory() {
   return category;
 }
 
+// A failed commit. LMDB can report a full disk as EIO (a write-back that
+// failed), so an I/O error is checked against the free space where the
+// store lives: an admin must read "disk full", not "Input/output error".
+Error CommitError(const fs::path& dir, int rc, const std::string& what);
+
 Error LmdbError(int rc, const std::string& what) {
   std::string text = what + ": " + mdb_strerror(rc);
   if (rc == MDB_MAP_FULL) {
@@ -44,6 +50,21 @@ Error LmdbError(int rc, const std::string& what) {
     text = what + ": the disk is full; nothing was changed";
   }
   return Error{std::error_code(rc, LmdbErrorCategory()), text};
+}
+
+Error CommitError(const fs::path& dir, int rc, const std::string& what) {
+  constexpr uint64_t kNearlyFullBytes = uint64_t{4} << 20;
+  struct statvfs fs {};
+  if ((rc == EIO || rc == ENOSPC) && ::statvfs(dir.c_str(), &fs) == 0) {
+    const uint64_t free_bytes = uint64_t{fs.f_bavail} * fs.f_frsize;
+    if (free_bytes < kNearlyFullBytes) {
+      return MakeError(Errc::kIo, what + ": the disk holding " + dir.string() +
+                                      " is full (" +
+                                      std::to_string(free_bytes) +
+                                      " bytes free); nothing was changed");
+    }
+  }
+  return LmdbError(rc, what);
 }
 
 MDB_val Val(std::string_view s) {
@@ -601,7 +622,10 @@ Status CommitEntry(Store::Impl& impl, MDB_txn* txn, LmdbView& view,
   }
   view.ReleaseTxn();
   int rc = mdb_txn_commit(txn);
-  if (rc != 0) return Unexpected<Error>(LmdbError(rc, "committing the change"));
+  if (rc != 0) {
+    return Unexpected<Error>(
+        CommitError(impl.dir_, rc, "committing the change"));
+  }
   return Status::Ok();
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <pugixml.hpp>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -370,6 +371,14 @@ class Reader {
     if (!name || std::string_view(name.value()).empty()) {
       return ErrorAt(node, "<Link> has no Name");
     }
+    const std::string_view name_text = name.value();
+    if (name_text.size() >= 2 &&
+        (name_text[0] == '\\' || name_text[0] == '/') &&
+        (name_text[1] == '\\' || name_text[1] == '/')) {
+      return ErrorAt(node, "<Link> Name " + std::string(name_text) +
+                               " is a UNC path; it must be the folder's path "
+                               "relative to the root (e.g. \"Site1\")");
+    }
     auto parsed = ParseNamespacePath(root_path + "\\" + name.value());
     if (!parsed) return ErrorAt(node, parsed.error().Message());
     if (parsed->rest.empty()) return ErrorAt(node, "<Link> has an empty Name");
@@ -550,6 +559,72 @@ std::string ExportXml(const NamespaceDocument& doc, XmlDialect dialect) {
   return out;
 }
 
+namespace {
+
+// Character references to what XML does not allow (&#0;, most control
+// characters, surrogates): pugixml decodes &#0; into a NUL that silently
+// cut the name short.
+Status CheckCharacterReferences(const std::string& text) {
+  for (size_t at = text.find("&#"); at != std::string::npos;
+       at = text.find("&#", at + 2)) {
+    size_t i = at + 2;
+    const bool hex = i < text.size() && (text[i] == 'x' || text[i] == 'X');
+    if (hex) ++i;
+    uint64_t value = 0;
+    size_t digits = 0;
+    for (; i < text.size() && digits < 16; ++i, ++digits) {
+      const char c = text[i];
+      int d = -1;
+      if (c >= '0' && c <= '9') d = c - '0';
+      if (hex && c >= 'a' && c <= 'f') d = c - 'a' + 10;
+      if (hex && c >= 'A' && c <= 'F') d = c - 'A' + 10;
+      if (d < 0) break;
+      value = value * (hex ? 16 : 10) + static_cast<uint64_t>(d);
+    }
+    if (digits == 0 || i >= text.size() || text[i] != ';') continue;
+    const bool allowed = value == 0x9 || value == 0xA || value == 0xD ||
+                         (value >= 0x20 && value <= 0xD7FF) ||
+                         (value >= 0xE000 && value <= 0xFFFD) ||
+                         (value >= 0x10000 && value <= 0x10FFFF);
+    if (!allowed) {
+      return Fail(Errc::kInvalidArgument, At(text, static_cast<ptrdiff_t>(at)) +
+                                              "character reference " +
+                                              text.substr(at, i + 1 - at) +
+                                              " is not a character XML allows");
+    }
+  }
+  return Status::Ok();
+}
+
+// XML forbids an attribute twice on one element; names are compared the
+// way they are read here, case-insensitively. Iterative: a hostile file
+// may nest deeply.
+Status CheckAttributesUnique(const std::string& text, pugi::xml_node root) {
+  std::vector<pugi::xml_node> pending = {root};
+  while (!pending.empty()) {
+    const pugi::xml_node node = pending.back();
+    pending.pop_back();
+    std::set<std::string> names;  // folded: linear in attributes
+    for (auto a = node.first_attribute(); a; a = a.next_attribute()) {
+      std::string folded = a.name();
+      for (char& c : folded) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+      }
+      if (!names.insert(std::move(folded)).second) {
+        return Fail(Errc::kInvalidArgument,
+                    At(text, node.offset_debug() - 1) + "attribute " +
+                        a.name() + " appears twice on <" + node.name() + ">");
+      }
+    }
+    for (auto c = node.first_child(); c; c = c.next_sibling()) {
+      if (c.type() == pugi::node_element) pending.push_back(c);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<XmlImport> ImportXml(std::string_view bytes) {
   if (bytes.size() > kMaxXmlBytes) {
     return Fail(Errc::kLimitExceeded, "the file is larger than " +
@@ -561,6 +636,7 @@ Result<XmlImport> ImportXml(std::string_view bytes) {
     return Fail(Errc::kInvalidArgument,
                 "the file is neither UTF-8 nor UTF-16 with a byte order mark");
   }
+  DFS_RETURN_IF_ERROR(CheckCharacterReferences(text));
   std::vector<std::string> warnings;
   WarnBareAmpersands(text, warnings);
   pugi::xml_document xml;
@@ -583,6 +659,22 @@ Result<XmlImport> ImportXml(std::string_view bytes) {
   }
   pugi::xml_node root = xml.document_element();
   if (!root) return Fail(Errc::kInvalidArgument, "the file has no XML element");
+  // XML has one document element; pugixml reads on past it. A second one
+  // (or a second file pasted after the first) must not be ignored.
+  for (auto node = root.next_sibling(); node; node = node.next_sibling()) {
+    if (node.type() == pugi::node_element) {
+      return Fail(Errc::kInvalidArgument,
+                  At(text, node.offset_debug() - 1) +
+                      "a second root element <" + node.name() +
+                      "> after the first: one namespace per file");
+    }
+  }
+  if (const size_t again = text.find("<?xml", 1); again != std::string::npos) {
+    return Fail(Errc::kInvalidArgument,
+                At(text, static_cast<ptrdiff_t>(again)) +
+                    "a second XML declaration: one namespace per file");
+  }
+  DFS_RETURN_IF_ERROR(CheckAttributesUnique(text, root));
   Reader reader(text);
   DFS_ASSIGN_OR_RETURN(XmlImport out, reader.Read(root));
   warnings.insert(warnings.end(), out.warnings.begin(), out.warnings.end());

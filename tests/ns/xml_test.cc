@@ -220,5 +220,49 @@ TEST(XmlTest, MalformedFilesNameLineColumnAndReason) {
   }
 }
 
+// Issue 12: what a red team's hostile files got through.
+TEST(XmlTest, Issue12HostileFilesAreRefusedWithAReason) {
+  const std::string link = "<Link Name=\"A\"><Target>\\\\s\\a</Target></Link>";
+  struct Case {
+    std::string xml;
+    std::string says;
+  } cases[] = {
+      // &#0; cut the name short without a word.
+      {"<Root Name=\"\\\\c\\r\"><Link Name=\"Sho&#0;p\"><Target>\\\\s\\a"
+       "</Target></Link></Root>",
+       "character reference &#0; is not a character XML allows"},
+      {"<Root Name=\"\\\\c\\r\"><Link Name=\"A&#x1;\"><Target>\\\\s\\a"
+       "</Target></Link></Root>",
+       "&#x1;"},
+      {"<Root Name=\"\\\\c\\r\" Timeout=\"300\" Timeout=\"5\">" + link +
+           "</Root>",
+       "Timeout"},
+      {"<Root Name=\"\\\\c\\r\" Timeout=\"300\" TIMEOUT=\"5\">" + link +
+           "</Root>",
+       "attribute TIMEOUT appears twice on <Root>"},
+      {"<Root Name=\"\\\\c\\r\">" + link + "</Root>\n<Root Name=\"\\\\c\\x\">" +
+           link + "</Root>",
+       "a second root element <Root>"},
+      {"<?xml version=\"1.0\"?><Root Name=\"\\\\c\\r\">" + link +
+           "</Root><?xml version=\"1.0\"?>",
+       "a second XML declaration"},
+      {"<Root Name=\"\\\\contoso\\webfarm\"><Link "
+       "Name=\"\\\\contoso\\webfarm\\A\"><Target>\\\\s\\a</Target></Link>"
+       "</Root>",
+       "is a UNC path; it must be the folder's path relative to the root"},
+  };
+  for (const auto& c : cases) {
+    auto r = ImportXml(c.xml);
+    ASSERT_FALSE(r) << c.xml;
+    EXPECT_NE(r.error().Message().find(c.says), std::string::npos)
+        << c.xml << "\n  => " << r.error().Message();
+  }
+  // Allowed references still work.
+  auto ok = ImportXml(
+      "<Root Name=\"\\\\c\\r\"><Link Name=\"Caf&#xE9;&#x41;x\"><Target>"
+      "\\\\s\\a</Target></Link></Root>");
+  ASSERT_TRUE(ok) << ok.error().Message();
+}
+
 }  // namespace
 }  // namespace dfs::ns

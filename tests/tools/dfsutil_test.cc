@@ -1,7 +1,10 @@
 // Integration tests: the real dfsutil binary against real LMDB stores,
 // including several processes writing and reading one store at once.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -795,6 +798,67 @@ TEST_F(DamagedStoreTest, Issue12TruncatedOverwrittenAndZeroedPagesAreRefused) {
       f << std::string(page, '\0');
     }
   }));
+}
+
+// Issue 12: `root import compare` said 1 ("different") for a file it
+// could not read; errors are 2.
+TEST_F(DamagedStoreTest, Issue12CompareSaysTwoForAnError) {
+  const auto bad = store_.path() / "bad.xml";
+  std::ofstream(bad) << "<Root Name=\"\\\\c\\w\"><Link Name=\"A&#0;\">";
+  auto r = Run({"root", "import", "compare", bad.string(), "\\\\c\\w"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("&#0;"), std::string::npos) << r.err;
+  const auto same = store_.path() / "same.xml";
+  auto exported = Run({"root", "export", "\\\\c\\w", same.string()});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_EQ(
+      Run({"root", "import", "compare", same.string(), "\\\\c\\w"}).exit_code,
+      0);
+}
+
+// Issue 12: a full disk said "Input/output error", and the failed import
+// left a backup of a namespace that was never replaced. The store lives
+// on a 1 MiB tmpfs the test mounts (root only).
+TEST(FullDiskTest, Issue12AFullDiskIsSaidAndLeavesNoBackup) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  testing::TempDir dir;
+  const auto small = dir.path() / "small";
+  std::filesystem::create_directories(small);
+  if (mount("tmpfs", small.c_str(), "tmpfs", 0, "size=1m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << strerror(errno);
+  }
+  struct Unmount {
+    std::filesystem::path p;
+    ~Unmount() { umount2(p.c_str(), MNT_DETACH); }
+  } unmount{small};
+  const auto store = (small / "s").string();
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {DFSUTIL_PATH, "--store", store});
+    return testing::Run(args);
+  };
+  ASSERT_EQ(run({"root", "add", "\\\\c\\w"}).exit_code, 0);
+  ASSERT_EQ(run({"link", "add", "\\\\c\\w\\Keep", "\\\\s\\keep"}).exit_code, 0);
+  std::string xml = "<Root Name=\"\\\\c\\w\">\n";
+  for (int i = 0; i < 20000; ++i) {
+    xml += "<Link Name=\"F" + std::to_string(i) + "\"><Target>\\\\s\\share" +
+           std::to_string(i) + "</Target></Link>\n";
+  }
+  xml += "</Root>\n";
+  const auto file = dir.path() / "big.xml";
+  std::ofstream(file) << xml;
+  const auto backups = dir.path() / "backups";
+  auto r = run({"root", "import", "set", file.string(), "\\\\c\\w",
+                "--backup-dir", backups.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("is full"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("Input/output error"), std::string::npos) << r.err;
+  EXPECT_TRUE(!std::filesystem::exists(backups) ||
+              std::filesystem::is_empty(backups));
+  // Nothing was changed, and the store is whole.
+  EXPECT_EQ(run({"store", "verify"}).exit_code, 0);
+  auto shown = run({"show", "\\\\c\\w"});
+  EXPECT_NE(shown.out.find("Keep"), std::string::npos);
+  EXPECT_EQ(shown.out.find("F19999"), std::string::npos);
 }
 
 }  // namespace

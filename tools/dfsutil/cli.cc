@@ -580,7 +580,8 @@ int RunCli(int argc, char** argv, const std::string& forced_store) {
           Mode{"merge", "add and update from the file, remove nothing",
                dfs::tools::ImportMode::kMerge},
           Mode{"compare",
-               "print the differences; exit 0 when equal, 1 when not",
+               "print the differences; exit 0 when equal, 1 when not, 2 on "
+               "an error",
                dfs::tools::ImportMode::kCompare}}) {
       auto* sub = imp->add_subcommand(m.name, m.help);
       sub->add_option("FILE", import_request.file, "the XML export")
@@ -603,7 +604,15 @@ int RunCli(int argc, char** argv, const std::string& forced_store) {
           import_request.store_dir = g.store_dir;
           import_request.json = g.json;
           if (g.store_dir.empty()) OpenStore(g, false);  // reports the error
-          exit_code = Check(dfs::tools::RunImport(import_request));
+          auto result = dfs::tools::RunImport(import_request);
+          if (!result && mode == dfs::tools::ImportMode::kCompare) {
+            // compare answers 0 equal, 1 different: an error must be
+            // neither (a bad file is not "different").
+            Fail(g, result.error());
+            exit_code = 2;
+            return;
+          }
+          exit_code = Check(std::move(result));
         };
       });
     }

@@ -182,8 +182,7 @@ Result<int> RunImport(const ImportRequest& r) {
   const std::string description = std::string("root import ") +
                                   (set ? "set " : "merge ") + r.file + " " +
                                   r.root;
-  DFS_ASSIGN_OR_RETURN(
-      uint64_t serial,
+  auto updated =
       store->Update(description, [&](ns::NamespaceWriter& w) -> Status {
         auto located = ns::Locate(w, r.root);
         if (!located &&
@@ -222,7 +221,17 @@ Result<int> RunImport(const ImportRequest& r) {
               ns::ExportXml(current, ns::XmlDialect::kWindows2008)));
         }
         return ns::ApplyDiff(w, located->root_key, desired.root, diff);
-      }));
+      });
+  if (!updated) {
+    // Nothing was replaced, so there is nothing to back up: a backup left
+    // behind would look like a namespace that once was.
+    if (!backup_path.empty()) {
+      std::error_code ec;
+      fs::remove(backup_path, ec);
+    }
+    return Unexpected(std::move(updated).error());
+  }
+  const uint64_t serial = *updated;
   Counts c = Count(diff);
   if (r.json) {
     json out = {{"ok", true},
