@@ -16,12 +16,18 @@ std::string EncodeFrame(FrameType type, std::string_view payload) {
   return out;
 }
 
-std::string EncodeErrorFrame(uint32_t status, std::string_view message) {
+std::string EncodeErrorPayload(const ErrorReply& reply) {
   std::string payload(4, '\0');
   for (int i = 0; i < 4; ++i)
-    payload[i] = static_cast<char>((status >> (8 * i)) & 0xff);
-  payload.append(message.substr(0, kMaxErrorMessageBytes));
-  return EncodeFrame(FrameType::kError, payload);
+    payload[i] = static_cast<char>((reply.status >> (8 * i)) & 0xff);
+  payload.append(
+      std::string_view(reply.message).substr(0, kMaxErrorMessageBytes));
+  return payload;
+}
+
+std::string EncodeErrorFrame(uint32_t status, std::string_view message) {
+  return EncodeFrame(FrameType::kError,
+                     EncodeErrorPayload({status, std::string(message)}));
 }
 
 ErrorReply DecodeErrorPayload(std::string_view payload) {

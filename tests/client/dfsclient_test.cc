@@ -226,12 +226,19 @@ TEST_F(DfsclientTest, WithFailbackOffTheClientStaysOnTheBackup) {
 }
 
 TEST_F(DfsclientTest, LosingOneOfTwoNamespaceServersFailsNoResolve) {
-  const uint16_t primary = StartDfsd();
+  // The replica and its primary prove a shared key to each other.
+  const auto key = dir_.path() / "replica.key";
+  std::ofstream(key) << "replica-key-0123456789abcdefghijklmnop\n";
+  chmod(key.c_str(), 0600);
+  dfsd_ = std::make_unique<testing::Daemon>(std::vector<std::string>{
+      DFSD_PATH, "--store", store_.path().string(), "--listen", "127.0.0.1:0",
+      "--refresh-ms", "100", "--no-probe", "--replica-key", key.string()});
+  const uint16_t primary = ListeningPort(*dfsd_);
   testing::TempDir replica_store;
-  testing::Daemon replica({DFSD_PATH, "--store", replica_store.path().string(),
-                           "--listen", "127.0.0.1:0", "--refresh-ms", "100",
-                           "--no-probe", "--replica-of",
-                           "127.0.0.1:" + std::to_string(primary)});
+  testing::Daemon replica(
+      {DFSD_PATH, "--store", replica_store.path().string(), "--listen",
+       "127.0.0.1:0", "--refresh-ms", "100", "--no-probe", "--replica-key",
+       key.string(), "--replica-of", "127.0.0.1:" + std::to_string(primary)});
   const uint16_t second = ListeningPort(replica);
   // The replica answers once it has pulled the namespace (bounded wait).
   WriteConfig({second}, 1000);

@@ -15,6 +15,7 @@
 #include "dfs/referral/codec.h"
 #include "dfs/referral/framing.h"
 #include "dfs/referral/replication.h"
+#include "dfs/referral_net/auth.h"
 #include "testing/daemon.h"
 #include "testing/loopback.h"
 #include "testing/subprocess.h"
@@ -54,6 +55,14 @@ std::vector<std::string> Targets(const Answer& a) {
   if (!d) return out;
   for (const auto& e : d->entries) out.push_back(e.network_address);
   return out;
+}
+
+// A key file as an admin makes one: owner-only (dfsd refuses others).
+std::string WriteKey(const std::filesystem::path& path,
+                     const std::string& text) {
+  std::ofstream(path) << text;
+  chmod(path.c_str(), 0600);
+  return path.string();
 }
 
 class DfsdTest : public ::testing::Test {
@@ -407,11 +416,12 @@ namespace {
 
 class ReplicaTest : public DfsdTest {
  protected:
-  uint16_t StartReplica() {
+  uint16_t StartReplica(std::string key = "") {
+    if (key.empty()) key = replica_key_;
     replica_ = std::make_unique<testing::Daemon>(std::vector<std::string>{
         DFSD_PATH, "--store", replica_store_.path().string(), "--listen",
-        "127.0.0.1:0", "--refresh-ms", "100", "--no-probe", "--replica-of",
-        "127.0.0.1:" + std::to_string(primary_port_)});
+        "127.0.0.1:0", "--refresh-ms", "100", "--no-probe", "--replica-key",
+        key, "--replica-of", "127.0.0.1:" + std::to_string(primary_port_)});
     auto line = replica_->ReadLine(10s);
     EXPECT_TRUE(line) << replica_->Stderr();
     if (!line) return 0;
@@ -437,9 +447,13 @@ class ReplicaTest : public DfsdTest {
   }
   void SetUp() override {
     DfsdTest::SetUp();
-    primary_port_ = StartDfsd({"--no-probe"});
+    replica_key_ = WriteKey(keys_.path() / "replica.key",
+                            "replica-key-0123456789abcdef0123456789\n");
+    primary_port_ = StartDfsd({"--no-probe", "--replica-key", replica_key_});
   }
 
+  testing::TempDir keys_;
+  std::string replica_key_;
   testing::TempDir replica_store_;
   std::unique_ptr<testing::Daemon> replica_;
   uint16_t primary_port_ = 0;
@@ -475,6 +489,9 @@ TEST_F(ReplicaTest, CatchesUpLiveAndAfterARestart) {
 // Issue 12: a primary that claims a higher serial but sends no entries
 // made the replica ask again at once, forever (416k requests in 12 s).
 TEST_F(DfsdTest, Issue12AReplicaDoesNotSpinOnAPrimaryThatSendsNothing) {
+  testing::TempDir keys;
+  const std::string key = "replica-key-0123456789abcdef0123456789";
+  const std::string key_file = WriteKey(keys.path() / "k", key + "\n");
   // The lying primary: answers every changes request with "I am at your
   // serial + 100" and no entries. Counts the requests.
   const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -494,6 +511,8 @@ TEST_F(DfsdTest, Issue12AReplicaDoesNotSpinOnAPrimaryThatSendsNothing) {
       if (c < 0) continue;
       setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       Framer framer(kMaxReplicationFrameBytes);
+      std::string client_nonce;
+      std::optional<referral_net::FrameSealer> sealer;
       char buf[4096];
       while (!stop) {
         const ssize_t n = recv(c, buf, sizeof buf, 0);
@@ -502,12 +521,35 @@ TEST_F(DfsdTest, Issue12AReplicaDoesNotSpinOnAPrimaryThatSendsNothing) {
         auto frames = framer.Feed(std::string_view(buf, n));
         if (!frames) break;
         for (const auto& f : *frames) {
-          auto req = DecodeChangesRequest(f.payload);
-          if (!req) continue;
-          ++requests;
-          const std::string reply =
-              EncodeFrame(FrameType::kChangesReply,
-                          EncodeChangesReply({false, req->since + 100, {}}));
+          std::string reply;
+          if (f.type == FrameType::kAdminHello) {
+            // It holds the key: the replica's trouble with it is only that
+            // it never sends what it claims.
+            client_nonce = f.payload.substr(1);
+            const std::string server_nonce(32, 's');
+            reply = EncodeFrame(
+                FrameType::kAdminChallenge,
+                server_nonce + referral_net::ServerProof(
+                                   key,
+                                   referral_net::SessionPurpose::kReplication,
+                                   client_nonce, server_nonce));
+            sealer.emplace(referral_net::SessionKey(
+                               key, referral_net::SessionPurpose::kReplication,
+                               client_nonce, server_nonce),
+                           /*is_client=*/false);
+          } else if (f.type == FrameType::kAdminAuth && sealer) {
+            reply = sealer->Seal(FrameType::kAdminResult,
+                                 EncodeAdminResult({0, "ok", ""}));
+          } else if (sealer) {
+            auto opened = sealer->Open(f);
+            if (!opened) continue;
+            auto req = DecodeChangesRequest(*opened);
+            if (!req) continue;
+            ++requests;
+            reply =
+                sealer->Seal(FrameType::kChangesReply,
+                             EncodeChangesReply({false, req->since + 100, {}}));
+          }
           send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
         }
       }
@@ -515,10 +557,10 @@ TEST_F(DfsdTest, Issue12AReplicaDoesNotSpinOnAPrimaryThatSendsNothing) {
     }
   });
   testing::TempDir replica_store;
-  testing::Daemon replica({DFSD_PATH, "--store", replica_store.path().string(),
-                           "--listen", "127.0.0.1:0", "--no-probe",
-                           "--refresh-ms", "100", "--replica-of",
-                           "127.0.0.1:" + std::to_string(fake_port)});
+  testing::Daemon replica(
+      {DFSD_PATH, "--store", replica_store.path().string(), "--listen",
+       "127.0.0.1:0", "--no-probe", "--refresh-ms", "100", "--replica-key",
+       key_file, "--replica-of", "127.0.0.1:" + std::to_string(fake_port)});
   ASSERT_TRUE(replica.ReadLine(10s));
   std::this_thread::sleep_for(3s);  // the window over which requests count
   stop = true;
@@ -612,14 +654,6 @@ TEST_F(DfsdTest, ClientSiteFromTheStoreOrdersTargets) {
 namespace dfs::referral {
 namespace {
 
-// A key file as an admin makes one: owner-only (dfsd refuses others).
-std::string WriteKey(const std::filesystem::path& path,
-                     const std::string& text) {
-  std::ofstream(path) << text;
-  chmod(path.c_str(), 0600);
-  return path.string();
-}
-
 class RemoteAdminTest : public DfsdTest {
  protected:
   void SetUp() override {
@@ -659,7 +693,8 @@ TEST_F(RemoteAdminTest, ChangesNeedTheKey) {
   auto wrong = Remote(
       wrong_, {"link", "add", "\\\\contoso\\webfarm\\Evil", "\\\\evil\\c"});
   EXPECT_EQ(wrong.exit_code, 1);
-  EXPECT_NE(wrong.err.find("wrong key: nothing was changed"), std::string::npos)
+  // The server proves the key first: a client with another key stops there.
+  EXPECT_NE(wrong.err.find("did not prove it holds the key"), std::string::npos)
       << wrong.err;
   auto none =
       Remote("", {"link", "add", "\\\\contoso\\webfarm\\Evil", "\\\\evil\\c"});
@@ -767,11 +802,37 @@ TEST_F(DfsdTest, Issue12WeakOrExposedKeyFilesAreRefused) {
 
 TEST_F(RemoteAdminTest, Issue12WrongKeysAreThrottledAndLoggedSparingly) {
   const std::string before = Serial();
+  // A guesser: a hand-built client that answers challenges with garbage
+  // (dfsutil itself stops when the server's proof does not match its key).
+  auto guess = [&]() -> std::string {
+    testing::TcpClient raw(port_);
+    if (!raw.Send(EncodeFrame(FrameType::kAdminHello,
+                              std::string(1, '\x01') + std::string(32, 'n')))) {
+      return "";
+    }
+    auto read_frame = [&]() -> std::optional<Answer> {
+      auto header = raw.Receive(kFrameHeaderBytes);
+      if (!header) return std::nullopt;
+      const auto* h = reinterpret_cast<const uint8_t*>(header->data());
+      const uint32_t n = (uint32_t{h[0]} << 24) | (uint32_t{h[1]} << 16) |
+                         (uint32_t{h[2]} << 8) | h[3];
+      auto payload = raw.Receive(n);
+      if (!payload) return std::nullopt;
+      return Answer{static_cast<FrameType>(h[4]), *payload};
+    };
+    auto challenge = read_frame();
+    if (!challenge || challenge->type != FrameType::kAdminChallenge) return "";
+    if (!raw.Send(EncodeFrame(FrameType::kAdminAuth, std::string(32, 'g')))) {
+      return "";
+    }
+    auto reply = read_frame();
+    return reply ? DecodeErrorPayload(reply->payload).message : "";
+  };
   int throttled = 0;
   for (int i = 0; i < 8; ++i) {
-    auto r = Remote(wrong_, {"root", "list"});
-    EXPECT_EQ(r.exit_code, 1);
-    throttled += r.err.find("too many wrong keys") != std::string::npos;
+    const std::string said = guess();
+    EXPECT_NE(said.find("key"), std::string::npos) << said;
+    throttled += said.find("too many wrong keys") != std::string::npos;
   }
   EXPECT_EQ(throttled, 3);  // five tries a minute, then refused unchecked
   // Even the right key waits out the window from that address.
@@ -784,6 +845,114 @@ TEST_F(RemoteAdminTest, Issue12WrongKeysAreThrottledAndLoggedSparingly) {
     ++lines;
   }
   EXPECT_LE(lines, 2u) << dfsd_->Stderr();
+}
+
+// Issue 12: anyone who connected could ask for the namespace snapshot
+// (built on the referral thread: 0.5 s at 100k folders) and the change
+// log; a fake primary could feed a replica. Replication now needs a
+// session in which both sides proved the key.
+TEST_F(ReplicaTest, Issue12ReplicationNeedsBothSidesToProveTheKey) {
+  // Unauthenticated asks are refused at once, with no work done.
+  testing::TcpClient raw(primary_port_);
+  for (auto type : {FrameType::kSnapshotRequest, FrameType::kChangesRequest}) {
+    ASSERT_TRUE(raw.Send(EncodeFrame(type, EncodeChangesRequest({0, 10}))));
+    auto header = raw.Receive(kFrameHeaderBytes);
+    ASSERT_TRUE(header);
+    EXPECT_EQ((*header)[4], static_cast<char>(FrameType::kError));
+    const auto* h = reinterpret_cast<const uint8_t*>(header->data());
+    auto payload = raw.Receive((uint32_t{h[2]} << 8) | h[3]);
+    ASSERT_TRUE(payload);
+    EXPECT_NE(DecodeErrorPayload(*payload).message.find("authenticated"),
+              std::string::npos);
+  }
+  // A replica holding another key learns nothing and serves nothing.
+  const std::string other = WriteKey(
+      keys_.path() / "other.key", "another-key-abcdefghijklmnopqrstuvwxyz\n");
+  const uint16_t replica = StartReplica(other);
+  testing::TcpClient client(replica);
+  auto a = Ask(client, "\\contoso\\webfarm\\Site1");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->type, FrameType::kError);  // its store is still empty
+  const auto start = Clock::now();
+  while (replica_->Stderr().find("did not prove the replica key") ==
+             std::string::npos &&
+         Clock::now() - start < 10s) {
+    std::this_thread::sleep_for(50ms);  // waiting for a log line, bounded
+  }
+  EXPECT_NE(replica_->Stderr().find("did not prove the replica key"),
+            std::string::npos)
+      << replica_->Stderr();
+}
+
+// Issue 12: after the handshake every frame carries a MAC; one without is
+// the end of the connection, and nothing it asked for runs.
+TEST_F(RemoteAdminTest, Issue12AFrameWithoutItsMacEndsTheSession) {
+  const std::string before = Serial();
+  const std::string key = "0123456789abcdef0123456789abcdef";
+  testing::TcpClient raw(port_);
+  auto read_frame = [&]() -> std::optional<Answer> {
+    auto header = raw.Receive(kFrameHeaderBytes);
+    if (!header) return std::nullopt;
+    const auto* h = reinterpret_cast<const uint8_t*>(header->data());
+    const uint32_t n = (uint32_t{h[0]} << 24) | (uint32_t{h[1]} << 16) |
+                       (uint32_t{h[2]} << 8) | h[3];
+    auto payload = raw.Receive(n);
+    if (!payload) return std::nullopt;
+    return Answer{static_cast<FrameType>(h[4]), *payload};
+  };
+  const std::string client_nonce(32, 'c');
+  ASSERT_TRUE(raw.Send(EncodeFrame(FrameType::kAdminHello,
+                                   std::string(1, '\x01') + client_nonce)));
+  auto challenge = read_frame();
+  ASSERT_TRUE(challenge && challenge->type == FrameType::kAdminChallenge);
+  const std::string server_nonce = challenge->payload.substr(0, 32);
+  EXPECT_EQ(challenge->payload.substr(32),
+            referral_net::ServerProof(key, referral_net::SessionPurpose::kAdmin,
+                                      client_nonce, server_nonce));
+  ASSERT_TRUE(raw.Send(EncodeFrame(
+      FrameType::kAdminAuth,
+      referral_net::ClientProof(key, referral_net::SessionPurpose::kAdmin,
+                                client_nonce, server_nonce))));
+  auto accepted = read_frame();
+  ASSERT_TRUE(accepted && accepted->type == FrameType::kAdminResult);
+  // Authenticated, but this command has no MAC (as if injected).
+  ASSERT_TRUE(raw.Send(EncodeFrame(
+      FrameType::kAdminCommand,
+      EncodeAdminCommand(
+          {{"link", "add", "\\\\contoso\\webfarm\\Evil", "\\\\e\\c"}, ""}))));
+  EXPECT_TRUE(raw.PeerClosed());
+  EXPECT_EQ(Serial(), before);
+  EXPECT_NE(dfsd_->Stderr().find("MAC does not match"), std::string::npos)
+      << dfsd_->Stderr();
+}
+
+TEST(SessionTest, Issue12SealedFramesRefuseTamperingReplayAndReflection) {
+  const std::string key = referral_net::SessionKey(
+      "k", referral_net::SessionPurpose::kAdmin, "c", "s");
+  referral_net::FrameSealer client(key, true), server(key, false);
+  auto frame_of = [](const std::string& bytes) {
+    Framer framer(1 << 20);
+    return (*framer.Feed(bytes))[0];
+  };
+  const Frame first = frame_of(client.Seal(FrameType::kAdminCommand, "one"));
+  const Frame second = frame_of(client.Seal(FrameType::kAdminCommand, "two"));
+  // Out of order (the second first) fails; in order both open.
+  EXPECT_FALSE(server.Open(second));
+  EXPECT_EQ(*server.Open(first), "one");
+  EXPECT_FALSE(server.Open(first));  // replayed
+  Frame changed = second;
+  changed.payload[0] ^= 1;
+  EXPECT_FALSE(server.Open(changed));
+  Frame retyped = second;
+  retyped.type = FrameType::kAdminResult;
+  EXPECT_FALSE(server.Open(retyped));
+  EXPECT_EQ(*server.Open(second), "two");
+  // A server frame reflected back at the server fails (direction).
+  const Frame reply = frame_of(server.Seal(FrameType::kAdminResult, "r"));
+  referral_net::FrameSealer other_server(key, false);
+  EXPECT_FALSE(other_server.Open(reply));
+  EXPECT_EQ(*client.Open(reply), "r");
+  EXPECT_FALSE(client.Open(Frame{FrameType::kAdminResult, "short"}));
 }
 
 TEST_F(DfsdTest, RemoteAdminIsOffWithoutAKey) {

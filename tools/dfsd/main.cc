@@ -8,6 +8,7 @@
 //        [--probe-port 445] [--probe web1=127.0.0.1:8081 ...]
 //        [--probe-interval-ms 2000] [--probe-timeout-ms 1000] [--no-probe]
 //        [--probe-dns] [--replica-of PRIMARY_IP:PORT] [--admin-key FILE]
+//        [--replica-key FILE]
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -73,6 +74,11 @@ int main(int argc, char** argv) {
       "--admin-key", admin_key_file,
       "file holding the shared key for remote administration (dfsutil "
       "--server ... --key FILE); without it remote admin is off");
+  std::string replica_key_file;
+  app.add_option("--replica-key", replica_key_file,
+                 "file holding the key a replica and its primary prove to "
+                 "each other (both give the same file; default: the admin "
+                 "key); without either, replication is off");
   app.add_option(
       "--replica-of", options.replica_of,
       "IP:PORT of the primary dfsd: keep this store a copy of its namespace");
@@ -96,6 +102,14 @@ int main(int argc, char** argv) {
         [store](const dfs::referral::AdminCommand& command) {
           return dfs::tools::ExecuteRemoteCommand(command, store);
         };
+  }
+  if (!replica_key_file.empty()) {
+    auto key = dfs::referral_net::ReadAdminKey(replica_key_file);
+    if (!key) {
+      std::cerr << "dfsd: error: " << key.error().Message() << "\n";
+      return 2;
+    }
+    options.replica_key = *key;
   }
   for (const auto& p : probes) {
     const size_t eq = p.find('=');

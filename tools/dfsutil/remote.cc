@@ -120,34 +120,83 @@ int RunRemote(const std::vector<std::string>& args, std::ostream& out,
     err << "dfsutil: error: " << client.error().Message() << "\n";
     return 1;
   }
-  // Hello, answer the challenge, then the command; any other reply is an
-  // error frame whose message we print.
-  auto step =
-      [&](referral::FrameType type, std::string_view payload,
-          referral::FrameType expected) -> std::optional<referral::Frame> {
-    auto reply = (*client)->Exchange(type, payload);
-    if (!reply) {
-      err << "dfsutil: error: " << reply.error().Message() << "\n";
-      return std::nullopt;
-    }
-    if (reply->type != expected) {
-      err << "dfsutil: error: "
-          << referral_net::ErrorFromFrame(*reply).Message() << "\n";
-      return std::nullopt;
-    }
-    return std::move(*reply);
+  // Hello with our nonce; the server proves the key first (a fake dfsd
+  // learns nothing), then we prove it; every frame after that carries a
+  // MAC both ways (referral_net/auth.h).
+  auto fail = [&](const std::string& why) {
+    err << "dfsutil: error: " << why << "\n";
+    return 1;
   };
-  auto challenge = step(referral::FrameType::kAdminHello, "",
-                        referral::FrameType::kAdminChallenge);
-  if (!challenge) return 1;
-  if (!step(referral::FrameType::kAdminAuth,
-            referral_net::AdminMac(*key, challenge->payload),
-            referral::FrameType::kAdminResult)) {
+  auto deadline = [&] {
+    return std::chrono::steady_clock::now() + (*client)->timeout();
+  };
+  const std::string client_nonce = referral_net::NewNonce();
+  auto challenge = (*client)->ExchangeEncoded(
+      referral::EncodeFrame(
+          referral::FrameType::kAdminHello,
+          std::string(1,
+                      static_cast<char>(referral_net::SessionPurpose::kAdmin)) +
+              client_nonce),
+      deadline());
+  if (!challenge) return fail(challenge.error().Message());
+  if (challenge->type != referral::FrameType::kAdminChallenge) {
+    return fail(referral_net::ErrorFromFrame(*challenge).Message());
+  }
+  if (challenge->payload.size() != 2 * referral_net::kSessionNonceBytes) {
+    return fail("the server's challenge is malformed");
+  }
+  const std::string server_nonce =
+      challenge->payload.substr(0, referral_net::kSessionNonceBytes);
+  if (!referral_net::MacMatches(
+          referral_net::ServerProof(*key, referral_net::SessionPurpose::kAdmin,
+                                    client_nonce, server_nonce),
+          std::string_view(challenge->payload)
+              .substr(referral_net::kSessionNonceBytes))) {
+    return fail("the server at " + r.server +
+                " did not prove it holds the key: nothing was sent");
+  }
+  referral_net::FrameSealer sealer(
+      referral_net::SessionKey(*key, referral_net::SessionPurpose::kAdmin,
+                               client_nonce, server_nonce),
+      /*is_client=*/true);
+  // A sealed reply of the expected type, its MAC checked and removed.
+  auto sealed_step =
+      [&](const std::string& frame,
+          referral::FrameType expected) -> std::optional<referral::Frame> {
+    auto reply = (*client)->ExchangeEncoded(frame, deadline());
+    if (!reply) {
+      fail(reply.error().Message());
+      return std::nullopt;
+    }
+    auto opened = sealer.Open(*reply);
+    if (!opened) {
+      // Before the session exists the server answers unsealed errors.
+      if (reply->type == referral::FrameType::kError) {
+        fail(referral_net::ErrorFromFrame(*reply).Message());
+      } else {
+        fail(opened.error().Message());
+      }
+      return std::nullopt;
+    }
+    referral::Frame frame_out{reply->type, std::move(*opened)};
+    if (frame_out.type != expected) {
+      fail(referral_net::ErrorFromFrame(frame_out).Message());
+      return std::nullopt;
+    }
+    return frame_out;
+  };
+  if (!sealed_step(
+          referral::EncodeFrame(referral::FrameType::kAdminAuth,
+                                referral_net::ClientProof(
+                                    *key, referral_net::SessionPurpose::kAdmin,
+                                    client_nonce, server_nonce)),
+          referral::FrameType::kAdminResult)) {
     return 1;
   }
-  auto reply = step(referral::FrameType::kAdminCommand,
-                    referral::EncodeAdminCommand({r.command, r.upload}),
-                    referral::FrameType::kAdminResult);
+  auto reply = sealed_step(
+      sealer.Seal(referral::FrameType::kAdminCommand,
+                  referral::EncodeAdminCommand({r.command, r.upload})),
+      referral::FrameType::kAdminResult);
   if (!reply) return 1;
   auto result = referral::DecodeAdminResult(reply->payload);
   if (!result) {

@@ -54,6 +54,9 @@ class FramedClient::Impl {
 FramedClient::FramedClient(std::unique_ptr<Impl> impl)
     : impl_(std::move(impl)) {}
 FramedClient::~FramedClient() = default;
+std::chrono::milliseconds FramedClient::timeout() const {
+  return impl_->timeout_;
+}
 
 Result<std::unique_ptr<FramedClient>> FramedClient::Connect(
     const std::string& server, std::chrono::milliseconds timeout,
@@ -79,11 +82,15 @@ Result<referral::Frame> FramedClient::Exchange(referral::FrameType type,
 Result<referral::Frame> FramedClient::ExchangeBy(
     referral::FrameType type, std::string_view payload,
     std::chrono::steady_clock::time_point deadline) {
+  return ExchangeEncoded(referral::EncodeFrame(type, payload), deadline);
+}
+
+Result<referral::Frame> FramedClient::ExchangeEncoded(
+    const std::string& frame, std::chrono::steady_clock::time_point deadline) {
   Impl& c = *impl_;
   if (!c.socket_.is_open()) {
     return Fail(Errc::kIo, "connection to " + c.server_ + " is closed");
   }
-  const std::string frame = referral::EncodeFrame(type, payload);
   auto ec = c.Run(
       [&](auto handler) {
         asio::async_write(c.socket_, asio::buffer(frame), handler);

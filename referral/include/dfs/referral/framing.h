@@ -62,6 +62,8 @@ struct ErrorReply {
 // A whole error frame: status (little-endian) then the message, cut at
 // kMaxErrorMessageBytes.
 std::string EncodeErrorFrame(uint32_t status, std::string_view message);
+// The payload alone (for frames that carry a MAC after it).
+std::string EncodeErrorPayload(const ErrorReply& reply);
 // Reads an error frame's payload; a payload too short for a status reads
 // as status 0 with the bytes as the message.
 ErrorReply DecodeErrorPayload(std::string_view payload);

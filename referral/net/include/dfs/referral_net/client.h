@@ -37,6 +37,10 @@ class FramedClient {
   Result<referral::Frame> ExchangeBy(
       referral::FrameType type, std::string_view payload,
       std::chrono::steady_clock::time_point deadline);
+  // Sends an already encoded frame (a sealed one, auth.h).
+  Result<referral::Frame> ExchangeEncoded(
+      const std::string& frame, std::chrono::steady_clock::time_point deadline);
+  std::chrono::milliseconds timeout() const;
 
   class Impl;
 

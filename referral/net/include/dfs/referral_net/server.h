@@ -65,6 +65,11 @@ struct ServerOptions {
   // argument list and an optional uploaded file) against this server's
   // store on a worker thread, so referrals keep flowing meanwhile.
   std::string admin_key;
+  // Replication: a replica and its primary prove this key to each other
+  // and MAC every frame (referral/FORMAT.md); without it the admin key is
+  // used, and with neither this server serves no replica (a replica
+  // cannot start without one).
+  std::string replica_key;
   std::function<referral::AdminResult(const referral::AdminCommand&)>
       admin_executor;
 };
