@@ -16,6 +16,9 @@ echo
 echo "== dfsd under load (issue #4: at least redis's requests/s, p99 < 1 ms) =="
 bash "$here/bench/referral_load.sh" "$build"
 echo
+echo "== snapshot floods against dfsd (issue #12: referral p99 <= 5 ms during each) =="
+bash "$here/bench/snapshot_flood.sh" "$build"
+echo
 echo "== client failover/failback (issue #5: failover <= 1 s, failback <= TTL + probe interval) =="
 bash "$here/bench/failover.sh" "$build"
 echo
