@@ -22,8 +22,10 @@
 #include "dfs/ns/store.h"
 #include "dfs/referral/codec.h"
 #include "dfs/referral/framing.h"
+#include "dfs/referral/health.h"
 #include "dfs/referral/limits.h"
 #include "dfs/referral/replication.h"
+#include "dfs/referral/request_handler.h"
 #include "dfs/referral/resolver.h"
 #include "dfs/referral_net/auth.h"
 #include "metrics.h"
@@ -365,38 +367,27 @@ class Server::Impl {
     }
   }
 
+  // The pure handler answers; this counts what it did.
   std::string Answer(const referral::Frame& frame,
                      const referral::Client& client) {
     const auto start = Clock::now();
-    std::string reply;
-    if (frame.type != referral::FrameType::kReferralRequest) {
-      ++metrics_.referrals_bad_request;
-      return ErrorFrame(kStatusInvalidParameter, "expected a referral request");
+    referral::HandledRequest handled = handler_.Handle(frame, client);
+    switch (handled.outcome) {
+      case referral::RequestOutcome::kOk:
+        ++metrics_.referrals_ok;
+        metrics_.ObserveLatency(Clock::now() - start);
+        break;
+      case referral::RequestOutcome::kNotFound:
+        ++metrics_.referrals_not_found;
+        break;
+      case referral::RequestOutcome::kBadRequest:
+        ++metrics_.referrals_bad_request;
+        break;
+      case referral::RequestOutcome::kUnsupported:
+        ++metrics_.referrals_unsupported;
+        break;
     }
-    auto request = referral::DecodeRequest(frame.payload);
-    if (!request) {
-      ++metrics_.referrals_bad_request;
-      return ErrorFrame(kStatusInvalidParameter, request.error().Message());
-    }
-    auto answer = resolver_.Resolve(request->path, client);
-    if (!answer) {
-      const bool missing =
-          answer.error().code == make_error_code(Errc::kNotFound);
-      ++(missing ? metrics_.referrals_not_found
-                 : metrics_.referrals_bad_request);
-      return ErrorFrame(missing ? kStatusNotFound : kStatusInvalidParameter,
-                        answer.error().Message());
-    }
-    auto bytes = referral::EncodeResponse(*answer, request->max_referral_level);
-    if (!bytes) {
-      ++metrics_.referrals_unsupported;
-      return ErrorFrame(kStatusNotSupported, bytes.error().Message());
-    }
-    ++metrics_.referrals_ok;
-    reply =
-        referral::EncodeFrame(referral::FrameType::kReferralResponse, *bytes);
-    metrics_.ObserveLatency(Clock::now() - start);
-    return reply;
+    return std::move(handled.reply);
   }
 
   // ------------------------------------------------------------ admin
@@ -963,15 +954,7 @@ class Server::Impl {
 
   // ------------------------------------------------------------ health
 
-  bool Healthy(const ns::Target& t) const {
-    if (health_.empty()) return true;
-    // Runs for every target of every referral: fold into a reused buffer
-    // instead of allocating a key.
-    health_key_.clear();
-    ns::FoldCaseAppend(t.server, health_key_);
-    auto it = health_.find(std::string_view(health_key_));
-    return it == health_.end() || it->second;
-  }
+  bool Healthy(const ns::Target& t) const { return health_.Healthy(t); }
 
   awaitable<void> ProbeLoop() {
     asio::steady_timer timer(io_);
@@ -1028,16 +1011,17 @@ class Server::Impl {
       }
     }
     ++(up ? metrics_.probes_up : metrics_.probes_down);
-    auto [it, inserted] = health_.try_emplace(key, up);
-    if (!inserted && it->second == up) co_return;
-    it->second = up;
-    if (up && !inserted) {
-      --metrics_.servers_down;
-      spdlog::info("DFS1002 target server up: {}", server);
-    } else if (!up) {
-      ++metrics_.servers_down;
-      spdlog::warn("DFS1001 target server down: {}", server);
+    switch (health_.Record(server, up)) {
+      case referral::HealthChange::kCameUp:
+        spdlog::info("DFS1002 target server up: {}", server);
+        break;
+      case referral::HealthChange::kWentDown:
+        spdlog::warn("DFS1001 target server down: {}", server);
+        break;
+      case referral::HealthChange::kNone:
+        break;
     }
+    metrics_.servers_down = health_.DownCount();
   }
 
   // ------------------------------------------------------------ metrics
@@ -1093,6 +1077,7 @@ class Server::Impl {
   ns::NamespaceIndex index_;
   referral::SiteTable sites_;
   referral::Resolver resolver_;
+  referral::RequestHandler handler_{resolver_};
   tcp::endpoint replica_endpoint_;
   asio::thread_pool admin_pool_{1};
   // Snapshots for replicas are built here, never on the referral thread.
@@ -1111,8 +1096,7 @@ class Server::Impl {
   std::map<std::string, std::deque<Clock::time_point>> auth_failures_;
   uint64_t auth_refusals_unlogged_ = 0;
   Clock::time_point auth_logged_at_{};
-  ns::StringMap<bool> health_;  // folded server name -> last probe result
-  mutable std::string health_key_;
+  referral::HealthTable health_;
   std::unordered_set<std::string> unprobed_;
   Metrics metrics_;
   bool stopping_ = false;

@@ -1,0 +1,27 @@
+#include "dfs/referral/health.h"
+
+namespace dfs::referral {
+
+HealthChange HealthTable::Record(std::string_view server, bool up) {
+  const std::string key = ns::FoldCase(server);
+  auto [it, inserted] = up_.try_emplace(key, up);
+  if (!inserted && it->second == up) return HealthChange::kNone;
+  it->second = up;
+  if (up) {
+    if (inserted) return HealthChange::kNone;
+    --down_;
+    return HealthChange::kCameUp;
+  }
+  ++down_;
+  return HealthChange::kWentDown;
+}
+
+bool HealthTable::Healthy(const ns::Target& target) const {
+  if (up_.empty()) return true;
+  key_.clear();
+  ns::FoldCaseAppend(target.server, key_);
+  auto it = up_.find(std::string_view(key_));
+  return it == up_.end() || it->second;
+}
+
+}  // namespace dfs::referral
