@@ -32,6 +32,8 @@ class DfsErrorCategory final : public std::error_category {
         return "storage error";
       case Errc::kNeedResync:
         return "change log trimmed; full resync needed";
+      case Errc::kPermissionDenied:
+        return "permission denied";
     }
     return "unknown error " + std::to_string(code);
   }

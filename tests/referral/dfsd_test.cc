@@ -11,11 +11,14 @@
 #include <set>
 #include <thread>
 
+#include "dfs/common/error.h"
 #include "dfs/referral/admin.h"
 #include "dfs/referral/codec.h"
 #include "dfs/referral/framing.h"
 #include "dfs/referral/replication.h"
 #include "dfs/referral_net/auth.h"
+#include "dfs/referral_net/peer_link.h"
+#include "dfs/referral_net/server.h"
 #include "testing/daemon.h"
 #include "testing/loopback.h"
 #include "testing/subprocess.h"
@@ -874,13 +877,12 @@ TEST_F(ReplicaTest, Issue12ReplicationNeedsBothSidesToProveTheKey) {
   ASSERT_TRUE(a);
   EXPECT_EQ(a->type, FrameType::kError);  // its store is still empty
   const auto start = Clock::now();
-  while (replica_->Stderr().find("did not prove the replica key") ==
+  while (replica_->Stderr().find("did not prove the key") ==
              std::string::npos &&
          Clock::now() - start < 10s) {
     std::this_thread::sleep_for(50ms);  // waiting for a log line, bounded
   }
-  EXPECT_NE(replica_->Stderr().find("did not prove the replica key"),
-            std::string::npos)
+  EXPECT_NE(replica_->Stderr().find("did not prove the key"), std::string::npos)
       << replica_->Stderr();
 }
 
@@ -924,6 +926,68 @@ TEST_F(RemoteAdminTest, Issue12AFrameWithoutItsMacEndsTheSession) {
   EXPECT_EQ(Serial(), before);
   EXPECT_NE(dfsd_->Stderr().find("MAC does not match"), std::string::npos)
       << dfsd_->Stderr();
+}
+
+// The peer link a replica (and dfsrd next) uses, against a real dfsd.
+TEST_F(ReplicaTest, Issue12APeerLinkProvesTheKeyAndExchangesSealedFrames) {
+  boost::asio::io_context io;
+  auto endpoint = *referral_net::ParseEndpoint("127.0.0.1:" +
+                                               std::to_string(primary_port_));
+  const std::string key = "replica-key-0123456789abcdef0123456789";
+  std::vector<std::string> results;
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        referral_net::PeerLink good(io.get_executor(), endpoint, key,
+                                    referral_net::SessionPurpose::kReplication,
+                                    5s, kMaxReplicationFrameBytes);
+        Status opened = co_await good.Open();
+        results.push_back(opened.ok() ? "open" : opened.error().Message());
+        const std::string request = EncodeChangesRequest({0, 10});
+        auto reply =
+            co_await good.Exchange(FrameType::kChangesRequest, request);
+        results.push_back(reply && reply->type == FrameType::kChangesReply
+                              ? "changes"
+                              : "no changes");
+        referral_net::PeerLink wrong(io.get_executor(), endpoint,
+                                     "not-the-key-abcdefghijklmnopqrstu",
+                                     referral_net::SessionPurpose::kReplication,
+                                     5s, kMaxReplicationFrameBytes);
+        Status refused = co_await wrong.Open();
+        results.push_back(!refused.ok() && refused.error().code ==
+                                               dfs::make_error_code(
+                                                   dfs::Errc::kPermissionDenied)
+                              ? "denied"
+                              : "not denied");
+        testing::FakeContentServer gone;
+        const uint16_t gone_port = gone.port();
+        gone.Close();
+        referral_net::PeerLink nobody(
+            io.get_executor(),
+            *referral_net::ParseEndpoint("127.0.0.1:" +
+                                         std::to_string(gone_port)),
+            key, referral_net::SessionPurpose::kReplication, 5s,
+            kMaxReplicationFrameBytes);
+        Status absent = co_await nobody.Open();
+        results.push_back(!absent.ok() &&
+                                  absent.error().code ==
+                                      dfs::make_error_code(dfs::Errc::kIo)
+                              ? "io"
+                              : "not io");
+      },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  io.run_for(30s);
+  EXPECT_EQ(results,
+            (std::vector<std::string>{"open", "changes", "denied", "io"}));
+  referral_net::Backoff backoff(100ms, 1000ms);
+  EXPECT_EQ(backoff.Next(), 100ms);
+  EXPECT_EQ(backoff.Next(), 200ms);
+  for (int i = 0; i < 5; ++i) backoff.Next();
+  EXPECT_EQ(backoff.Next(), 1000ms);
+  backoff.Reset();
+  EXPECT_EQ(backoff.Next(), 100ms);
 }
 
 TEST(SessionTest, Issue12SealedFramesRefuseTamperingReplayAndReflection) {

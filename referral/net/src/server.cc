@@ -28,6 +28,7 @@
 #include "dfs/referral/request_handler.h"
 #include "dfs/referral/resolver.h"
 #include "dfs/referral_net/auth.h"
+#include "dfs/referral_net/peer_link.h"
 #include "metrics.h"
 
 namespace dfs::referral_net {
@@ -652,118 +653,17 @@ class Server::Impl {
                      referral::EncodeChangesReply(reply)};
   }
 
-  // The replica's side. One connection to the primary at a time; every
-  // operation has a deadline, and any failure drops the connection and
-  // tries again after the refresh interval, so a dead primary costs
-  // nothing but a log line: referrals keep coming from the local store.
-  awaitable<std::optional<referral::Frame>> Exchange(
-      tcp::socket& socket, referral::Framer& framer, const std::string& request,
-      FrameSealer* sealer = nullptr) {
-    asio::steady_timer deadline(io_);
-    deadline.expires_after(options_.replica_timeout);
-    deadline.async_wait([&socket](const boost::system::error_code& e) {
-      if (!e) socket.close();
-    });
-    boost::system::error_code ec;
-    co_await asio::async_write(socket, asio::buffer(request),
-                               redirect_error(use_awaitable, ec));
-    std::vector<char> buffer(64 * 1024);
-    while (!ec) {
-      const size_t n = co_await socket.async_read_some(
-          asio::buffer(buffer), redirect_error(use_awaitable, ec));
-      if (ec) break;
-      auto frames = framer.Feed(std::string_view(buffer.data(), n));
-      if (!frames) {
-        spdlog::error("DFS1014 bad reply from primary {}: {}",
-                      options_.replica_of, frames.error().Message());
-        break;
-      }
-      if (frames->empty()) continue;
-      referral::Frame frame = std::move(frames->front());
-      if (sealer != nullptr) {
-        auto opened = sealer->Open(frame);
-        if (!opened) {
-          spdlog::error("DFS1014 a frame from primary {} failed its MAC: {}",
-                        options_.replica_of, opened.error().Message());
-          break;
-        }
-        frame.payload = std::move(*opened);
-      }
-      co_return frame;
-    }
-    co_return std::nullopt;
-  }
-
-  // Proves the replica key to the primary and checks the primary proves
-  // it too; nullopt (logged) when either fails. A primary that cannot
-  // prove the key is never asked for anything.
-  // On success `out` holds the connection's sealer (an out-parameter: g++
-  // 12 warns falsely about a coroutine returning one).
-  awaitable<bool> Handshake(tcp::socket& socket, referral::Framer& framer,
-                            std::optional<FrameSealer>& out) {
-    const std::string& key = KeyFor(SessionPurpose::kReplication);
-    const std::string client_nonce = NewNonce();
-    auto challenge = co_await Exchange(
-        socket, framer,
-        referral::EncodeFrame(
-            referral::FrameType::kAdminHello,
-            std::string(1, static_cast<char>(SessionPurpose::kReplication)) +
-                client_nonce));
-    if (!challenge) co_return false;
-    if (challenge->type != referral::FrameType::kAdminChallenge ||
-        challenge->payload.size() != 2 * kSessionNonceBytes) {
-      spdlog::error(
-          "DFS1014 primary {} refused the replica: {}", options_.replica_of,
-          challenge->type == referral::FrameType::kError
-              ? referral::DecodeErrorPayload(challenge->payload).message
-              : std::string("not a challenge"));
+  // The replica's side. One authenticated link to the primary at a time
+  // (PeerLink: connect, both sides prove the replica key, a MAC on every
+  // frame, a deadline on every exchange); any failure drops the link and
+  // tries again after a pause, so a dead or lying primary costs nothing but
+  // a log line: referrals keep coming from the local store.
+  awaitable<bool> FetchSnapshot(PeerLink& link) {
+    auto reply =
+        co_await link.Exchange(referral::FrameType::kSnapshotRequest, "");
+    if (!reply || reply->type != referral::FrameType::kSnapshotReply) {
       co_return false;
     }
-    const std::string server_nonce =
-        challenge->payload.substr(0, kSessionNonceBytes);
-    if (!MacMatches(
-            ServerProof(key, SessionPurpose::kReplication, client_nonce,
-                        server_nonce),
-            std::string_view(challenge->payload).substr(kSessionNonceBytes))) {
-      spdlog::error(
-          "DFS1014 primary {} did not prove the replica key: not replicating "
-          "from it",
-          options_.replica_of);
-      co_return false;
-    }
-    out.emplace(SessionKey(key, SessionPurpose::kReplication, client_nonce,
-                           server_nonce),
-                /*is_client=*/true);
-    auto accepted = co_await Exchange(
-        socket, framer,
-        referral::EncodeFrame(referral::FrameType::kAdminAuth,
-                              ClientProof(key, SessionPurpose::kReplication,
-                                          client_nonce, server_nonce)));
-    if (!accepted || accepted->type != referral::FrameType::kAdminResult) {
-      out.reset();
-      if (accepted) {
-        spdlog::error("DFS1014 primary {} refused the replica key: {}",
-                      options_.replica_of,
-                      referral::DecodeErrorPayload(accepted->payload).message);
-      }
-      co_return false;
-    }
-    if (!out->Open(*accepted)) {
-      out.reset();
-      spdlog::error("DFS1014 primary {} sent an unsealed answer",
-                    options_.replica_of);
-      co_return false;
-    }
-    co_return true;
-  }
-
-  awaitable<bool> FetchSnapshot(tcp::socket& socket, referral::Framer& framer,
-                                FrameSealer& sealer) {
-    auto reply = co_await Exchange(
-        socket, framer, sealer.Seal(referral::FrameType::kSnapshotRequest, ""),
-        &sealer);
-    if (!reply || reply->type != referral::FrameType::kSnapshotReply)
-      co_return false;
     auto snapshot =
         ns::DecodeChangeEntry(reply->payload, ns::kMaxSnapshotMutations);
     if (!snapshot) {
@@ -787,38 +687,35 @@ class Server::Impl {
   awaitable<void> ReplicaLoop() {
     asio::steady_timer pause(io_);
     bool primary_lost = false, behind = false;
+    PeerLink link(io_.get_executor(), replica_endpoint_,
+                  KeyFor(SessionPurpose::kReplication),
+                  SessionPurpose::kReplication, options_.replica_timeout,
+                  referral::kMaxReplicationFrameBytes);
+    Backoff stalled(options_.refresh_interval, kMaxReplicaStallPause);
     while (!stopping_) {
-      tcp::socket socket(io_);
       boost::system::error_code ec;
-      {
-        asio::steady_timer deadline(io_);
-        deadline.expires_after(options_.replica_timeout);
-        deadline.async_wait([&socket](const boost::system::error_code& e) {
-          if (!e) socket.close();
-        });
-        co_await socket.async_connect(replica_endpoint_,
-                                      redirect_error(use_awaitable, ec));
-      }
-      if (!ec && socket.is_open()) {
+      Status opened = co_await link.Open();
+      if (opened.ok()) {
         if (primary_lost)
           spdlog::info("DFS1015 primary {} reachable again",
                        options_.replica_of);
         primary_lost = false;
-        referral::Framer framer(referral::kMaxReplicationFrameBytes);
-        auto stalled_pause = options_.refresh_interval;
-        std::optional<FrameSealer> sealer;
-        if (!co_await Handshake(socket, framer, sealer)) socket.close(ec);
-        while (!stopping_ && socket.is_open()) {
+        stalled.Reset();
+        while (!stopping_ && link.is_open()) {
           auto local = store_->Serial();
           if (!local) break;
-          auto reply = co_await Exchange(
-              socket, framer,
-              sealer->Seal(referral::FrameType::kChangesRequest,
-                           referral::EncodeChangesRequest(
-                               {*local, referral::kMaxChangesPerReply})),
-              &*sealer);
-          if (!reply || reply->type != referral::FrameType::kChangesReply)
+          const std::string request = referral::EncodeChangesRequest(
+              {*local, referral::kMaxChangesPerReply});
+          auto reply = co_await link.Exchange(
+              referral::FrameType::kChangesRequest, request);
+          if (!reply) {
+            if (reply.error().code == make_error_code(Errc::kCorrupt)) {
+              spdlog::error("DFS1014 bad frame from primary {}: {}",
+                            options_.replica_of, reply.error().Message());
+            }
             break;
+          }
+          if (reply->type != referral::FrameType::kChangesReply) break;
           auto changes = referral::DecodeChangesReply(reply->payload);
           if (!changes) {
             spdlog::error("DFS1014 bad changes from primary {}: {}",
@@ -832,10 +729,7 @@ class Server::Impl {
             Status applied = store_->ApplyReplicated(entry);
             if (!applied.ok()) need_snapshot = true;
           }
-          if (need_snapshot &&
-              !(co_await FetchSnapshot(socket, framer, *sealer))) {
-            break;
-          }
+          if (need_snapshot && !(co_await FetchSnapshot(link))) break;
           auto now = store_->Serial();
           if (now && *now < changes->primary_serial) {
             if (!behind) {
@@ -844,23 +738,23 @@ class Server::Impl {
             }
             behind = true;
             if (*now > *local) {
-              stalled_pause = options_.refresh_interval;
+              stalled.Reset();
               continue;  // progress: more to fetch right away
             }
             // The primary claims more than it sends: asking again at once
             // would spin (and load it). Wait, longer each time it repeats.
-            if (stalled_pause == options_.refresh_interval) {
+            const auto wait = stalled.Next();
+            if (wait == options_.refresh_interval) {
               spdlog::error(
                   "DFS1014 primary {} claims serial {} but sent nothing "
                   "after {}; asking again later",
                   options_.replica_of, changes->primary_serial, *now);
             }
-            pause.expires_after(stalled_pause);
+            pause.expires_after(wait);
             co_await pause.async_wait(redirect_error(use_awaitable, ec));
-            stalled_pause = std::min(stalled_pause * 2, kMaxReplicaStallPause);
             continue;
           }
-          stalled_pause = options_.refresh_interval;
+          stalled.Reset();
           if (behind)
             spdlog::info("DFS1011 replica caught up at serial {}",
                          changes->primary_serial);
@@ -868,11 +762,16 @@ class Server::Impl {
           pause.expires_after(options_.refresh_interval);
           co_await pause.async_wait(redirect_error(use_awaitable, ec));
         }
+        link.Close();
+      } else if (opened.error().code ==
+                 make_error_code(Errc::kPermissionDenied)) {
+        spdlog::error("DFS1014 primary {}: {}; not replicating from it",
+                      options_.replica_of, opened.error().Message());
       } else if (!primary_lost) {
         primary_lost = true;
         spdlog::warn(
             "DFS1013 primary {} unreachable ({}); serving the local copy",
-            options_.replica_of, ec ? ec.message() : "closed");
+            options_.replica_of, opened.error().Message());
       }
       pause.expires_after(options_.refresh_interval);
       co_await pause.async_wait(redirect_error(use_awaitable, ec));

@@ -9,16 +9,17 @@ namespace dfs {
 
 enum class Errc {
   kOk = 0,
-  kInvalidArgument,  // malformed input: a bad path, name or number
-  kLimitExceeded,    // input larger than a named limit
-  kNotFound,         // the object named does not exist
-  kAlreadyExists,    // the object being created exists
-  kConflict,         // the change contradicts the existing state
-  kCorrupt,          // stored or received bytes do not decode
-  kUnsupported,      // a version or feature this build does not know
-  kIo,               // the operating system refused (see context)
-  kStorage,          // the database failed (see context)
-  kNeedResync,       // a change log no longer holds what was asked for
+  kInvalidArgument,   // malformed input: a bad path, name or number
+  kLimitExceeded,     // input larger than a named limit
+  kNotFound,          // the object named does not exist
+  kAlreadyExists,     // the object being created exists
+  kConflict,          // the change contradicts the existing state
+  kCorrupt,           // stored or received bytes do not decode
+  kUnsupported,       // a version or feature this build does not know
+  kIo,                // the operating system refused (see context)
+  kStorage,           // the database failed (see context)
+  kNeedResync,        // a change log no longer holds what was asked for
+  kPermissionDenied,  // a peer did not prove the shared key, or refused ours
 };
 
 const std::error_category& DfsCategory();

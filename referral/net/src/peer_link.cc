@@ -1,0 +1,139 @@
+#include "dfs/referral_net/peer_link.h"
+
+#include "dfs/common/error.h"
+
+// g++ 12 reports -Wmismatched-new-delete on Asio coroutine frames (GCC bug
+// 109224, fixed in 13): a false positive.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace dfs::referral_net {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::redirect_error;
+using asio::use_awaitable;
+using asio::ip::tcp;
+
+PeerLink::PeerLink(asio::any_io_executor executor, tcp::endpoint peer,
+                   std::string key, SessionPurpose purpose,
+                   std::chrono::milliseconds timeout, size_t max_frame_bytes)
+    : socket_(executor),
+      peer_(peer),
+      key_(std::move(key)),
+      purpose_(purpose),
+      timeout_(timeout),
+      framer_(max_frame_bytes) {}
+
+void PeerLink::Close() {
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  sealer_.reset();
+}
+
+awaitable<Result<referral::Frame>> PeerLink::RoundTrip(std::string frame) {
+  asio::steady_timer deadline(socket_.get_executor());
+  deadline.expires_after(timeout_);
+  deadline.async_wait([this](const boost::system::error_code& e) {
+    boost::system::error_code ignored;
+    if (!e) socket_.close(ignored);
+  });
+  boost::system::error_code ec;
+  co_await asio::async_write(socket_, asio::buffer(frame),
+                             redirect_error(use_awaitable, ec));
+  std::vector<char> buffer(64 * 1024);
+  while (!ec) {
+    const size_t n = co_await socket_.async_read_some(
+        asio::buffer(buffer), redirect_error(use_awaitable, ec));
+    if (ec) break;
+    auto frames = framer_.Feed(std::string_view(buffer.data(), n));
+    if (!frames) {
+      Close();
+      co_return Unexpected(frames.error());
+    }
+    if (!frames->empty()) co_return std::move(frames->front());
+  }
+  Close();
+  co_return Fail(Errc::kIo, "no answer from " + peer_.address().to_string() +
+                                ":" + std::to_string(peer_.port()) + ": " +
+                                ec.message());
+}
+
+awaitable<Status> PeerLink::Open() {
+  Close();
+  boost::system::error_code ec;
+  {
+    asio::steady_timer deadline(socket_.get_executor());
+    deadline.expires_after(timeout_);
+    deadline.async_wait([this](const boost::system::error_code& e) {
+      boost::system::error_code ignored;
+      if (!e) socket_.close(ignored);
+    });
+    co_await socket_.async_connect(peer_, redirect_error(use_awaitable, ec));
+  }
+  if (ec || !socket_.is_open()) {
+    Close();
+    co_return Fail(Errc::kIo, ec ? ec.message() : "connect timed out");
+  }
+  const std::string client_nonce = NewNonce();
+  std::string hello(1, static_cast<char>(purpose_));
+  hello += client_nonce;
+  auto challenge = co_await RoundTrip(
+      referral::EncodeFrame(referral::FrameType::kAdminHello, hello));
+  if (!challenge) co_return Unexpected(challenge.error());
+  if (challenge->type != referral::FrameType::kAdminChallenge ||
+      challenge->payload.size() != 2 * kSessionNonceBytes) {
+    Close();
+    co_return Fail(
+        challenge->type == referral::FrameType::kError ? Errc::kPermissionDenied
+                                                       : Errc::kCorrupt,
+        challenge->type == referral::FrameType::kError
+            ? "refused: " +
+                  referral::DecodeErrorPayload(challenge->payload).message
+            : std::string("not a challenge"));
+  }
+  const std::string server_nonce =
+      challenge->payload.substr(0, kSessionNonceBytes);
+  if (!MacMatches(
+          ServerProof(key_, purpose_, client_nonce, server_nonce),
+          std::string_view(challenge->payload).substr(kSessionNonceBytes))) {
+    Close();
+    co_return Fail(Errc::kPermissionDenied,
+                   "the peer did not prove the key: nothing was sent");
+  }
+  const std::string proof =
+      ClientProof(key_, purpose_, client_nonce, server_nonce);
+  auto accepted = co_await RoundTrip(
+      referral::EncodeFrame(referral::FrameType::kAdminAuth, proof));
+  if (!accepted) co_return Unexpected(accepted.error());
+  sealer_.emplace(SessionKey(key_, purpose_, client_nonce, server_nonce),
+                  /*is_client=*/true);
+  if (accepted->type != referral::FrameType::kAdminResult ||
+      !sealer_->Open(*accepted)) {
+    const std::string why =
+        accepted->type == referral::FrameType::kError
+            ? referral::DecodeErrorPayload(accepted->payload).message
+            : std::string("an unsealed answer");
+    Close();
+    co_return Fail(Errc::kPermissionDenied, "our key was refused: " + why);
+  }
+  co_return Status::Ok();
+}
+
+awaitable<Result<referral::Frame>> PeerLink::Exchange(
+    referral::FrameType type, std::string_view payload) {
+  if (!is_open()) co_return Fail(Errc::kIo, "the link is closed");
+  std::string frame = sealer_->Seal(type, payload);
+  auto reply = co_await RoundTrip(std::move(frame));
+  if (!reply) co_return Unexpected(reply.error());
+  auto opened = sealer_->Open(*reply);
+  if (!opened) {
+    Close();
+    co_return Unexpected(opened.error());
+  }
+  reply->payload = std::move(*opened);
+  co_return std::move(*reply);
+}
+
+}  // namespace dfs::referral_net
