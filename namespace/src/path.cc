@@ -59,29 +59,15 @@ constexpr std::array<uint8_t, 256> kByteClass = [] {
   return t;
 }();
 
-// Length in UTF-16 code units, as Windows counts name limits (a byte of
-// invalid UTF-8 counts as one; CheckUtf8 refuses it separately).
-size_t Utf16Units(std::string_view s) {
-  size_t units = 0;
-  const auto* bytes = reinterpret_cast<const uint8_t*>(s.data());
-  const int32_t n = static_cast<int32_t>(s.size());
-  for (int32_t i = 0; i < n;) {
-    UChar32 c;
-    U8_NEXT(bytes, i, n, c);
-    units += c > 0xFFFF ? 2 : 1;
-  }
-  return units;
-}
-
 // `seen` ORs the classes of the component's bytes.
 Status CheckComponent(std::string_view c, bool is_host, uint8_t seen) {
   // The limit is in UTF-16 units (255 CJK characters are 765 bytes).
   if (c.size() > kMaxComponentBytes &&
-      (!(seen & kNonAsciiBit) || Utf16Units(c) > kMaxComponentBytes)) {
+      (!(seen & kNonAsciiBit) || Utf16Length(c) > kMaxComponentBytes)) {
     return Fail(
         Errc::kLimitExceeded,
         "path component " + Quote(c) + " is " +
-            std::to_string((seen & kNonAsciiBit) ? Utf16Units(c) : c.size()) +
+            std::to_string((seen & kNonAsciiBit) ? Utf16Length(c) : c.size()) +
             " characters; the limit is " + std::to_string(kMaxComponentBytes));
   }
   if (c == "." || c == "..") {
@@ -110,6 +96,18 @@ Status CheckComponent(std::string_view c, bool is_host, uint8_t seen) {
 }
 
 }  // namespace
+
+size_t Utf16Length(std::string_view utf8) {
+  size_t units = 0;
+  const auto* bytes = reinterpret_cast<const uint8_t*>(utf8.data());
+  const int32_t n = static_cast<int32_t>(utf8.size());
+  for (int32_t i = 0; i < n;) {
+    UChar32 c;
+    U8_NEXT(bytes, i, n, c);
+    units += c > 0xFFFF ? 2 : 1;
+  }
+  return units;
+}
 
 std::optional<std::string> Utf16ToUtf8(std::u16string_view units) {
   const auto* data = reinterpret_cast<const UChar*>(units.data());
@@ -216,11 +214,11 @@ Result<std::string> ParseHostName(std::string_view h) {
 Status NormalizeUnc(std::string_view input, size_t min_components,
                     NormalizedPath& out, PathUse use) {
   const bool lookup = use == PathUse::kLookup;
-  if (lookup
-          ? input.size() > kMaxLookupInputBytes
-          : input.size() > kMaxPathBytes && Utf16Units(input) > kMaxPathBytes) {
+  if (lookup ? input.size() > kMaxLookupInputBytes
+             : input.size() > kMaxPathBytes &&
+                   Utf16Length(input) > kMaxPathBytes) {
     return Fail(Errc::kLimitExceeded, "path is " +
-                                          std::to_string(Utf16Units(input)) +
+                                          std::to_string(Utf16Length(input)) +
                                           " characters; the limit is " +
                                           std::to_string(kMaxPathBytes));
   }

@@ -8,17 +8,7 @@
 
 namespace dfs::referral {
 
-size_t Utf16Length(std::string_view s) {
-  size_t units = 0;
-  const auto* bytes = reinterpret_cast<const uint8_t*>(s.data());
-  const int32_t n = static_cast<int32_t>(s.size());
-  for (int32_t i = 0; i < n;) {
-    UChar32 c;
-    U8_NEXT(bytes, i, n, c);
-    units += (c > 0xFFFF) ? 2 : 1;
-  }
-  return units;
-}
+size_t Utf16Length(std::string_view s) { return ns::Utf16Length(s); }
 
 Resolver::Resolver(const ns::NamespaceIndex& index, const SiteTable& sites,
                    HealthFn healthy, uint64_t seed)

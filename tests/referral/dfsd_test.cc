@@ -35,13 +35,8 @@ struct Answer {
   std::string payload;
 };
 
-// Sends one referral request on `client` and reads the reply frame.
-std::optional<Answer> Ask(testing::TcpClient& client, const std::string& path,
-                          uint16_t level = 4) {
-  if (!client.Send(EncodeFrame(FrameType::kReferralRequest,
-                               EncodeRequest({level, path})))) {
-    return std::nullopt;
-  }
+// The next frame `client` receives.
+std::optional<Answer> ReadAnswer(testing::TcpClient& client) {
   auto header = client.Receive(kFrameHeaderBytes);
   if (!header) return std::nullopt;
   const auto* h = reinterpret_cast<const uint8_t*>(header->data());
@@ -50,6 +45,16 @@ std::optional<Answer> Ask(testing::TcpClient& client, const std::string& path,
   auto payload = client.Receive(n);
   if (!payload) return std::nullopt;
   return Answer{static_cast<FrameType>(h[4]), *payload};
+}
+
+// Sends one referral request on `client` and reads the reply frame.
+std::optional<Answer> Ask(testing::TcpClient& client, const std::string& path,
+                          uint16_t level = 4) {
+  if (!client.Send(EncodeFrame(FrameType::kReferralRequest,
+                               EncodeRequest({level, path})))) {
+    return std::nullopt;
+  }
+  return ReadAnswer(client);
 }
 
 std::vector<std::string> Targets(const Answer& a) {
@@ -813,22 +818,12 @@ TEST_F(RemoteAdminTest, Issue12WrongKeysAreThrottledAndLoggedSparingly) {
                               std::string(1, '\x01') + std::string(32, 'n')))) {
       return "";
     }
-    auto read_frame = [&]() -> std::optional<Answer> {
-      auto header = raw.Receive(kFrameHeaderBytes);
-      if (!header) return std::nullopt;
-      const auto* h = reinterpret_cast<const uint8_t*>(header->data());
-      const uint32_t n = (uint32_t{h[0]} << 24) | (uint32_t{h[1]} << 16) |
-                         (uint32_t{h[2]} << 8) | h[3];
-      auto payload = raw.Receive(n);
-      if (!payload) return std::nullopt;
-      return Answer{static_cast<FrameType>(h[4]), *payload};
-    };
-    auto challenge = read_frame();
+    auto challenge = ReadAnswer(raw);
     if (!challenge || challenge->type != FrameType::kAdminChallenge) return "";
     if (!raw.Send(EncodeFrame(FrameType::kAdminAuth, std::string(32, 'g')))) {
       return "";
     }
-    auto reply = read_frame();
+    auto reply = ReadAnswer(raw);
     return reply ? DecodeErrorPayload(reply->payload).message : "";
   };
   int throttled = 0;
@@ -892,20 +887,10 @@ TEST_F(RemoteAdminTest, Issue12AFrameWithoutItsMacEndsTheSession) {
   const std::string before = Serial();
   const std::string key = "0123456789abcdef0123456789abcdef";
   testing::TcpClient raw(port_);
-  auto read_frame = [&]() -> std::optional<Answer> {
-    auto header = raw.Receive(kFrameHeaderBytes);
-    if (!header) return std::nullopt;
-    const auto* h = reinterpret_cast<const uint8_t*>(header->data());
-    const uint32_t n = (uint32_t{h[0]} << 24) | (uint32_t{h[1]} << 16) |
-                       (uint32_t{h[2]} << 8) | h[3];
-    auto payload = raw.Receive(n);
-    if (!payload) return std::nullopt;
-    return Answer{static_cast<FrameType>(h[4]), *payload};
-  };
   const std::string client_nonce(32, 'c');
   ASSERT_TRUE(raw.Send(EncodeFrame(FrameType::kAdminHello,
                                    std::string(1, '\x01') + client_nonce)));
-  auto challenge = read_frame();
+  auto challenge = ReadAnswer(raw);
   ASSERT_TRUE(challenge && challenge->type == FrameType::kAdminChallenge);
   const std::string server_nonce = challenge->payload.substr(0, 32);
   EXPECT_EQ(challenge->payload.substr(32),
@@ -915,7 +900,7 @@ TEST_F(RemoteAdminTest, Issue12AFrameWithoutItsMacEndsTheSession) {
       FrameType::kAdminAuth,
       referral_net::ClientProof(key, referral_net::SessionPurpose::kAdmin,
                                 client_nonce, server_nonce))));
-  auto accepted = read_frame();
+  auto accepted = ReadAnswer(raw);
   ASSERT_TRUE(accepted && accepted->type == FrameType::kAdminResult);
   // Authenticated, but this command has no MAC (as if injected).
   ASSERT_TRUE(raw.Send(EncodeFrame(

@@ -28,17 +28,6 @@ std::string NewNonce() {
   return nonce;
 }
 
-std::string AdminMac(std::string_view key, std::string_view nonce) {
-  std::string message(referral::kAdminMacContext);
-  message.append(nonce);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(),
-       mac, &len);
-  return std::string(reinterpret_cast<const char*>(mac), len);
-}
-
 namespace {
 
 std::string Hmac(std::string_view key, std::string_view message) {

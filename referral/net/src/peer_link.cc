@@ -1,12 +1,7 @@
 #include "dfs/referral_net/peer_link.h"
 
 #include "dfs/common/error.h"
-
-// g++ 12 reports -Wmismatched-new-delete on Asio coroutine frames (GCC bug
-// 109224, fixed in 13): a false positive.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
+#include "gcc12_coroutines.h"
 
 namespace dfs::referral_net {
 

@@ -1,12 +1,5 @@
 #include "dfs/referral_net/server.h"
 
-// g++ 12 reports -Wmismatched-new-delete on coroutine frames that use a
-// class-specific operator new/delete pair, as Asio's awaitable does
-// (GCC bug 109224, fixed in 13): a false positive, not a real mismatch.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -29,6 +22,7 @@
 #include "dfs/referral/resolver.h"
 #include "dfs/referral_net/auth.h"
 #include "dfs/referral_net/peer_link.h"
+#include "gcc12_coroutines.h"
 #include "metrics.h"
 
 namespace dfs::referral_net {

@@ -69,6 +69,10 @@ struct NormalizedPath {
   }
 };
 
+// Length of UTF-8 text in UTF-16 code units (how Windows and MS-DFSC
+// count); a byte of invalid UTF-8 counts as one.
+size_t Utf16Length(std::string_view utf8);
+
 // What a path is parsed for. kName: a name to store or administer, every
 // component checked. kLookup: a path a client asks about (a referral):
 // host and root are checked; after them, parsing stops at the first

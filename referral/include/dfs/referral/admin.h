@@ -1,9 +1,8 @@
 // Remote administration messages (dfsutil --server ... --key FILE).
 //
-// A client proves it holds the shared key before anything else: the
-// server sends a fresh 32-byte nonce, the client answers with
-// HMAC-SHA256(key, "dfs-admin-v1" || nonce), and only then may the
-// connection carry commands (and larger frames). The commands are
+// Commands travel only inside an authenticated session (both sides prove
+// the shared key, every frame carries a MAC: referral_net/auth.h); only
+// then may the connection carry commands (and larger frames). The commands are
 // dfsutil's own argument lists, run by the server against its store; an
 // import's file travels as the upload. This authenticates; it does not
 // encrypt (see referral/FORMAT.md). Pure codecs; fuzz target:
@@ -25,7 +24,6 @@ inline constexpr size_t kMaxAdminArgs = 64;
 inline constexpr size_t kMaxAdminArgBytes = 64 * 1024;
 inline constexpr size_t kMaxAdminUploadBytes = size_t{256} << 20;
 inline constexpr size_t kMaxAdminOutputBytes = size_t{256} << 20;
-inline constexpr std::string_view kAdminMacContext = "dfs-admin-v1";
 
 struct AdminCommand {
   std::vector<std::string> args;

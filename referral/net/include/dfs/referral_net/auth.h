@@ -20,7 +20,6 @@ inline constexpr size_t kMinAdminKeyDistinctBytes = 8;
 inline constexpr size_t kMaxAdminKeyFileBytes = 4096;
 
 std::string NewNonce();
-std::string AdminMac(std::string_view key, std::string_view nonce);
 bool MacMatches(std::string_view expected, std::string_view got);
 // ---- Authenticated sessions (remote admin and replication) ----
 //
