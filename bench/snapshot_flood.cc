@@ -68,30 +68,17 @@ std::optional<dfs::referral::Frame> ReadFrame(int fd) {
 
 // Proves the replica key; returns the sealer, or nullopt.
 std::optional<rn::FrameSealer> Session(int fd, const std::string& key) {
-  const std::string cn = rn::NewNonce();
-  if (!SendAll(fd, dfs::referral::EncodeFrame(
-                       FrameType::kAdminHello,
-                       std::string(1, static_cast<char>(
-                                          rn::SessionPurpose::kReplication)) +
-                           cn))) {
-    return std::nullopt;
-  }
+  rn::ClientHandshake handshake(key, rn::SessionPurpose::kReplication);
+  if (!SendAll(fd, handshake.Hello())) return std::nullopt;
   auto challenge = ReadFrame(fd);
-  if (!challenge || challenge->type != FrameType::kAdminChallenge) {
-    return std::nullopt;
-  }
-  const std::string sn = challenge->payload.substr(0, 32);
-  rn::FrameSealer sealer(
-      rn::SessionKey(key, rn::SessionPurpose::kReplication, cn, sn), true);
-  if (!SendAll(fd, dfs::referral::EncodeFrame(
-                       FrameType::kAdminAuth,
-                       rn::ClientProof(key, rn::SessionPurpose::kReplication,
-                                       cn, sn)))) {
-    return std::nullopt;
-  }
-  auto ok = ReadFrame(fd);
-  if (!ok || !sealer.Open(*ok)) return std::nullopt;
-  return sealer;
+  if (!challenge) return std::nullopt;
+  auto answer = handshake.Answer(*challenge);
+  if (!answer || !SendAll(fd, *answer)) return std::nullopt;
+  auto accepted = ReadFrame(fd);
+  if (!accepted) return std::nullopt;
+  auto sealer = handshake.Accept(*accepted);
+  if (!sealer) return std::nullopt;
+  return std::move(*sealer);
 }
 
 }  // namespace

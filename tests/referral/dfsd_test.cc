@@ -872,12 +872,13 @@ TEST_F(ReplicaTest, Issue12ReplicationNeedsBothSidesToProveTheKey) {
   ASSERT_TRUE(a);
   EXPECT_EQ(a->type, FrameType::kError);  // its store is still empty
   const auto start = Clock::now();
-  while (replica_->Stderr().find("did not prove the key") ==
+  while (replica_->Stderr().find("did not prove it holds the key") ==
              std::string::npos &&
          Clock::now() - start < 10s) {
     std::this_thread::sleep_for(50ms);  // waiting for a log line, bounded
   }
-  EXPECT_NE(replica_->Stderr().find("did not prove the key"), std::string::npos)
+  EXPECT_NE(replica_->Stderr().find("did not prove it holds the key"),
+            std::string::npos)
       << replica_->Stderr();
 }
 

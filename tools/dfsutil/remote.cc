@@ -130,74 +130,29 @@ int RunRemote(const std::vector<std::string>& args, std::ostream& out,
   auto deadline = [&] {
     return std::chrono::steady_clock::now() + (*client)->timeout();
   };
-  const std::string client_nonce = referral_net::NewNonce();
-  auto challenge = (*client)->ExchangeEncoded(
-      referral::EncodeFrame(
-          referral::FrameType::kAdminHello,
-          std::string(1,
-                      static_cast<char>(referral_net::SessionPurpose::kAdmin)) +
-              client_nonce),
-      deadline());
+  referral_net::ClientHandshake handshake(*key,
+                                          referral_net::SessionPurpose::kAdmin);
+  auto challenge = (*client)->ExchangeEncoded(handshake.Hello(), deadline());
   if (!challenge) return fail(challenge.error().Message());
-  if (challenge->type != referral::FrameType::kAdminChallenge) {
-    return fail(referral_net::ErrorFromFrame(*challenge).Message());
+  auto answer = handshake.Answer(*challenge);
+  if (!answer)
+    return fail("the server at " + r.server + ": " + answer.error().context);
+  auto accepted = (*client)->ExchangeEncoded(*answer, deadline());
+  if (!accepted) return fail(accepted.error().Message());
+  auto sealer = handshake.Accept(*accepted);
+  if (!sealer) return fail(sealer.error().context);
+  auto reply = (*client)->ExchangeEncoded(
+      sealer->Seal(referral::FrameType::kAdminCommand,
+                   referral::EncodeAdminCommand({r.command, r.upload})),
+      deadline());
+  if (!reply) return fail(reply.error().Message());
+  auto opened = sealer->Open(*reply);
+  if (!opened) return fail(opened.error().Message());
+  if (reply->type != referral::FrameType::kAdminResult) {
+    return fail(referral_net::ErrorFromFrame({reply->type, std::move(*opened)})
+                    .Message());
   }
-  if (challenge->payload.size() != 2 * referral_net::kSessionNonceBytes) {
-    return fail("the server's challenge is malformed");
-  }
-  const std::string server_nonce =
-      challenge->payload.substr(0, referral_net::kSessionNonceBytes);
-  if (!referral_net::MacMatches(
-          referral_net::ServerProof(*key, referral_net::SessionPurpose::kAdmin,
-                                    client_nonce, server_nonce),
-          std::string_view(challenge->payload)
-              .substr(referral_net::kSessionNonceBytes))) {
-    return fail("the server at " + r.server +
-                " did not prove it holds the key: nothing was sent");
-  }
-  referral_net::FrameSealer sealer(
-      referral_net::SessionKey(*key, referral_net::SessionPurpose::kAdmin,
-                               client_nonce, server_nonce),
-      /*is_client=*/true);
-  // A sealed reply of the expected type, its MAC checked and removed.
-  auto sealed_step =
-      [&](const std::string& frame,
-          referral::FrameType expected) -> std::optional<referral::Frame> {
-    auto reply = (*client)->ExchangeEncoded(frame, deadline());
-    if (!reply) {
-      fail(reply.error().Message());
-      return std::nullopt;
-    }
-    auto opened = sealer.Open(*reply);
-    if (!opened) {
-      // Before the session exists the server answers unsealed errors.
-      if (reply->type == referral::FrameType::kError) {
-        fail(referral_net::ErrorFromFrame(*reply).Message());
-      } else {
-        fail(opened.error().Message());
-      }
-      return std::nullopt;
-    }
-    referral::Frame frame_out{reply->type, std::move(*opened)};
-    if (frame_out.type != expected) {
-      fail(referral_net::ErrorFromFrame(frame_out).Message());
-      return std::nullopt;
-    }
-    return frame_out;
-  };
-  if (!sealed_step(
-          referral::EncodeFrame(referral::FrameType::kAdminAuth,
-                                referral_net::ClientProof(
-                                    *key, referral_net::SessionPurpose::kAdmin,
-                                    client_nonce, server_nonce)),
-          referral::FrameType::kAdminResult)) {
-    return 1;
-  }
-  auto reply = sealed_step(
-      sealer.Seal(referral::FrameType::kAdminCommand,
-                  referral::EncodeAdminCommand({r.command, r.upload})),
-      referral::FrameType::kAdminResult);
-  if (!reply) return 1;
+  reply->payload = std::move(*opened);
   auto result = referral::DecodeAdminResult(reply->payload);
   if (!result) {
     err << "dfsutil: error: " << result.error().Message() << "\n";

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "accept_loop.h"
 #include "dfs/common/error.h"
@@ -52,12 +53,8 @@ bool ReadLine(int fd, size_t limit, std::string& line) {
 }
 
 std::string ErrorReply(const std::string& message) {
-  std::string escaped;
-  for (char c : message) {
-    if (c == '"' || c == '\\') escaped += '\\';
-    escaped += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
-  }
-  return "{\"ok\":false,\"error\":\"" + escaped + "\"}";
+  return nlohmann::json{{"ok", false}, {"error", message}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace

@@ -116,6 +116,50 @@ Result<std::string> FrameSealer::Open(const referral::Frame& frame) {
   return std::string(payload);
 }
 
+ClientHandshake::ClientHandshake(std::string key, SessionPurpose purpose)
+    : key_(std::move(key)), purpose_(purpose), client_nonce_(NewNonce()) {}
+
+std::string ClientHandshake::Hello() const {
+  std::string payload(1, static_cast<char>(purpose_));
+  payload += client_nonce_;
+  return referral::EncodeFrame(referral::FrameType::kAdminHello, payload);
+}
+
+Result<std::string> ClientHandshake::Answer(const referral::Frame& challenge) {
+  if (challenge.type == referral::FrameType::kError) {
+    return Fail(Errc::kPermissionDenied,
+                referral::DecodeErrorPayload(challenge.payload).message);
+  }
+  if (challenge.type != referral::FrameType::kAdminChallenge ||
+      challenge.payload.size() != 2 * kSessionNonceBytes) {
+    return Fail(Errc::kCorrupt, "the peer's challenge is malformed");
+  }
+  server_nonce_ = challenge.payload.substr(0, kSessionNonceBytes);
+  if (!MacMatches(
+          ServerProof(key_, purpose_, client_nonce_, server_nonce_),
+          std::string_view(challenge.payload).substr(kSessionNonceBytes))) {
+    return Fail(Errc::kPermissionDenied,
+                "the peer did not prove it holds the key: nothing was sent");
+  }
+  return referral::EncodeFrame(
+      referral::FrameType::kAdminAuth,
+      ClientProof(key_, purpose_, client_nonce_, server_nonce_));
+}
+
+Result<FrameSealer> ClientHandshake::Accept(
+    const referral::Frame& reply) const {
+  FrameSealer sealer(SessionKey(key_, purpose_, client_nonce_, server_nonce_),
+                     /*is_client=*/true);
+  if (reply.type == referral::FrameType::kAdminResult && sealer.Open(reply)) {
+    return sealer;
+  }
+  // Before the session exists the server answers unsealed errors.
+  return Fail(Errc::kPermissionDenied,
+              reply.type == referral::FrameType::kError
+                  ? referral::DecodeErrorPayload(reply.payload).message
+                  : std::string("the peer sent an unsealed answer"));
+}
+
 bool MacMatches(std::string_view expected, std::string_view got) {
   return expected.size() == got.size() &&
          CRYPTO_memcmp(expected.data(), got.data(), expected.size()) == 0;

@@ -73,12 +73,6 @@ Result<std::unique_ptr<FramedClient>> FramedClient::Connect(
   return std::unique_ptr<FramedClient>(new FramedClient(std::move(impl)));
 }
 
-Result<referral::Frame> FramedClient::Exchange(referral::FrameType type,
-                                               std::string_view payload) {
-  return ExchangeBy(type, payload,
-                    std::chrono::steady_clock::now() + impl_->timeout_);
-}
-
 Result<referral::Frame> FramedClient::ExchangeBy(
     referral::FrameType type, std::string_view payload,
     std::chrono::steady_clock::time_point deadline) {

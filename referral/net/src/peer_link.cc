@@ -71,48 +71,22 @@ awaitable<Status> PeerLink::Open() {
     Close();
     co_return Fail(Errc::kIo, ec ? ec.message() : "connect timed out");
   }
-  const std::string client_nonce = NewNonce();
-  std::string hello(1, static_cast<char>(purpose_));
-  hello += client_nonce;
-  auto challenge = co_await RoundTrip(
-      referral::EncodeFrame(referral::FrameType::kAdminHello, hello));
+  ClientHandshake handshake(key_, purpose_);
+  auto challenge = co_await RoundTrip(handshake.Hello());
   if (!challenge) co_return Unexpected(challenge.error());
-  if (challenge->type != referral::FrameType::kAdminChallenge ||
-      challenge->payload.size() != 2 * kSessionNonceBytes) {
+  auto answer = handshake.Answer(*challenge);
+  if (!answer) {
     Close();
-    co_return Fail(
-        challenge->type == referral::FrameType::kError ? Errc::kPermissionDenied
-                                                       : Errc::kCorrupt,
-        challenge->type == referral::FrameType::kError
-            ? "refused: " +
-                  referral::DecodeErrorPayload(challenge->payload).message
-            : std::string("not a challenge"));
+    co_return Unexpected(answer.error());
   }
-  const std::string server_nonce =
-      challenge->payload.substr(0, kSessionNonceBytes);
-  if (!MacMatches(
-          ServerProof(key_, purpose_, client_nonce, server_nonce),
-          std::string_view(challenge->payload).substr(kSessionNonceBytes))) {
-    Close();
-    co_return Fail(Errc::kPermissionDenied,
-                   "the peer did not prove the key: nothing was sent");
-  }
-  const std::string proof =
-      ClientProof(key_, purpose_, client_nonce, server_nonce);
-  auto accepted = co_await RoundTrip(
-      referral::EncodeFrame(referral::FrameType::kAdminAuth, proof));
+  auto accepted = co_await RoundTrip(std::move(*answer));
   if (!accepted) co_return Unexpected(accepted.error());
-  sealer_.emplace(SessionKey(key_, purpose_, client_nonce, server_nonce),
-                  /*is_client=*/true);
-  if (accepted->type != referral::FrameType::kAdminResult ||
-      !sealer_->Open(*accepted)) {
-    const std::string why =
-        accepted->type == referral::FrameType::kError
-            ? referral::DecodeErrorPayload(accepted->payload).message
-            : std::string("an unsealed answer");
+  auto sealer = handshake.Accept(*accepted);
+  if (!sealer) {
     Close();
-    co_return Fail(Errc::kPermissionDenied, "our key was refused: " + why);
+    co_return Unexpected(sealer.error());
   }
+  sealer_.emplace(std::move(*sealer));
   co_return Status::Ok();
 }
 

@@ -66,6 +66,29 @@ class FrameSealer {
   uint64_t sent_ = 0, received_ = 0;
 };
 
+// The client's side of the handshake, without I/O (dfsutil's blocking
+// client, PeerLink and tools drive it over their own sockets): the hello to
+// send; the server's challenge checked (the server proves the key first)
+// and answered; the server's acceptance turned into the sealer.
+class ClientHandshake {
+ public:
+  ClientHandshake(std::string key, SessionPurpose purpose);
+  // The hello frame, encoded.
+  std::string Hello() const;
+  // The auth frame to send for `challenge`. Errors: kPermissionDenied (the
+  // server refused, or did not prove the key: send it nothing more),
+  // kCorrupt (not a challenge).
+  Result<std::string> Answer(const referral::Frame& challenge);
+  // The sealer for the session the server's `reply` to auth accepts.
+  // Errors: kPermissionDenied (our key refused, or an unsealed answer).
+  Result<FrameSealer> Accept(const referral::Frame& reply) const;
+
+ private:
+  std::string key_;
+  SessionPurpose purpose_;
+  std::string client_nonce_, server_nonce_;
+};
+
 // The key file's bytes, surrounding white space dropped. Refused, as ssh
 // refuses a private key: a file that is not a regular file, is larger than
 // kMaxAdminKeyFileBytes, or that group or others may read or write (mode

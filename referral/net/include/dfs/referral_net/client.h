@@ -18,7 +18,7 @@ namespace dfs::referral_net {
 class FramedClient {
  public:
   // Connects to `server` (IP:PORT). `timeout` bounds the connect and each
-  // later Exchange as a whole (send and every receive until the reply is
+  // later exchange as a whole (send and every receive until the reply is
   // complete); replies larger than `max_reply_bytes` are refused. After a
   // timeout the connection is closed. Errors: kInvalidArgument (bad
   // address), kIo.
@@ -27,13 +27,11 @@ class FramedClient {
       size_t max_reply_bytes);
   ~FramedClient();
 
-  // Sends one frame and returns the next frame the server sends.
+  // Sends one frame and returns the next frame the server sends, by
+  // `deadline` (one deadline can span several steps; timeout() is the one
+  // Connect was given).
   // Errors: kIo (closed, timed out), kCorrupt / kLimitExceeded (a bad
   // frame).
-  Result<referral::Frame> Exchange(referral::FrameType type,
-                                   std::string_view payload);
-  // The same, finished by `deadline` (for callers with one deadline over
-  // several steps).
   Result<referral::Frame> ExchangeBy(
       referral::FrameType type, std::string_view payload,
       std::chrono::steady_clock::time_point deadline);
