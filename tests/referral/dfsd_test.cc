@@ -960,13 +960,29 @@ TEST_F(ReplicaTest, Issue12APeerLinkProvesTheKeyAndExchangesSealedFrames) {
                                       dfs::make_error_code(dfs::Errc::kIo)
                               ? "io"
                               : "not io");
+        // A peer that accepts and never answers (hung) costs the timeout.
+        testing::FakeContentServer silent;
+        referral_net::PeerLink hung(
+            io.get_executor(),
+            *referral_net::ParseEndpoint("127.0.0.1:" +
+                                         std::to_string(silent.port())),
+            key, referral_net::SessionPurpose::kReplication, 300ms,
+            kMaxReplicationFrameBytes);
+        const auto asked = Clock::now();
+        Status hung_open = co_await hung.Open();
+        results.push_back(!hung_open.ok() &&
+                                  hung_open.error().code ==
+                                      dfs::make_error_code(dfs::Errc::kIo) &&
+                                  Clock::now() - asked < 5s
+                              ? "hung io"
+                              : "hung not io");
       },
       [](std::exception_ptr e) {
         if (e) std::rethrow_exception(e);
       });
   io.run_for(30s);
-  EXPECT_EQ(results,
-            (std::vector<std::string>{"open", "changes", "denied", "io"}));
+  EXPECT_EQ(results, (std::vector<std::string>{"open", "changes", "denied",
+                                               "io", "hung io"}));
   referral_net::Backoff backoff(100ms, 1000ms);
   EXPECT_EQ(backoff.Next(), 100ms);
   EXPECT_EQ(backoff.Next(), 200ms);
