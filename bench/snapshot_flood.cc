@@ -67,8 +67,10 @@ std::optional<dfs::referral::Frame> ReadFrame(int fd) {
 }
 
 // Proves the replica key; returns the sealer, or nullopt.
-std::optional<rn::FrameSealer> Session(int fd, const std::string& key) {
-  rn::ClientHandshake handshake(key, rn::SessionPurpose::kReplication);
+std::optional<dfs::referral::FrameSealer> Session(int fd,
+                                                  const std::string& key) {
+  dfs::referral::ClientHandshake handshake(
+      key, dfs::referral::SessionPurpose::kReplication);
   if (!SendAll(fd, handshake.Hello())) return std::nullopt;
   auto challenge = ReadFrame(fd);
   if (!challenge) return std::nullopt;

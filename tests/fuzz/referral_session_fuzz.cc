@@ -15,9 +15,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace rn = dfs::referral_net;
   using dfs::referral::FrameType;
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
-  const std::string key =
-      rn::SessionKey("fuzz-key", rn::SessionPurpose::kReplication, "c", "s");
-  rn::FrameSealer server(key, false), client(key, true);
+  const std::string key = dfs::referral::SessionKey(
+      "fuzz-key", dfs::referral::SessionPurpose::kReplication, "c", "s");
+  dfs::referral::FrameSealer server(key, false), client(key, true);
   // Fuzzed bytes as frames: none may open (no one had the key).
   dfs::referral::Framer framer(1 << 20);
   if (auto frames = framer.Feed(bytes)) {

@@ -520,7 +520,7 @@ TEST_F(DfsdTest, Issue12AReplicaDoesNotSpinOnAPrimaryThatSendsNothing) {
       setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       Framer framer(kMaxReplicationFrameBytes);
       std::string client_nonce;
-      std::optional<referral_net::FrameSealer> sealer;
+      std::optional<referral::FrameSealer> sealer;
       char buf[4096];
       while (!stop) {
         const ssize_t n = recv(c, buf, sizeof buf, 0);
@@ -537,12 +537,11 @@ TEST_F(DfsdTest, Issue12AReplicaDoesNotSpinOnAPrimaryThatSendsNothing) {
             const std::string server_nonce(32, 's');
             reply = EncodeFrame(
                 FrameType::kAdminChallenge,
-                server_nonce + referral_net::ServerProof(
-                                   key,
-                                   referral_net::SessionPurpose::kReplication,
+                server_nonce + referral::ServerProof(
+                                   key, referral::SessionPurpose::kReplication,
                                    client_nonce, server_nonce));
-            sealer.emplace(referral_net::SessionKey(
-                               key, referral_net::SessionPurpose::kReplication,
+            sealer.emplace(referral::SessionKey(
+                               key, referral::SessionPurpose::kReplication,
                                client_nonce, server_nonce),
                            /*is_client=*/false);
           } else if (f.type == FrameType::kAdminAuth && sealer) {
@@ -718,8 +717,7 @@ TEST_F(RemoteAdminTest, ChangesNeedTheKey) {
   ASSERT_TRUE(header);
   EXPECT_EQ((*header)[4], static_cast<char>(FrameType::kError));
   EXPECT_EQ(Serial(), before);
-  EXPECT_NE(dfsd_->Stderr().find("DFS1020 remote admin refused"),
-            std::string::npos);
+  EXPECT_NE(dfsd_->Stderr().find("DFS1020 session refused"), std::string::npos);
 
   auto ok = Remote(
       key_, {"link", "add", "\\\\contoso\\webfarm\\Site7", "\\\\web7\\c"});
@@ -895,12 +893,12 @@ TEST_F(RemoteAdminTest, Issue12AFrameWithoutItsMacEndsTheSession) {
   ASSERT_TRUE(challenge && challenge->type == FrameType::kAdminChallenge);
   const std::string server_nonce = challenge->payload.substr(0, 32);
   EXPECT_EQ(challenge->payload.substr(32),
-            referral_net::ServerProof(key, referral_net::SessionPurpose::kAdmin,
-                                      client_nonce, server_nonce));
-  ASSERT_TRUE(raw.Send(EncodeFrame(
-      FrameType::kAdminAuth,
-      referral_net::ClientProof(key, referral_net::SessionPurpose::kAdmin,
-                                client_nonce, server_nonce))));
+            referral::ServerProof(key, referral::SessionPurpose::kAdmin,
+                                  client_nonce, server_nonce));
+  ASSERT_TRUE(raw.Send(
+      EncodeFrame(FrameType::kAdminAuth,
+                  referral::ClientProof(key, referral::SessionPurpose::kAdmin,
+                                        client_nonce, server_nonce))));
   auto accepted = ReadAnswer(raw);
   ASSERT_TRUE(accepted && accepted->type == FrameType::kAdminResult);
   // Authenticated, but this command has no MAC (as if injected).
@@ -925,8 +923,8 @@ TEST_F(ReplicaTest, Issue12APeerLinkProvesTheKeyAndExchangesSealedFrames) {
       io,
       [&]() -> boost::asio::awaitable<void> {
         referral_net::PeerLink good(io.get_executor(), endpoint, key,
-                                    referral_net::SessionPurpose::kReplication,
-                                    5s, kMaxReplicationFrameBytes);
+                                    referral::SessionPurpose::kReplication, 5s,
+                                    kMaxReplicationFrameBytes);
         Status opened = co_await good.Open();
         results.push_back(opened.ok() ? "open" : opened.error().Message());
         const std::string request = EncodeChangesRequest({0, 10});
@@ -937,8 +935,8 @@ TEST_F(ReplicaTest, Issue12APeerLinkProvesTheKeyAndExchangesSealedFrames) {
                               : "no changes");
         referral_net::PeerLink wrong(io.get_executor(), endpoint,
                                      "not-the-key-abcdefghijklmnopqrstu",
-                                     referral_net::SessionPurpose::kReplication,
-                                     5s, kMaxReplicationFrameBytes);
+                                     referral::SessionPurpose::kReplication, 5s,
+                                     kMaxReplicationFrameBytes);
         Status refused = co_await wrong.Open();
         results.push_back(!refused.ok() && refused.error().code ==
                                                dfs::make_error_code(
@@ -952,7 +950,7 @@ TEST_F(ReplicaTest, Issue12APeerLinkProvesTheKeyAndExchangesSealedFrames) {
             io.get_executor(),
             *referral_net::ParseEndpoint("127.0.0.1:" +
                                          std::to_string(gone_port)),
-            key, referral_net::SessionPurpose::kReplication, 5s,
+            key, referral::SessionPurpose::kReplication, 5s,
             kMaxReplicationFrameBytes);
         Status absent = co_await nobody.Open();
         results.push_back(!absent.ok() &&
@@ -966,7 +964,7 @@ TEST_F(ReplicaTest, Issue12APeerLinkProvesTheKeyAndExchangesSealedFrames) {
             io.get_executor(),
             *referral_net::ParseEndpoint("127.0.0.1:" +
                                          std::to_string(silent.port())),
-            key, referral_net::SessionPurpose::kReplication, 300ms,
+            key, referral::SessionPurpose::kReplication, 300ms,
             kMaxReplicationFrameBytes);
         const auto asked = Clock::now();
         Status hung_open = co_await hung.Open();
@@ -993,9 +991,9 @@ TEST_F(ReplicaTest, Issue12APeerLinkProvesTheKeyAndExchangesSealedFrames) {
 }
 
 TEST(SessionTest, Issue12SealedFramesRefuseTamperingReplayAndReflection) {
-  const std::string key = referral_net::SessionKey(
-      "k", referral_net::SessionPurpose::kAdmin, "c", "s");
-  referral_net::FrameSealer client(key, true), server(key, false);
+  const std::string key =
+      referral::SessionKey("k", referral::SessionPurpose::kAdmin, "c", "s");
+  referral::FrameSealer client(key, true), server(key, false);
   auto frame_of = [](const std::string& bytes) {
     Framer framer(1 << 20);
     return (*framer.Feed(bytes))[0];
@@ -1015,7 +1013,7 @@ TEST(SessionTest, Issue12SealedFramesRefuseTamperingReplayAndReflection) {
   EXPECT_EQ(*server.Open(second), "two");
   // A server frame reflected back at the server fails (direction).
   const Frame reply = frame_of(server.Seal(FrameType::kAdminResult, "r"));
-  referral_net::FrameSealer other_server(key, false);
+  referral::FrameSealer other_server(key, false);
   EXPECT_FALSE(other_server.Open(reply));
   EXPECT_EQ(*client.Open(reply), "r");
   EXPECT_FALSE(client.Open(Frame{FrameType::kAdminResult, "short"}));

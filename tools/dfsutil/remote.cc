@@ -130,8 +130,7 @@ int RunRemote(const std::vector<std::string>& args, std::ostream& out,
   auto deadline = [&] {
     return std::chrono::steady_clock::now() + (*client)->timeout();
   };
-  referral_net::ClientHandshake handshake(*key,
-                                          referral_net::SessionPurpose::kAdmin);
+  referral::ClientHandshake handshake(*key, referral::SessionPurpose::kAdmin);
   auto challenge = (*client)->ExchangeEncoded(handshake.Hello(), deadline());
   if (!challenge) return fail(challenge.error().Message());
   auto answer = handshake.Answer(*challenge);

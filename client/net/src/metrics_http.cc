@@ -10,14 +10,9 @@
 
 #include "accept_loop.h"
 #include "dfs/common/error.h"
+#include "dfs/common/metrics_http.h"
 
 namespace dfs::client_net {
-namespace {
-
-constexpr size_t kMaxHttpRequestBytes = 8 * 1024;
-
-}  // namespace
-
 class MetricsHttpServer::Impl {
  public:
   void Answer(int c) {
@@ -26,25 +21,13 @@ class MetricsHttpServer::Impl {
     setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     std::string request;
     char buf[1024];
-    while (request.find("\r\n\r\n") == std::string::npos &&
-           request.size() < kMaxHttpRequestBytes) {
+    while (!HttpRequestReady(request)) {
       const ssize_t n = recv(c, buf, sizeof buf, 0);
       if (n <= 0) return;
       request.append(buf, static_cast<size_t>(n));
     }
-    if (request.rfind("GET /metrics ", 0) != 0 &&
-        request.rfind("GET / ", 0) != 0) {
-      SendAll(c,
-              "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
-              "Connection: close\r\n\r\n");
-      return;
-    }
-    const std::string body = render_();
-    SendAll(c,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-            "Content-Length: " +
-                std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
-                body);
+    SendAll(c, MetricsHttpResponse(
+                   request, WantsMetrics(request) ? render_() : std::string()));
   }
 
   std::function<std::string()> render_;

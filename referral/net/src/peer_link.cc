@@ -12,7 +12,7 @@ using asio::use_awaitable;
 using asio::ip::tcp;
 
 PeerLink::PeerLink(asio::any_io_executor executor, tcp::endpoint peer,
-                   std::string key, SessionPurpose purpose,
+                   std::string key, referral::SessionPurpose purpose,
                    std::chrono::milliseconds timeout, size_t max_frame_bytes)
     : socket_(executor),
       peer_(peer),
@@ -71,7 +71,7 @@ awaitable<Status> PeerLink::Open() {
     Close();
     co_return Fail(Errc::kIo, ec ? ec.message() : "connect timed out");
   }
-  ClientHandshake handshake(key_, purpose_);
+  referral::ClientHandshake handshake(key_, purpose_);
   auto challenge = co_await RoundTrip(handshake.Hello());
   if (!challenge) co_return Unexpected(challenge.error());
   auto answer = handshake.Answer(*challenge);

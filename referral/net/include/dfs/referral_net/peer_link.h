@@ -27,7 +27,7 @@ class PeerLink {
   // `max_frame_bytes` are accepted from the peer.
   PeerLink(boost::asio::any_io_executor executor,
            boost::asio::ip::tcp::endpoint peer, std::string key,
-           SessionPurpose purpose, std::chrono::milliseconds timeout,
+           referral::SessionPurpose purpose, std::chrono::milliseconds timeout,
            size_t max_frame_bytes);
 
   // Connects and runs the handshake. Errors: kIo (cannot connect, no
@@ -49,10 +49,10 @@ class PeerLink {
   boost::asio::ip::tcp::socket socket_;
   boost::asio::ip::tcp::endpoint peer_;
   std::string key_;
-  SessionPurpose purpose_;
+  referral::SessionPurpose purpose_;
   std::chrono::milliseconds timeout_;
   referral::Framer framer_;
-  std::optional<FrameSealer> sealer_;
+  std::optional<referral::FrameSealer> sealer_;
 };
 
 // Reconnection pacing: Next() doubles from `min` to `max`; Reset() after a

@@ -1,0 +1,27 @@
+// The HTTP side of a Prometheus endpoint, without sockets: when a request
+// head is complete, and the whole response to it. dfsd (Asio) and
+// dfsclient (a plain thread) serve their /metrics through these.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace dfs {
+
+// A request head larger than this is answered as it stands (404).
+inline constexpr size_t kMaxHttpRequestBytes = 8 * 1024;
+
+// Whether `request` (the bytes read so far) is ready to be answered: its
+// head ended, or it reached kMaxHttpRequestBytes.
+bool HttpRequestReady(std::string_view request);
+
+// The whole response: `GET /metrics` (or `GET /`) answers `metrics` as
+// Prometheus text; anything else is 404.
+std::string MetricsHttpResponse(std::string_view request,
+                                std::string_view metrics);
+// Whether `request` asks for the metrics (so the caller renders them only
+// then).
+bool WantsMetrics(std::string_view request);
+
+}  // namespace dfs

@@ -1,0 +1,150 @@
+#include "listener.h"
+
+#include <spdlog/spdlog.h>
+
+#include "dfs/common/error.h"
+#include "dfs/referral_net/server.h"
+#include "gcc12_coroutines.h"
+#include "log_errors.h"
+
+namespace dfs::referral_net {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::redirect_error;
+using asio::use_awaitable;
+using asio::ip::tcp;
+
+Status Listen(tcp::acceptor& acceptor, const std::string& where) {
+  DFS_ASSIGN_OR_RETURN(tcp::endpoint ep, ParseEndpoint(where));
+  boost::system::error_code ec;
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Fail(Errc::kIo, "cannot listen on " + where + ": " + ec.message());
+  }
+  return Status::Ok();
+}
+
+std::string Describe(const tcp::acceptor& acceptor) {
+  boost::system::error_code ec;
+  auto ep = acceptor.local_endpoint(ec);
+  if (ec) return "?";
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// Shared with the slots: a connection's coroutine may outlive the listener
+// at shutdown.
+struct Listener::Counts {
+  Metrics* metrics;
+  std::map<std::string, size_t> by_address;
+};
+
+Listener::ConnectionSlot::ConnectionSlot(std::shared_ptr<Counts> counts,
+                                         std::string address)
+    : counts_(std::move(counts)), address_(std::move(address)) {
+  ++counts_->by_address[address_];
+  ++counts_->metrics->connections_open;
+  ++counts_->metrics->connections_total;
+}
+
+Listener::ConnectionSlot::~ConnectionSlot() {
+  if (!counts_) return;  // moved from
+  auto it = counts_->by_address.find(address_);
+  if (it != counts_->by_address.end() && --it->second == 0) {
+    counts_->by_address.erase(it);
+  }
+  --counts_->metrics->connections_open;
+}
+
+Listener::Listener(asio::io_context& io, Metrics& metrics)
+    : io_(io),
+      metrics_(metrics),
+      acceptor_(io),
+      counts_(std::make_shared<Counts>(Counts{&metrics, {}})) {}
+
+Status Listener::Listen(const std::string& where,
+                        referral::ConnectionLimits limits) {
+  limits_ = limits;
+  return referral_net::Listen(acceptor_, where);
+}
+
+void Listener::Start(OnConnection on_connection) {
+  asio::co_spawn(io_, AcceptLoop(std::move(on_connection)),
+                 LogErrors("accept loop"));
+}
+
+void Listener::Stop() {
+  stopping_ = true;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+}
+
+uint16_t Listener::port() const {
+  boost::system::error_code ec;
+  auto ep = acceptor_.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+// One log line per kRefusalLogInterval at most, with counts: a flood of
+// connections cannot become a flood of log lines.
+void Listener::NoteRefusal(Refusal why) {
+  ++metrics_.connections_rejected;
+  ++refusals_[static_cast<size_t>(why)];
+  const auto now = std::chrono::steady_clock::now();
+  if (now - refusals_logged_at_ < kRefusalLogInterval) return;
+  spdlog::warn(
+      "DFS1006 connections refused since the last such line: {} at the "
+      "limit of {} open, {} over {} from one address, {} out of "
+      "descriptors",
+      refusals_[0], limits_.total, refusals_[1], limits_.per_address,
+      refusals_[2]);
+  refusals_ = {};
+  refusals_logged_at_ = now;
+}
+
+awaitable<void> Listener::AcceptLoop(OnConnection on_connection) {
+  auto backoff = std::chrono::milliseconds(kMinAcceptBackoff);
+  while (!stopping_) {
+    boost::system::error_code ec;
+    tcp::socket socket =
+        co_await acceptor_.async_accept(redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (stopping_) co_return;
+      if (ec == asio::error::no_descriptors ||
+          ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
+          ec.value() == ENFILE) {
+        // The kernel keeps the connection queued; retrying at once would
+        // spin a core. Wait, longer each time, until one gets through.
+        NoteRefusal(Refusal::kDescriptors);
+        asio::steady_timer pause(io_, backoff);
+        co_await pause.async_wait(redirect_error(use_awaitable, ec));
+        backoff =
+            std::min(backoff * 2, std::chrono::milliseconds(kMaxAcceptBackoff));
+      }
+      continue;
+    }
+    backoff = kMinAcceptBackoff;
+    auto remote = socket.remote_endpoint(ec);
+    std::string address = ec ? "?" : remote.address().to_string();
+    if (metrics_.connections_open >= limits_.total) {
+      NoteRefusal(Refusal::kTotal);
+      socket.close(ec);
+      continue;
+    }
+    auto from_address = counts_->by_address.find(address);
+    if (from_address != counts_->by_address.end() &&
+        from_address->second >= limits_.per_address) {
+      NoteRefusal(Refusal::kPerAddress);
+      socket.close(ec);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    on_connection(std::move(socket),
+                  ConnectionSlot(counts_, std::move(address)));
+  }
+}
+
+}  // namespace dfs::referral_net

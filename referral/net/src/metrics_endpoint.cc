@@ -1,0 +1,76 @@
+#include "metrics_endpoint.h"
+
+#include "dfs/common/metrics_http.h"
+#include "gcc12_coroutines.h"
+#include "listener.h"
+#include "log_errors.h"
+
+namespace dfs::referral_net {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::redirect_error;
+using asio::use_awaitable;
+using asio::ip::tcp;
+
+MetricsEndpoint::MetricsEndpoint(asio::io_context& io,
+                                 std::function<std::string()> render)
+    : io_(io), render_(std::move(render)), acceptor_(io) {}
+
+Status MetricsEndpoint::Listen(const std::string& where) {
+  return referral_net::Listen(acceptor_, where);
+}
+
+void MetricsEndpoint::Start() {
+  asio::co_spawn(io_, AcceptLoop(), LogErrors("metrics loop"));
+}
+
+void MetricsEndpoint::Stop() {
+  stopping_ = true;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+}
+
+uint16_t MetricsEndpoint::port() const {
+  boost::system::error_code ec;
+  auto ep = acceptor_.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+awaitable<void> MetricsEndpoint::AcceptLoop() {
+  while (!stopping_) {
+    boost::system::error_code ec;
+    tcp::socket socket =
+        co_await acceptor_.async_accept(redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (stopping_) co_return;
+      continue;
+    }
+    asio::co_spawn(io_, Serve(std::move(socket)), LogErrors("metrics"));
+  }
+}
+
+awaitable<void> MetricsEndpoint::Serve(tcp::socket socket) {
+  std::string request;
+  std::array<char, 1024> buffer;
+  boost::system::error_code ec;
+  asio::steady_timer timeout(io_);
+  timeout.expires_after(kRequestTimeout);
+  timeout.async_wait([&socket](const boost::system::error_code& e) {
+    if (!e) socket.close();
+  });
+  while (!HttpRequestReady(request)) {
+    const size_t n = co_await socket.async_read_some(
+        asio::buffer(buffer), redirect_error(use_awaitable, ec));
+    if (ec) co_return;
+    request.append(buffer.data(), n);
+  }
+  timeout.cancel();
+  const std::string response = MetricsHttpResponse(
+      request, WantsMetrics(request) ? render_() : std::string());
+  co_await asio::async_write(socket, asio::buffer(response),
+                             redirect_error(use_awaitable, ec));
+  socket.close(ec);
+}
+
+}  // namespace dfs::referral_net

@@ -1,0 +1,107 @@
+#include "prober.h"
+
+#include <spdlog/spdlog.h>
+
+#include "dfs/ns/path.h"
+#include "gcc12_coroutines.h"
+#include "log_errors.h"
+
+namespace dfs::referral_net {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::redirect_error;
+using asio::use_awaitable;
+using asio::ip::tcp;
+
+Prober::Prober(asio::io_context& io, ProbeOptions options,
+               referral::HealthTable& health, Metrics& metrics,
+               std::function<std::vector<std::string>()> servers)
+    : io_(io),
+      options_(std::move(options)),
+      health_(health),
+      metrics_(metrics),
+      servers_(std::move(servers)) {}
+
+void Prober::Start() {
+  if (options_.enabled) asio::co_spawn(io_, Loop(), LogErrors("probe loop"));
+}
+
+awaitable<void> Prober::Loop() {
+  asio::steady_timer timer(io_);
+  while (!stopping_) {
+    for (std::string& server : servers_()) {
+      asio::co_spawn(io_, Probe(std::move(server)), LogErrors("probe"));
+    }
+    timer.expires_after(options_.interval);
+    boost::system::error_code ec;
+    co_await timer.async_wait(redirect_error(use_awaitable, ec));
+  }
+}
+
+awaitable<std::optional<std::vector<tcp::endpoint>>> Prober::EndpointsOf(
+    const std::string& server) {
+  std::vector<tcp::endpoint> endpoints;
+  boost::system::error_code ec;
+  const std::string key = ns::FoldCase(server);
+  auto mapped = options_.address_of.find(key);
+  if (mapped != options_.address_of.end()) {
+    if (auto ep = ParseEndpoint(mapped->second)) endpoints.push_back(*ep);
+  } else if (auto address = asio::ip::make_address(server, ec); !ec) {
+    endpoints.emplace_back(address, options_.default_port);
+  } else if (options_.resolve_names) {
+    // A name: ask the system resolver, as any client of that server would.
+    tcp::resolver resolver(io_);
+    auto results = co_await resolver.async_resolve(
+        server, std::to_string(options_.default_port),
+        redirect_error(use_awaitable, ec));
+    if (!ec) {
+      for (const auto& r : results) endpoints.push_back(r.endpoint());
+    }
+  } else {
+    if (unprobed_.insert(key).second) {
+      spdlog::info(
+          "DFS1008 not probing {}: no address (give --probe {}=IP:PORT, or "
+          "--probe-dns)",
+          server, server);
+    }
+    co_return std::nullopt;
+  }
+  // Empty when a name did not resolve: then the server counts as down.
+  co_return endpoints;
+}
+
+awaitable<void> Prober::Probe(std::string server) {
+  const auto endpoints = co_await EndpointsOf(server);
+  if (!endpoints) co_return;  // not probed: counts as up
+  bool up = false;
+  for (const auto& ep : *endpoints) {
+    tcp::socket socket(io_);
+    asio::steady_timer timeout(io_);
+    timeout.expires_after(options_.timeout);
+    timeout.async_wait([&socket](const boost::system::error_code& e) {
+      if (!e) socket.close();
+    });
+    boost::system::error_code ec;
+    co_await socket.async_connect(ep, redirect_error(use_awaitable, ec));
+    timeout.cancel();
+    if (!ec && socket.is_open()) {
+      up = true;
+      break;
+    }
+  }
+  ++(up ? metrics_.probes_up : metrics_.probes_down);
+  switch (health_.Record(server, up)) {
+    case referral::HealthChange::kCameUp:
+      spdlog::info("DFS1002 target server up: {}", server);
+      break;
+    case referral::HealthChange::kWentDown:
+      spdlog::warn("DFS1001 target server down: {}", server);
+      break;
+    case referral::HealthChange::kNone:
+      break;
+  }
+  metrics_.servers_down = health_.DownCount();
+}
+
+}  // namespace dfs::referral_net

@@ -1,0 +1,49 @@
+// dfsd's prober: every interval it connects to each target server (with a
+// timeout) and records the result in the pure HealthTable the resolver
+// asks; a server going down or coming back is logged once (DFS1001/1002).
+// Names are probed at a mapped address, as IP literals, or (only with
+// --probe-dns) through the system resolver; an unmapped name is not probed
+// and counts as up (DFS1008, once).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "dfs/common/asio.h"
+#include "dfs/referral/health.h"
+#include "dfs/referral_net/server.h"
+#include "metrics.h"
+
+namespace dfs::referral_net {
+
+class Prober {
+ public:
+  // `servers` lists the target servers to probe (run on the io thread);
+  // `health` and `metrics` must outlive the prober.
+  Prober(boost::asio::io_context& io, ProbeOptions options,
+         referral::HealthTable& health, Metrics& metrics,
+         std::function<std::vector<std::string>()> servers);
+  void Start();
+  void Stop() { stopping_ = true; }
+
+ private:
+  boost::asio::awaitable<void> Loop();
+  boost::asio::awaitable<void> Probe(std::string server);
+  // Where to probe `server`; nothing when it is not to be probed.
+  boost::asio::awaitable<
+      std::optional<std::vector<boost::asio::ip::tcp::endpoint>>>
+  EndpointsOf(const std::string& server);
+
+  boost::asio::io_context& io_;
+  ProbeOptions options_;
+  referral::HealthTable& health_;
+  Metrics& metrics_;
+  std::function<std::vector<std::string>()> servers_;
+  std::unordered_set<std::string> unprobed_;
+  bool stopping_ = false;
+};
+
+}  // namespace dfs::referral_net

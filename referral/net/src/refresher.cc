@@ -1,0 +1,82 @@
+#include "refresher.h"
+
+#include <spdlog/spdlog.h>
+
+#include "dfs/common/error.h"
+#include "gcc12_coroutines.h"
+#include "log_errors.h"
+
+namespace dfs::referral_net {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::redirect_error;
+using asio::use_awaitable;
+
+StoreRefresher::StoreRefresher(asio::io_context& io, const ns::Store& store,
+                               ns::NamespaceIndex& index, Metrics& metrics,
+                               asio::thread_pool& loader,
+                               std::chrono::milliseconds interval,
+                               OnChange on_change)
+    : io_(io),
+      store_(store),
+      index_(index),
+      metrics_(metrics),
+      loader_(loader),
+      interval_(interval),
+      on_change_(std::move(on_change)) {}
+
+void StoreRefresher::Start() {
+  asio::co_spawn(io_, Loop(), LogErrors("refresh loop"));
+}
+
+awaitable<void> StoreRefresher::Loop() {
+  asio::steady_timer timer(io_);
+  while (!stopping_) {
+    timer.expires_after(interval_);
+    boost::system::error_code ec;
+    co_await timer.async_wait(redirect_error(use_awaitable, ec));
+    const uint64_t before = index_.Serial();
+    auto changed = store_.CatchUp(index_, /*allow_reload=*/false);
+    if (!changed &&
+        changed.error().code == make_error_code(Errc::kNeedResync)) {
+      if (co_await ReloadOffThread()) {
+        ++metrics_.reloads;
+        on_change_(before);
+      }
+      continue;
+    }
+    if (!changed) {
+      ++metrics_.refresh_errors;
+      spdlog::error("DFS1005 reading the store failed: {}",
+                    changed.error().Message());
+      continue;
+    }
+    if (*changed) on_change_(before);
+  }
+}
+
+awaitable<bool> StoreRefresher::ReloadOffThread() {
+  Loaded fresh = co_await asio::co_spawn(loader_, LoadFresh(), use_awaitable);
+  if (!fresh.index) {
+    ++metrics_.refresh_errors;
+    spdlog::error("DFS1005 reloading the namespace failed: {}", fresh.error);
+    co_return false;
+  }
+  index_ = std::move(*fresh.index);
+  co_return true;
+}
+
+awaitable<StoreRefresher::Loaded> StoreRefresher::LoadFresh() {
+  Loaded out;
+  auto fresh = std::make_unique<ns::NamespaceIndex>();
+  Status loaded = store_.LoadInto(*fresh);
+  if (loaded.ok()) {
+    out.index = std::move(fresh);
+  } else {
+    out.error = loaded.error().Message();
+  }
+  co_return out;
+}
+
+}  // namespace dfs::referral_net
