@@ -12,7 +12,7 @@ for module in common namespace referral replication client; do
          | grep -v "^$top/$module/net/" | grep -v 'include/dfs/common/asio.h$' || true)
   if [ -n "$hits" ]; then echo "pure module $module includes Asio: $hits"; status=1; fi
 done
-hits=$(grep -rln '#include <\(lmdb\|zstd\|xxhash\)\.h>' "$top"/*/include 2>/dev/null || true)
+hits=$(grep -rln '#include <\(lmdb\|zstd\|xxhash\)\.h>' "$top"/*/include "$top"/*/*/include 2>/dev/null || true)
 if [ -n "$hits" ]; then echo "public header includes a C library header: $hits"; status=1; fi
 [ $status -eq 0 ] && echo "layering ok"
 exit $status

@@ -131,7 +131,8 @@ class Txn {
   bool writable() const { return writable_; }
 
   // A named table; nothing when it does not exist and `create` is false
-  // (create needs a write transaction).
+  // (create needs a write transaction). The handle outlives this
+  // transaction only if it commits (a read transaction may commit too).
   Result<std::optional<Dbi>> OpenTable(const char* name, bool create);
   // The unnamed main table's entry count (an empty environment has none).
   Result<uint64_t> MainTableEntries();

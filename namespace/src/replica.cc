@@ -1,0 +1,94 @@
+// What a replica store does that a primary does not: it is marked as a
+// copy (local changes are refused), applies its primary's change-log
+// entries in serial order, or replaces everything with a snapshot; and
+// what a primary hands out for that: the snapshot of its whole namespace.
+#include "store_tables.h"
+
+namespace dfs::ns {
+
+Status Store::MarkReplicaOf(std::string_view primary) {
+  DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, impl_->env_->BeginWrite());
+  TableView view(txn, impl_->tables_);
+  DFS_RETURN_IF_ERROR(view.Put(impl_->tables_.meta, "replica_of", primary));
+  return txn.Commit("marking the store a replica");
+}
+
+Result<std::optional<std::string>> Store::ReplicaOf() const {
+  DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, impl_->env_->BeginRead());
+  DFS_ASSIGN_OR_RETURN(auto primary,
+                       txn.Get(impl_->tables_.meta, "replica_of"));
+  if (!primary) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(*primary));
+}
+
+Status Store::ApplyReplicated(const ChangeEntry& entry) {
+  if (entry.resync_required) {
+    return Fail(Errc::kNeedResync,
+                "serial " + std::to_string(entry.serial) +
+                    " was too large to log; fetch a snapshot");
+  }
+  DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, impl_->env_->BeginWrite());
+  TableView view(txn, impl_->tables_);
+  if (entry.serial != view.Serial() + 1) {
+    return Fail(Errc::kConflict, "replicated serial " +
+                                     std::to_string(entry.serial) +
+                                     " does not follow local serial " +
+                                     std::to_string(view.Serial()));
+  }
+  for (const Mutation& m : entry.mutations) DFS_RETURN_IF_ERROR(view.Apply(m));
+  return CommitEntry(*impl_, view, entry);
+}
+
+Status Store::ReplaceWith(const ChangeEntry& snapshot) {
+  DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, impl_->env_->BeginWrite());
+  TableView view(txn, impl_->tables_);
+  const StoreTables& t = impl_->tables_;
+  for (lmdb::Dbi table : {t.roots, t.folders, t.aliases, t.log, t.sites}) {
+    DFS_RETURN_IF_ERROR(txn.Clear(table));
+  }
+  for (const Mutation& m : snapshot.mutations) {
+    DFS_RETURN_IF_ERROR(view.Apply(m));
+  }
+  // Followers of this store (the server's index) see one resync entry.
+  ChangeEntry marker;
+  marker.serial = snapshot.serial;
+  marker.unix_millis = NowMillis(impl_->options_);
+  marker.description = "snapshot from the primary";
+  marker.resync_required = true;
+  return CommitEntry(*impl_, view, marker);
+}
+
+Result<ChangeEntry> Store::SnapshotEntry() const {
+  DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, impl_->env_->BeginRead());
+  TableView view(txn, impl_->tables_);
+  ChangeEntry snapshot;
+  snapshot.serial = view.Serial();
+  snapshot.description = "snapshot";
+  DFS_ASSIGN_OR_RETURN(auto subnets, view.ListSubnets());
+  for (auto& m : subnets) snapshot.mutations.push_back(std::move(m));
+  DFS_ASSIGN_OR_RETURN(auto costs, view.ListSiteCosts());
+  for (auto& m : costs) snapshot.mutations.push_back(std::move(m));
+  DFS_RETURN_IF_ERROR(view.Scan(
+      impl_->tables_.aliases, "",
+      [&](std::string_view k, std::string_view v) -> Result<bool> {
+        snapshot.mutations.push_back(PutAlias{std::string(k), std::string(v)});
+        return true;
+      }));
+  DFS_RETURN_IF_ERROR(view.Scan(
+      impl_->tables_.roots, "",
+      [&](std::string_view k, std::string_view v) -> Result<bool> {
+        DFS_ASSIGN_OR_RETURN(Root root, DecodeRoot(v));
+        snapshot.mutations.push_back(PutRoot{std::string(k), std::move(root)});
+        return true;
+      }));
+  DFS_RETURN_IF_ERROR(
+      view.Scan(impl_->tables_.folders, "",
+                [&](std::string_view k, std::string_view v) -> Result<bool> {
+                  DFS_ASSIGN_OR_RETURN(PutFolder put, FolderFromDb(k, v));
+                  snapshot.mutations.push_back(std::move(put));
+                  return true;
+                }));
+  return snapshot;
+}
+
+}  // namespace dfs::ns
