@@ -27,12 +27,16 @@ size_t StringHash::operator()(std::string_view s) const {
   return XXH3_64bits(s.data(), s.size());
 }
 
+std::string JoinKeys(std::string_view a, std::string_view b) {
+  std::string key;
+  key.reserve(a.size() + 1 + b.size());
+  key.append(a).append(1, '\\').append(b);
+  return key;
+}
+
 std::string MakeRootKey(std::string_view canonical_host,
                         std::string_view folded_root) {
-  std::string key;
-  key.reserve(canonical_host.size() + 1 + folded_root.size());
-  key.append(canonical_host).append(1, '\\').append(folded_root);
-  return key;
+  return JoinKeys(canonical_host, folded_root);
 }
 
 const NamespaceIndex::RootSlot* NamespaceIndex::FindRoot(

@@ -8,10 +8,7 @@ namespace dfs::ns {
 
 std::string FolderDbKey(std::string_view root_key,
                         std::string_view folder_key) {
-  std::string k;
-  k.reserve(root_key.size() + 1 + folder_key.size());
-  k.append(root_key).append(1, '\\').append(folder_key);
-  return k;
+  return JoinKeys(root_key, folder_key);
 }
 
 Result<PutFolder> FolderFromDb(std::string_view k, std::string_view v) {

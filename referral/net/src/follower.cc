@@ -2,18 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "coroutines.h"
 #include "dfs/common/error.h"
 #include "dfs/referral/framing.h"
 #include "dfs/referral/replication.h"
-#include "gcc12_coroutines.h"
-#include "log_errors.h"
 
 namespace dfs::referral_net {
-
-namespace asio = boost::asio;
-using asio::awaitable;
-using asio::redirect_error;
-using asio::use_awaitable;
 
 NamespaceFollower::NamespaceFollower(asio::io_context& io, ns::Store& store,
                                      FollowerOptions options)

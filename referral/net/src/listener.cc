@@ -2,18 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "coroutines.h"
 #include "dfs/common/error.h"
 #include "dfs/referral_net/server.h"
-#include "gcc12_coroutines.h"
-#include "log_errors.h"
 
 namespace dfs::referral_net {
-
-namespace asio = boost::asio;
-using asio::awaitable;
-using asio::redirect_error;
-using asio::use_awaitable;
-using asio::ip::tcp;
 
 Status Listen(tcp::acceptor& acceptor, const std::string& where) {
   DFS_ASSIGN_OR_RETURN(tcp::endpoint ep, ParseEndpoint(where));
@@ -33,6 +26,12 @@ std::string Describe(const tcp::acceptor& acceptor) {
   auto ep = acceptor.local_endpoint(ec);
   if (ec) return "?";
   return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+uint16_t PortOf(const tcp::acceptor& acceptor) {
+  boost::system::error_code ec;
+  auto ep = acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
 }
 
 // Shared with the slots: a connection's coroutine may outlive the listener
@@ -80,12 +79,6 @@ void Listener::Stop() {
   stopping_ = true;
   boost::system::error_code ec;
   acceptor_.close(ec);
-}
-
-uint16_t Listener::port() const {
-  boost::system::error_code ec;
-  auto ep = acceptor_.local_endpoint(ec);
-  return ec ? 0 : ep.port();
 }
 
 // One log line per kRefusalLogInterval at most, with counts: a flood of

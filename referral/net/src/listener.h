@@ -24,8 +24,9 @@ namespace dfs::referral_net {
 // kInvalidArgument (not IP:PORT), kIo.
 Status Listen(boost::asio::ip::tcp::acceptor& acceptor,
               const std::string& where);
-// "IP:PORT" of a listening acceptor.
+// "IP:PORT" of a listening acceptor; its port (0 when it is not open).
 std::string Describe(const boost::asio::ip::tcp::acceptor& acceptor);
+uint16_t PortOf(const boost::asio::ip::tcp::acceptor& acceptor);
 
 class Listener {
   struct Counts;
@@ -53,7 +54,7 @@ class Listener {
   Status Listen(const std::string& where, referral::ConnectionLimits limits);
   void Start(OnConnection on_connection);
   void Stop();
-  uint16_t port() const;
+  uint16_t port() const { return PortOf(acceptor_); }
   std::string address() const { return Describe(acceptor_); }
 
  private:

@@ -1,17 +1,10 @@
 #include "metrics_endpoint.h"
 
+#include "coroutines.h"
 #include "dfs/common/metrics_http.h"
-#include "gcc12_coroutines.h"
 #include "listener.h"
-#include "log_errors.h"
 
 namespace dfs::referral_net {
-
-namespace asio = boost::asio;
-using asio::awaitable;
-using asio::redirect_error;
-using asio::use_awaitable;
-using asio::ip::tcp;
 
 MetricsEndpoint::MetricsEndpoint(asio::io_context& io,
                                  std::function<std::string()> render)
@@ -31,11 +24,7 @@ void MetricsEndpoint::Stop() {
   acceptor_.close(ec);
 }
 
-uint16_t MetricsEndpoint::port() const {
-  boost::system::error_code ec;
-  auto ep = acceptor_.local_endpoint(ec);
-  return ec ? 0 : ep.port();
-}
+uint16_t MetricsEndpoint::port() const { return PortOf(acceptor_); }
 
 awaitable<void> MetricsEndpoint::AcceptLoop() {
   while (!stopping_) {

@@ -1,15 +1,9 @@
 #include "dfs/referral_net/peer_link.h"
 
+#include "coroutines.h"
 #include "dfs/common/error.h"
-#include "gcc12_coroutines.h"
 
 namespace dfs::referral_net {
-
-namespace asio = boost::asio;
-using asio::awaitable;
-using asio::redirect_error;
-using asio::use_awaitable;
-using asio::ip::tcp;
 
 PeerLink::PeerLink(asio::any_io_executor executor, tcp::endpoint peer,
                    std::string key, referral::SessionPurpose purpose,

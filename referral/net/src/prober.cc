@@ -2,17 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "coroutines.h"
 #include "dfs/ns/path.h"
-#include "gcc12_coroutines.h"
-#include "log_errors.h"
 
 namespace dfs::referral_net {
-
-namespace asio = boost::asio;
-using asio::awaitable;
-using asio::redirect_error;
-using asio::use_awaitable;
-using asio::ip::tcp;
 
 Prober::Prober(asio::io_context& io, ProbeOptions options,
                referral::HealthTable& health, Metrics& metrics,

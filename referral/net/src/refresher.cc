@@ -2,16 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "coroutines.h"
 #include "dfs/common/error.h"
-#include "gcc12_coroutines.h"
-#include "log_errors.h"
 
 namespace dfs::referral_net {
-
-namespace asio = boost::asio;
-using asio::awaitable;
-using asio::redirect_error;
-using asio::use_awaitable;
 
 StoreRefresher::StoreRefresher(asio::io_context& io, const ns::Store& store,
                                ns::NamespaceIndex& index, Metrics& metrics,

@@ -7,6 +7,7 @@
 #include <random>
 #include <variant>
 
+#include "coroutines.h"
 #include "dfs/common/error.h"
 #include "dfs/ns/path.h"
 #include "dfs/ns/store.h"
@@ -19,9 +20,7 @@
 #include "dfs/referral/resolver.h"
 #include "dfs/referral/session.h"
 #include "follower.h"
-#include "gcc12_coroutines.h"
 #include "listener.h"
-#include "log_errors.h"
 #include "metrics.h"
 #include "metrics_endpoint.h"
 #include "prober.h"
@@ -29,11 +28,6 @@
 
 namespace dfs::referral_net {
 
-namespace asio = boost::asio;
-using asio::awaitable;
-using asio::redirect_error;
-using asio::use_awaitable;
-using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 using referral::kStatusInvalidParameter;

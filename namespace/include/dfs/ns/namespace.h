@@ -28,6 +28,9 @@
 
 namespace dfs::ns {
 
+// `a\b`: root keys (host\root) and the store's folder keys
+// (host\root\folder) are joined this way.
+std::string JoinKeys(std::string_view a, std::string_view b);
 std::string MakeRootKey(std::string_view canonical_host,
                         std::string_view folded_root);
 
