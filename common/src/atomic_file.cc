@@ -106,6 +106,24 @@ Status AtomicFile::Commit(bool durable) {
     return Unexpected(IoError("cannot install " + path_, errno));
   }
   committed_ = true;
+  // The rename lives in the directory: without syncing it, a crash can
+  // bring the old name back while a record elsewhere (an LMDB commit that
+  // followed) already says the new file is there.
+  if (durable) DFS_RETURN_IF_ERROR(SyncParentDirectory(path_));
+  return Status::Ok();
+}
+
+Status SyncParentDirectory(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Unexpected(IoError("cannot open " + dir, errno));
+  const int synced = ::fsync(fd);
+  const int saved = errno;
+  ::close(fd);
+  if (synced != 0) return Unexpected(IoError("cannot sync " + dir, saved));
   return Status::Ok();
 }
 

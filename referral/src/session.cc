@@ -5,6 +5,7 @@
 namespace dfs::referral {
 
 const std::string& SessionKeys::For(SessionPurpose purpose) const {
+  if (purpose == SessionPurpose::kContent) return content_key;
   if (purpose == SessionPurpose::kReplication && !replica_key.empty()) {
     return replica_key;
   }
@@ -96,7 +97,10 @@ SessionStep ServerSession::OnFrame(const Frame& frame,
     case FrameType::kAdminAuth:
       return OnAuth(frame, now);
     case FrameType::kChangesRequest:
-    case FrameType::kSnapshotRequest: {
+    case FrameType::kSnapshotRequest:
+    case FrameType::kReplIndexRequest:
+    case FrameType::kReplFileRequest:
+    case FrameType::kReplSync: {
       auto step = Unsealed(SessionEvent::kUnauthenticated, kStatusAccessDenied,
                            "replication needs an authenticated session (dfsd "
                            "--replica-key on both sides)");
@@ -119,7 +123,8 @@ SessionStep ServerSession::OnFrame(const Frame& frame,
 SessionStep ServerSession::OnHello(const Frame& frame) {
   if (frame.payload.size() != 1 + kSessionNonceBytes ||
       (frame.payload[0] != static_cast<char>(SessionPurpose::kAdmin) &&
-       frame.payload[0] != static_cast<char>(SessionPurpose::kReplication))) {
+       frame.payload[0] != static_cast<char>(SessionPurpose::kReplication) &&
+       frame.payload[0] != static_cast<char>(SessionPurpose::kContent))) {
     return Unsealed(SessionEvent::kMalformed, kStatusInvalidParameter,
                     "hello needs a purpose and a 32-byte nonce (session "
                     "protocol v2: update dfsutil/dfsd)");
@@ -132,8 +137,10 @@ SessionStep ServerSession::OnHello(const Frame& frame) {
                     purpose == SessionPurpose::kAdmin
                         ? "remote administration is off on this server "
                           "(start dfsd with --admin-key FILE)"
-                        : "replication is off on this server (start dfsd "
-                          "with --replica-key FILE)");
+                    : purpose == SessionPurpose::kReplication
+                        ? "replication is off on this server (start dfsd "
+                          "with --replica-key FILE)"
+                        : "this server replicates no content");
   }
   purpose_ = purpose;
   client_nonce_ = frame.payload.substr(1);
@@ -224,6 +231,11 @@ SessionStep ServerSession::OnSealed(const Frame& frame) {
   if (purpose_ == SessionPurpose::kReplication &&
       frame.type == FrameType::kSnapshotRequest) {
     step.request = SnapshotRequest{};
+    return step;
+  }
+  if (purpose_ == SessionPurpose::kContent &&
+      frame.type >= FrameType::kReplIndexRequest) {
+    step.request = ContentFrame{frame.type, std::move(*opened)};
     return step;
   }
   return refuse(SessionEvent::kNotAllowed, kStatusInvalidParameter,

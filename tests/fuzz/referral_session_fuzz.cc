@@ -28,7 +28,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The same frames into a server's session: hellos and guesses at most.
   {
     dfs::referral::SessionKeys keys{"fuzz-admin-key-0123456789",
-                                    "fuzz-replica-key-0123456789", true};
+                                    "fuzz-replica-key-0123456789",
+                                    "fuzz-content-key-0123456789", true};
     dfs::referral::AuthThrottle throttle;
     dfs::referral::ServerSession session(keys, throttle, "peer",
                                          [] { return std::string(32, 'n'); });

@@ -21,7 +21,8 @@ Frame Decode(const std::string& bytes) {
 }
 
 struct Fixture {
-  SessionKeys keys{kAdminKey, kReplicaKey, /*admin_commands_enabled=*/true};
+  SessionKeys keys{kAdminKey, kReplicaKey, /*content_key=*/"",
+                   /*admin_commands_enabled=*/true};
   AuthThrottle throttle;
   SessionClock::time_point now = SessionClock::now();
 };

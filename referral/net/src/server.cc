@@ -363,6 +363,11 @@ class Server::Impl {
       auto [type, payload] = AnswerChanges(*changes);
       co_return Reply{session.Seal(type, payload)};
     }
+    if (std::holds_alternative<referral::ContentFrame>(request)) {
+      // dfsd holds no content key, so no session gets here; refuse anyway.
+      co_return Reply{session.SealError(kStatusInvalidParameter,
+                                        "not allowed in this session")};
+    }
     // A snapshot.
     if (snapshots_in_flight_ >= kMaxSnapshotsInFlight) {
       co_return Reply{session.SealError(

@@ -34,7 +34,8 @@ class AtomicFile {
   Status Write(std::string_view bytes);
   // Writes at `offset` (for writers that place pieces themselves).
   Status WriteAt(const void* data, size_t size, uint64_t offset);
-  // With `durable`, fsyncs first; then renames over the destination.
+  // With `durable`, fsyncs first; then renames over the destination, and
+  // with `durable` fsyncs its directory (so the rename survives a crash).
   Status Commit(bool durable);
 
   int fd() const { return fd_; }
@@ -48,6 +49,9 @@ class AtomicFile {
   uint64_t appended_ = 0;
   bool committed_ = false;
 };
+
+// fsyncs the directory holding `path` (after a rename into it).
+Status SyncParentDirectory(const std::string& path);
 
 // The whole of `bytes` as `path`, through an AtomicFile.
 Status WriteFileAtomically(const std::string& path, std::string_view bytes,

@@ -34,8 +34,14 @@ enum class FrameType : uint8_t {
   kAdminAuth = 10,      // client: HMAC-SHA256(key, context || nonce)
   kAdminCommand = 11,   // client, once authenticated: AdminCommand
   kAdminResult = 12,    // server: AdminResult
+  // Content replication between dfsrd members (repl/index.h, repl/sync.h),
+  // only inside a session of purpose kContent.
+  kReplIndexRequest = 13,  // IndexRequest
+  kReplIndexReply = 14,    // IndexReply
+  kReplFileRequest = 15,   // FileRequest; the sync exchange follows
+  kReplSync = 16,          // one sync message: u8 type, then its payload
 };
-inline constexpr uint8_t kMaxFrameType = 12;
+inline constexpr uint8_t kMaxFrameType = 16;
 // What a replica accepts from its primary: a snapshot of a large
 // namespace is far bigger than any referral.
 inline constexpr size_t kMaxReplicationFrameBytes = size_t{512} << 20;

@@ -14,7 +14,8 @@
 // command, a changes or a snapshot request is refused unsealed. After it,
 // every frame must carry its MAC (session_crypto.h) and only the requests
 // of the proved purpose are passed on: an admin session may send admin
-// commands, a replication session changes and snapshot requests.
+// commands, a replication session changes and snapshot requests, a
+// content session (dfsrd) its kRepl* frames.
 // Wrong keys are throttled per address (AuthThrottle).
 // Thread-safety: one session belongs to one connection; the throttle is
 // shared by the server's sessions on its one io thread.
@@ -44,6 +45,7 @@ using SessionClock = std::chrono::steady_clock;
 struct SessionKeys {
   std::string admin_key;
   std::string replica_key;
+  std::string content_key;  // dfsrd's group key; never falls back
   bool admin_commands_enabled = false;  // the server can run commands
   const std::string& For(SessionPurpose purpose) const;
 };
@@ -73,8 +75,14 @@ class AuthThrottle {
 
 // The typed requests an authenticated session passes on.
 struct SnapshotRequest {};
+// A content session's frames (dfsrd) are passed on as they are: their
+// owner decodes them.
+struct ContentFrame {
+  FrameType type;
+  std::string payload;
+};
 using SessionRequest =
-    std::variant<AdminCommand, ChangesRequest, SnapshotRequest>;
+    std::variant<AdminCommand, ChangesRequest, SnapshotRequest, ContentFrame>;
 
 // What happened, for the server's log and metrics.
 enum class SessionEvent {

@@ -1,0 +1,98 @@
+// A dfsrd member's state, in LMDB (dfs/lmdb/lmdb.h) in its state_dir: a
+// record per path (replication/index.h: version vector, content hash,
+// size, mtime, mode, tombstone), the member's own sequence numbers (every
+// record it stores, whether changed here or taken from a peer, gets the
+// next one, so peers pull exactly what they lack), per local file the
+// stat it had when last hashed (inode, size, mtime, ctime: an unchanged
+// file is never re-hashed, not even after a restart), a content-hash index
+// (a renamed or copied file is found locally, not fetched), and per peer
+// how far this member has pulled its index. Layout: replication/FORMAT.md.
+// Thread-safety: safe from several threads (each call is one LMDB
+// transaction; writers are serialised by LMDB).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dfs/common/result.h"
+#include "dfs/repl/index.h"
+
+namespace dfs::lmdb {
+class Env;
+}
+
+namespace dfs::repl {
+
+inline constexpr uint32_t kStateSchemaVersion = 1;
+
+struct LocalStat {
+  uint64_t inode = 0, size = 0;
+  int64_t mtime_ns = 0, ctime_ns = 0;
+  bool operator==(const LocalStat&) const = default;
+};
+
+struct PeerState {
+  uint64_t pulled_seq = 0;  // their records up to here are taken
+  uint64_t high_seq = 0;    // their latest, at the last contact
+  int64_t last_contact_ms = 0;
+  // How far they have pulled ours, as they last asked.
+  uint64_t served_seq = 0;
+  int64_t last_served_ms = 0;
+};
+
+class StateStore {
+ public:
+  // Creates the folder and the store when missing. A store made for
+  // another group or member is refused (kConflict).
+  static Result<std::unique_ptr<StateStore>> Open(
+      const std::filesystem::path& dir, const std::string& group,
+      const std::string& member);
+  // Opens an existing store to read (dfsrd status). Errors: kNotFound.
+  static Result<std::unique_ptr<StateStore>> OpenForReading(
+      const std::filesystem::path& dir);
+  ~StateStore();
+
+  const std::string& member() const { return member_; }
+  const std::string& group() const { return group_; }
+
+  Result<std::optional<FileRecord>> Get(const std::string& path) const;
+  // Stores `record` under this member's next sequence number (returned,
+  // and set in the stored record), with the stat of the local file as it
+  // is now (nothing: no local file, e.g. a tombstone).
+  Result<uint64_t> Put(FileRecord record, std::optional<LocalStat> stat);
+  // The stat a file had when it was last hashed.
+  Result<std::optional<LocalStat>> GetStat(const std::string& path) const;
+  // A file whose stat changed but not its content (a touch).
+  Status PutStat(const std::string& path, const LocalStat& stat);
+  // Forgets a path entirely (a tombstone past its lifetime).
+  Status Remove(const std::string& path);
+
+  // Records with seq > `since`, in seq order, at most `max`.
+  Result<std::vector<FileRecord>> Since(uint64_t since, size_t max) const;
+  Result<uint64_t> HighSeq() const;
+  // Live files with this content.
+  Result<std::vector<std::string>> PathsWithHash(const Hash128& hash) const;
+  // Every record, in path order, until `visit` returns false.
+  Status ForEach(const std::function<bool(const FileRecord&)>& visit) const;
+  Result<uint64_t> RecordCount() const;
+
+  Result<PeerState> Peer(const std::string& name) const;
+  // Reads, changes and writes a peer's state in one transaction (the
+  // puller and the server of a member both update it).
+  Status UpdatePeer(const std::string& name,
+                    const std::function<void(PeerState&)>& change);
+
+ private:
+  StateStore() = default;
+  struct Tables;
+  std::unique_ptr<lmdb::Env> env_;
+  std::unique_ptr<Tables> tables_;
+  std::string group_, member_;
+};
+
+}  // namespace dfs::repl
