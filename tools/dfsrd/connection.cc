@@ -126,7 +126,16 @@ Result<std::unique_ptr<Connection>> Connection::Accept(
       std::make_unique<referral::ServerSession>(keys, throttle, c->peer_);
   // Hello, then auth: two frames at most before the session is up.
   for (int step = 0; step < 2; ++step) {
-    DFS_ASSIGN_OR_RETURN(Frame frame, c->ReadFrame(timeout));
+    auto read = c->ReadFrame(timeout);
+    if (!read && step == 1) {
+      // It left after our proof: it holds another key (or none).
+      return Fail(Errc::kPermissionDenied,
+                  "a peer from " + c->peer_ +
+                      " left the handshake after our proof: it does not "
+                      "hold the group key");
+    }
+    if (!read) return Unexpected<Error>(std::move(read).error());
+    Frame frame = std::move(*read);
     referral::SessionStep result;
     {
       std::lock_guard lock(throttle_mutex);

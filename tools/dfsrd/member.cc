@@ -493,15 +493,22 @@ Status Member::ServeFile(Connection& c, const repl::FileRequest& request) {
 
 void Member::PullLoop(MemberConfig peer) {
   auto backoff = kMinBackoff;
-  bool reported_down = false;
+  std::string reported;  // the failure last logged: each new one is logged
   while (!stopping_) {
     auto connection =
         Connection::Connect(peer.address, key_, config_.peer_timeout);
     if (!connection) {
-      if (!reported_down) {
-        spdlog::warn("DFSR3020 peer {} ({}) unreachable: {}", peer.name,
-                     peer.address, connection.error().Message());
-        reported_down = true;
+      const std::string why = connection.error().Message();
+      if (why != reported) {
+        if (connection.error().code ==
+            make_error_code(Errc::kPermissionDenied)) {
+          spdlog::error("DFSR3023 peer {} ({}) refused: {}", peer.name,
+                        peer.address, why);
+        } else {
+          spdlog::warn("DFSR3020 peer {} ({}) unreachable: {}", peer.name,
+                       peer.address, why);
+        }
+        reported = why;
       }
       SleepFor(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(kMaxBackoff));
@@ -509,7 +516,7 @@ void Member::PullLoop(MemberConfig peer) {
     }
     Connection& c = **connection;
     spdlog::info("DFSR3021 connected to peer {} ({})", peer.name, peer.address);
-    reported_down = false;
+    reported.clear();
     backoff = kMinBackoff;
     {
       std::lock_guard lock(links_mutex_);

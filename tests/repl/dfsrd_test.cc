@@ -1,0 +1,468 @@
+// Integration: three real dfsrd processes on 127.0.0.1, each with its own
+// folder and state, started, stopped, killed and lied to. Every wait is a
+// bounded poll for a condition on disk; nothing sleeps to pass.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "connection.h"
+#include "dfs/repl/hash.h"
+#include "dfs/repl/index.h"
+#include "testing/daemon.h"
+#include "testing/temp_dir.h"
+
+namespace dfs::dfsrd {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Tree = std::map<std::string, std::string>;  // path -> content hash
+
+uint16_t FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+void WriteFile(const fs::path& path, const std::string& content) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string HashOf(const fs::path& path) {
+  const std::string bytes = ReadFile(path);
+  return repl::HashBytes(reinterpret_cast<const uint8_t*>(bytes.data()),
+                         bytes.size())
+      .Hex();
+}
+
+// Polls `done` every 20 ms until it holds or `limit` passes.
+bool WaitFor(const std::function<bool()>& done,
+             std::chrono::milliseconds limit = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return done();
+}
+
+class Group {
+ public:
+  explicit Group(size_t members) {
+    key_ = tmp_.path() / "group.key";
+    WriteFile(key_, "0123456789abcdef0123456789abcdef-group-key");
+    fs::permissions(key_, fs::perms::owner_read | fs::perms::owner_write,
+                    fs::perm_options::replace);
+    for (size_t i = 0; i < members; ++i) {
+      names_.push_back("web" + std::to_string(i + 1));
+      ports_.push_back(FreePort());
+      fs::create_directories(Folder(i));
+    }
+    daemons_.resize(members);
+    for (size_t i = 0; i < members; ++i) WriteConfig(i, key_);
+  }
+  ~Group() {
+    for (auto& d : daemons_) d.reset();
+  }
+
+  fs::path Folder(size_t i) const { return tmp_.path() / names_[i] / "folder"; }
+  fs::path Config(size_t i) const {
+    return tmp_.path() / (names_[i] + ".json");
+  }
+  uint16_t Port(size_t i) const { return ports_[i]; }
+  const fs::path& root() const { return tmp_.path(); }
+
+  // The member's config, with `key` as its key file.
+  void WriteConfig(size_t i, const fs::path& key,
+                   const fs::path& config_path = {}) const {
+    std::ostringstream members;
+    for (size_t m = 0; m < names_.size(); ++m) {
+      members << (m ? "," : "") << R"({"name":")" << names_[m]
+              << R"(","address":"127.0.0.1:)" << ports_[m] << R"(","folder":")"
+              << Folder(m).string() << R"("})";
+    }
+    std::ostringstream json;
+    json << R"({"group":"site1","member":")" << names_[i] << R"(","key_file":")"
+         << key.string() << R"(","state_dir":")"
+         << (tmp_.path() / names_[i] / "state").string() << R"(","members":[)"
+         << members.str()
+         << R"(],"scan_interval_ms":100,"poll_interval_ms":50,)"
+         << R"("settle_ms":30,"peer_timeout_ms":2000})";
+    WriteFile(config_path.empty() ? Config(i) : config_path, json.str());
+  }
+
+  void Start(size_t i, const fs::path& config = {}) {
+    daemons_[i] = std::make_unique<testing::Daemon>(std::vector<std::string>{
+        DFSRD_PATH, "--config",
+        (config.empty() ? Config(i) : config).string()});
+    auto line = daemons_[i]->ReadLine(10s);
+    ASSERT_TRUE(line && line->find("listening") != std::string::npos)
+        << daemons_[i]->Stderr();
+  }
+  void StartAll() {
+    for (size_t i = 0; i < names_.size(); ++i) Start(i);
+  }
+  void Stop(size_t i) {
+    if (daemons_[i]) daemons_[i]->Kill(SIGTERM);
+  }
+  void Kill(size_t i) {
+    if (daemons_[i]) daemons_[i]->Kill(SIGKILL);
+  }
+  void Signal(size_t i, int sig) { kill(daemons_[i]->pid(), sig); }
+  std::string Log(size_t i) const {
+    return daemons_[i] ? daemons_[i]->Stderr() : std::string();
+  }
+  std::string Logs() const {
+    std::string all;
+    for (size_t i = 0; i < daemons_.size(); ++i) {
+      all += "---- " + names_[i] + "\n" + Log(i);
+    }
+    return all;
+  }
+
+  // The folder as content hashes (folders as "dir"), without .dfsrd.
+  Tree TreeOf(size_t i) const {
+    Tree tree;
+    std::error_code ec;
+    const fs::path folder = Folder(i);
+    for (auto it = fs::recursive_directory_iterator(folder, ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec) break;
+      const std::string rel =
+          it->path().lexically_relative(folder).generic_string();
+      if (rel == ".dfsrd") {
+        it.disable_recursion_pending();
+        continue;
+      }
+      tree[rel] = it->is_directory() ? "dir" : HashOf(it->path());
+    }
+    return tree;
+  }
+  bool Converged(const std::vector<size_t>& members) const {
+    const Tree first = TreeOf(members[0]);
+    for (size_t m : members) {
+      if (TreeOf(m) != first) return false;
+    }
+    return true;
+  }
+  std::vector<fs::path> ConflictFiles(size_t i) const {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(
+             Folder(i) / ".dfsrd" / "conflicts", ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (!ec && it->is_regular_file()) out.push_back(it->path());
+    }
+    return out;
+  }
+
+ private:
+  testing::TempDir tmp_;
+  fs::path key_;
+  std::vector<std::string> names_;
+  std::vector<uint16_t> ports_;
+  std::vector<std::unique_ptr<testing::Daemon>> daemons_;
+};
+
+std::string RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(n, '\0');
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    const uint64_t v = rng();
+    std::memcpy(out.data() + i, &v, 8);
+  }
+  return out;
+}
+
+TEST(DfsrdTest, CreateModifyRenameAndDeleteOnDifferentMembersConverge) {
+  Group g(3);
+  WriteFile(g.Folder(0) / "index.html", "<h1>v1</h1>");
+  WriteFile(g.Folder(0) / "css" / "site.css", "body { color: red }");
+  g.StartAll();
+  ASSERT_TRUE(WaitFor([&] { return g.Converged({0, 1, 2}); })) << g.Logs();
+  EXPECT_EQ(ReadFile(g.Folder(2) / "css" / "site.css"), "body { color: red }");
+
+  WriteFile(g.Folder(1) / "index.html", "<h1>v2 from web2</h1>");  // modify
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(g.Folder(0) / "index.html") == "<h1>v2 from web2</h1>" &&
+           g.Converged({0, 1, 2});
+  })) << g.Logs();
+
+  fs::rename(g.Folder(2) / "css" / "site.css",
+             g.Folder(2) / "css" / "main.css");  // rename on web3
+  fs::create_directories(g.Folder(2) / "img");
+  WriteFile(g.Folder(2) / "img" / "logo.png", RandomBytes(200000, 1));
+  ASSERT_TRUE(WaitFor([&] {
+    return fs::exists(g.Folder(0) / "css" / "main.css") &&
+           !fs::exists(g.Folder(0) / "css" / "site.css") &&
+           fs::exists(g.Folder(1) / "img" / "logo.png") &&
+           g.Converged({0, 1, 2});
+  })) << g.Logs();
+
+  fs::remove(g.Folder(0) / "index.html");  // delete on web1
+  fs::remove_all(g.Folder(0) / "img");     // and a folder with a file
+  ASSERT_TRUE(WaitFor([&] {
+    return !fs::exists(g.Folder(1) / "index.html") &&
+           !fs::exists(g.Folder(2) / "img") && g.Converged({0, 1, 2});
+  })) << g.Logs();
+  EXPECT_EQ(g.TreeOf(1),
+            (Tree{{"css", "dir"},
+                  {"css/main.css", HashOf(g.Folder(0) / "css" / "main.css")}}));
+  // A rename moves no bytes: the renamed file was copied from the local
+  // copy of its old name.
+  std::string status;
+  for (size_t i : {0u, 1u}) {
+    auto r = testing::Run(
+        {DFSRD_PATH, "status", "--config", g.Config(i).string(), "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    status += r.out;
+  }
+  EXPECT_NE(status.find("\"files_copied_locally\": 1"), std::string::npos)
+      << status;
+}
+
+TEST(DfsrdTest, ConcurrentEditsGiveOneWinnerEverywhereAndKeepTheLoser) {
+  Group g(3);
+  WriteFile(g.Folder(0) / "page.html", "original");
+  g.StartAll();
+  ASSERT_TRUE(WaitFor([&] { return g.Converged({0, 1, 2}); })) << g.Logs();
+  // web2 is cut off while web1 and web2 both edit the page.
+  g.Stop(1);
+  WriteFile(g.Folder(1) / "page.html", "edited on web2 while apart");
+  fs::last_write_time(g.Folder(1) / "page.html",
+                      fs::file_time_type::clock::now() - 1h);
+  WriteFile(g.Folder(0) / "page.html", "edited on web1, later");
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(g.Folder(2) / "page.html") == "edited on web1, later";
+  })) << g.Logs();
+  g.Start(1);
+  // The later edit wins on every member...
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(g.Folder(1) / "page.html") == "edited on web1, later" &&
+           g.Converged({0, 1, 2});
+  })) << g.Logs();
+  // ...and the losing version is kept on the member that held it.
+  ASSERT_TRUE(WaitFor([&] { return g.ConflictFiles(1).size() == 1; }))
+      << g.Logs();
+  const fs::path kept = g.ConflictFiles(1)[0];
+  EXPECT_EQ(ReadFile(kept), "edited on web2 while apart");
+  EXPECT_NE(kept.filename().string().find("page.html.conflict.web2."),
+            std::string::npos)
+      << kept;
+  EXPECT_TRUE(g.ConflictFiles(0).empty());
+  EXPECT_TRUE(g.ConflictFiles(2).empty());
+  EXPECT_NE(g.Log(1).find("DFSR3030 conflict on page.html"), std::string::npos)
+      << g.Log(1);
+}
+
+TEST(DfsrdTest, ADeleteWhileAMemberIsDownDoesNotComeBack) {
+  Group g(3);
+  WriteFile(g.Folder(0) / "old.html", "to be deleted");
+  WriteFile(g.Folder(0) / "keep.html", "kept");
+  g.StartAll();
+  ASSERT_TRUE(WaitFor([&] { return g.Converged({0, 1, 2}); })) << g.Logs();
+  g.Stop(2);
+  fs::remove(g.Folder(0) / "old.html");
+  ASSERT_TRUE(WaitFor([&] { return !fs::exists(g.Folder(1) / "old.html"); }))
+      << g.Logs();
+  ASSERT_TRUE(fs::exists(g.Folder(2) / "old.html"));  // web3 was down
+  g.Start(2);
+  ASSERT_TRUE(WaitFor([&] { return !fs::exists(g.Folder(2) / "old.html"); }))
+      << g.Logs();
+  // web3 has pulled everything both peers hold (no backlog) and nothing
+  // brought the file back anywhere.
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = testing::Run(
+        {DFSRD_PATH, "status", "--config", g.Config(2).string(), "--json"});
+    auto status = nlohmann::json::parse(r.out, nullptr, false);
+    if (r.exit_code != 0 || status.is_discarded()) return false;
+    for (const auto& peer : status["peers"]) {
+      if (peer["backlog_in"] != 0 || peer["last_contact_ms_ago"].is_null()) {
+        return false;
+      }
+    }
+    return status["peers"].size() == 2;
+  })) << g.Logs();
+  ASSERT_TRUE(WaitFor([&] { return g.Converged({0, 1, 2}); })) << g.Logs();
+  EXPECT_FALSE(fs::exists(g.Folder(0) / "old.html"));
+  EXPECT_EQ(ReadFile(g.Folder(2) / "keep.html"), "kept");
+}
+
+TEST(DfsrdTest, AnEditOnTheBackupWhileThePrimaryIsDownReachesThePrimary) {
+  Group g(3);
+  WriteFile(g.Folder(0) / "index.html", "primary's version");
+  g.StartAll();
+  ASSERT_TRUE(WaitFor([&] { return g.Converged({0, 1, 2}); })) << g.Logs();
+  g.Kill(0);  // the primary dies (kill -9)
+  WriteFile(g.Folder(1) / "index.html", "fixed on the backup");
+  WriteFile(g.Folder(1) / "new.html", "added on the backup");
+  ASSERT_TRUE(WaitFor([&] { return g.Converged({1, 2}); })) << g.Logs();
+  g.Start(0);
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(g.Folder(0) / "index.html") == "fixed on the backup" &&
+           g.Converged({0, 1, 2});
+  })) << g.Logs();
+  EXPECT_EQ(ReadFile(g.Folder(0) / "new.html"), "added on the backup");
+  EXPECT_TRUE(g.ConflictFiles(0).empty());
+}
+
+TEST(DfsrdTest, SigkillMidReceiveLeavesNoPartialFileAndConverges) {
+  Group g(2);
+  g.StartAll();
+  const size_t kSize = size_t{200} << 20;
+  const std::string big = RandomBytes(kSize, 7);
+  const fs::path staging = g.Folder(1) / ".dfsrd" / "staging";
+  auto staging_busy = [&] {
+    std::error_code ec;
+    return fs::exists(staging, ec) && !fs::is_empty(staging, ec);
+  };
+  // Written aside and renamed in, so web1 announces it whole.
+  WriteFile(g.root() / "big.bin", big);
+  fs::rename(g.root() / "big.bin", g.Folder(0) / "big.bin");
+  // Catch web2 receiving: then freeze the sender, so the transfer is
+  // certainly cut mid-way, and kill the receiver.
+  ASSERT_TRUE(WaitFor(staging_busy, 30s)) << g.Logs();
+  g.Signal(0, SIGSTOP);
+  const bool cut_midway = !fs::exists(g.Folder(1) / "big.bin");
+  g.Kill(1);
+  g.Signal(0, SIGCONT);
+  ASSERT_TRUE(cut_midway) << "the 200 MB transfer finished before it was cut";
+  // Nothing partial is visible in the folder.
+  EXPECT_FALSE(fs::exists(g.Folder(1) / "big.bin"));
+  for (const auto& [path, hash] : g.TreeOf(1)) {
+    EXPECT_EQ(path.find("big"), std::string::npos) << path;
+  }
+  // Restarted, it cleans staging and converges.
+  g.Start(1);
+  ASSERT_TRUE(WaitFor([&] { return g.Converged({0, 1}); }, 60s)) << g.Logs();
+  EXPECT_EQ(HashOf(g.Folder(1) / "big.bin"), HashOf(g.Folder(0) / "big.bin"));
+  ASSERT_TRUE(WaitFor([&] { return !staging_busy(); })) << g.Logs();
+}
+
+TEST(DfsrdTest, APeerWithTheWrongKeyWritesNothing) {
+  Group g(2);
+  WriteFile(g.Folder(0) / "index.html", "genuine");
+  g.Start(0);
+  // An impostor at web2's address with another key and its own content.
+  const fs::path wrong_key = g.root() / "wrong.key";
+  WriteFile(wrong_key, "not-the-group-key-but-long-enough-42");
+  fs::permissions(wrong_key, fs::perms::owner_read | fs::perms::owner_write,
+                  fs::perm_options::replace);
+  const fs::path impostor = g.root() / "impostor.json";
+  g.WriteConfig(1, wrong_key, impostor);
+  WriteFile(g.Folder(1) / "index.html", "defaced");
+  WriteFile(g.Folder(1) / "evil.html", "evil");
+  g.Start(1, impostor);
+  // web1 meets it (both directions) and refuses it.
+  ASSERT_TRUE(WaitFor([&] {
+    return g.Log(0).find("does not hold the group key") != std::string::npos &&
+           g.Log(0).find("DFSR3023 peer web2") != std::string::npos &&
+           g.Log(0).find("did not prove it holds the key") != std::string::npos;
+  })) << g.Logs();
+  EXPECT_EQ(ReadFile(g.Folder(0) / "index.html"), "genuine");
+  EXPECT_FALSE(fs::exists(g.Folder(0) / "evil.html"));
+  EXPECT_EQ(ReadFile(g.Folder(1) / "index.html"), "defaced");  // got nothing
+}
+
+// A peer with the key that lies: its index names paths outside the folder.
+TEST(DfsrdTest, AHostilePeerNamingDotDotPathsWritesNothingAnywhere) {
+  Group g(2);
+  WriteFile(g.Folder(0) / "index.html", "genuine");
+  const std::string key = "0123456789abcdef0123456789abcdef-group-key";
+  // The hostile peer listens at web2's address, speaking the protocol.
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(g.Port(1));
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  std::atomic<int> lies_told{0};
+  std::thread hostile([&] {
+    referral::SessionKeys keys;
+    keys.content_key = key;
+    referral::AuthThrottle throttle;
+    std::mutex throttle_mutex;
+    const int fd = accept(listener, nullptr, nullptr);
+    if (fd < 0) return;
+    auto c = Connection::Accept(fd, keys, throttle, throttle_mutex, "web1", 5s);
+    if (!c) return;
+    for (int i = 0; i < 3; ++i) {
+      auto frame = (*c)->Receive();
+      if (!frame || frame->type != referral::FrameType::kReplIndexRequest) {
+        return;
+      }
+      repl::IndexReply reply;
+      reply.member = "web2";
+      reply.high_seq = 2;
+      repl::FileRecord escape;
+      escape.path = i == 0   ? "../escaped.html"
+                    : i == 1 ? "/tmp/absolute.html"
+                             : std::string("nul\0.html", 9);
+      escape.version.Bump("web2");
+      escape.modified_by = "web2";
+      escape.size = 4;
+      escape.seq = 1;
+      repl::FileRecord fine = escape;
+      fine.path = "fine.html";
+      fine.seq = 2;
+      reply.records = {escape, fine};
+      if (!(*c)->Send(referral::FrameType::kReplIndexReply,
+                      repl::EncodeIndexReply(reply))
+               .ok()) {
+        return;
+      }
+      ++lies_told;
+    }
+  });
+  g.Start(0);
+  ASSERT_TRUE(WaitFor([&] {
+    return g.Log(0).find("refused the index of web2") != std::string::npos;
+  })) << g.Logs();
+  g.Stop(0);  // ends the link, so the hostile thread returns
+  shutdown(listener, SHUT_RDWR);
+  close(listener);
+  hostile.join();
+  EXPECT_GE(lies_told.load(), 1);
+  EXPECT_FALSE(fs::exists(g.root() / "web1" / "escaped.html"));
+  EXPECT_FALSE(fs::exists(g.root() / "escaped.html"));
+  EXPECT_FALSE(fs::exists("/tmp/absolute.html"));
+  // The reply was refused whole: not even its harmless record was taken.
+  EXPECT_FALSE(fs::exists(g.Folder(0) / "fine.html"));
+  EXPECT_EQ(g.TreeOf(0),
+            (Tree{{"index.html", HashOf(g.Folder(0) / "index.html")}}));
+}
+
+}  // namespace
+}  // namespace dfs::dfsrd

@@ -1,0 +1,78 @@
+// A dfsrd member's LMDB state (repl_state/state_store.h) in a temp folder.
+#include "dfs/repl_state/state_store.h"
+
+#include <gtest/gtest.h>
+
+#include "dfs/common/error.h"
+#include "testing/temp_dir.h"
+
+namespace dfs::repl {
+namespace {
+
+FileRecord Record(const std::string& path, uint64_t content) {
+  FileRecord r;
+  r.path = path;
+  r.version.Bump("web1");
+  r.hash = {content, content};
+  r.size = content;
+  r.modified_by = "web1";
+  return r;
+}
+
+TEST(StateStoreTest, EveryPutTakesTheNextSequenceNumber) {
+  testing::TempDir tmp;
+  auto store = StateStore::Open(tmp.path(), "site1", "web1");
+  ASSERT_TRUE(store.has_value()) << store.error().Message();
+  auto& s = **store;
+  EXPECT_EQ(*s.Put(Record("a", 1), LocalStat{1, 1, 1, 1}), 1u);
+  EXPECT_EQ(*s.Put(Record("b", 2), std::nullopt), 2u);
+  EXPECT_EQ(*s.Put(Record("a", 3), LocalStat{1, 3, 2, 2}), 3u);  // a again
+  EXPECT_EQ(*s.HighSeq(), 3u);
+  // "a" moved to the end: a peer that pulled up to 1 gets b, then a.
+  auto since = s.Since(1, 10);
+  ASSERT_TRUE(since.has_value());
+  ASSERT_EQ(since->size(), 2u);
+  EXPECT_EQ((*since)[0].path, "b");
+  EXPECT_EQ((*since)[1].path, "a");
+  EXPECT_EQ((*since)[1].seq, 3u);
+  EXPECT_EQ(s.Since(0, 1)->size(), 1u);  // bounded
+  EXPECT_EQ(**s.GetStat("a"), (LocalStat{1, 3, 2, 2}));
+  EXPECT_FALSE(s.GetStat("b")->has_value());
+  // The content index follows the latest content only.
+  EXPECT_TRUE(s.PathsWithHash({1, 1})->empty());
+  EXPECT_EQ(*s.PathsWithHash({3, 3}), std::vector<std::string>{"a"});
+  ASSERT_TRUE(s.Remove("b").ok());
+  EXPECT_FALSE(s.Get("b")->has_value());
+  EXPECT_EQ(s.Since(0, 10)->size(), 1u);
+}
+
+TEST(StateStoreTest, PeerStateIsReadModifiedAndWrittenAtOnce) {
+  testing::TempDir tmp;
+  auto store = StateStore::Open(tmp.path(), "site1", "web1");
+  ASSERT_TRUE(store.has_value());
+  ASSERT_TRUE((*store)
+                  ->UpdatePeer("web2", [](PeerState& p) { p.pulled_seq = 5; })
+                  .ok());
+  ASSERT_TRUE((*store)
+                  ->UpdatePeer("web2", [](PeerState& p) { p.served_seq = 7; })
+                  .ok());
+  auto peer = (*store)->Peer("web2");
+  EXPECT_EQ(peer->pulled_seq, 5u);
+  EXPECT_EQ(peer->served_seq, 7u);
+  EXPECT_EQ((*store)->Peer("web3")->pulled_seq, 0u);
+}
+
+TEST(StateStoreTest, AnotherMembersStateIsRefused) {
+  testing::TempDir tmp;
+  ASSERT_TRUE(StateStore::Open(tmp.path(), "site1", "web1").has_value());
+  auto other = StateStore::Open(tmp.path(), "site1", "web2");
+  ASSERT_FALSE(other.has_value());
+  EXPECT_EQ(other.error().code, make_error_code(Errc::kConflict));
+  EXPECT_FALSE(StateStore::Open(tmp.path(), "site2", "web1").has_value());
+  auto reading = StateStore::OpenForReading(tmp.path());
+  ASSERT_TRUE(reading.has_value());
+  EXPECT_EQ((*reading)->member(), "web1");
+}
+
+}  // namespace
+}  // namespace dfs::repl
