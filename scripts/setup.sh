@@ -18,7 +18,7 @@ PACKAGES=(
   tshark
   redis-server redis-tools
   libfuse3-dev fuse3
-  rsync rdiff bc
+  rsync rdiff bc zstd python3
 )
 
 missing=()

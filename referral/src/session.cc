@@ -100,7 +100,8 @@ SessionStep ServerSession::OnFrame(const Frame& frame,
     case FrameType::kSnapshotRequest:
     case FrameType::kReplIndexRequest:
     case FrameType::kReplFileRequest:
-    case FrameType::kReplSync: {
+    case FrameType::kReplSync:
+    case FrameType::kReplBatchRequest: {
       auto step = Unsealed(SessionEvent::kUnauthenticated, kStatusAccessDenied,
                            "replication needs an authenticated session (dfsd "
                            "--replica-key on both sides)");

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "dfs/common/error.h"
+#include "dfs/repl/compress.h"
 
 namespace dfs::repl {
 
@@ -274,6 +275,103 @@ Result<FileRequest> DecodeFileRequest(std::string_view bytes) {
   DFS_ASSIGN_OR_RETURN(r.hash, DecodeHash(in));
   DFS_RETURN_IF_ERROR(in.ExpectEnd("file request"));
   return r;
+}
+
+// ------------------------------------------------------------ batches
+
+std::string EncodeBatchRequest(const BatchRequest& request) {
+  ByteWriter out;
+  out.U32(static_cast<uint32_t>(request.files.size()));
+  for (const auto& f : request.files) {
+    out.String(f.path);
+    EncodeHash(out, f.want);
+    EncodeHash(out, f.have);
+  }
+  return out.Take();
+}
+
+Result<BatchRequest> DecodeBatchRequest(std::string_view bytes) {
+  ByteReader in(bytes);
+  BatchRequest request;
+  DFS_ASSIGN_OR_RETURN(uint32_t n, in.U32("file count"));
+  if (n > kMaxBatchEntries) {
+    return Fail(Errc::kLimitExceeded, "a batch of " + std::to_string(n) +
+                                          " files; the limit is " +
+                                          std::to_string(kMaxBatchEntries));
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    BatchWant w;
+    DFS_ASSIGN_OR_RETURN(w.path, in.String("path", kMaxPathBytes));
+    DFS_RETURN_IF_ERROR(ValidateRelativePath(w.path));
+    DFS_ASSIGN_OR_RETURN(w.want, DecodeHash(in));
+    DFS_ASSIGN_OR_RETURN(w.have, DecodeHash(in));
+    request.files.push_back(std::move(w));
+  }
+  DFS_RETURN_IF_ERROR(in.ExpectEnd("batch request"));
+  return request;
+}
+
+std::string EncodeBatchReply(const BatchReply& reply) {
+  ByteWriter out;
+  out.U32(static_cast<uint32_t>(reply.files.size()));
+  for (const auto& f : reply.files) {
+    out.String(f.path);
+    out.U8(static_cast<uint8_t>(f.encoding));
+    out.Varint(f.size);
+    out.String(f.data);
+  }
+  return out.Take();
+}
+
+Result<BatchReply> DecodeBatchReply(std::string_view bytes) {
+  ByteReader in(bytes);
+  BatchReply reply;
+  DFS_ASSIGN_OR_RETURN(uint32_t n, in.U32("file count"));
+  if (n > kMaxBatchEntries) {
+    return Fail(Errc::kLimitExceeded, "a batch of " + std::to_string(n) +
+                                          " files; the limit is " +
+                                          std::to_string(kMaxBatchEntries));
+  }
+  size_t total = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    BatchFile f;
+    DFS_ASSIGN_OR_RETURN(f.path, in.String("path", kMaxPathBytes));
+    DFS_RETURN_IF_ERROR(ValidateRelativePath(f.path));
+    DFS_ASSIGN_OR_RETURN(uint8_t encoding, in.U8("encoding"));
+    if (encoding > static_cast<uint8_t>(BatchEncoding::kAgainstOld)) {
+      return Fail(Errc::kCorrupt, "an unknown batch encoding");
+    }
+    f.encoding = static_cast<BatchEncoding>(encoding);
+    DFS_ASSIGN_OR_RETURN(f.size, in.Varint("size"));
+    if (f.size > kMaxBatchFileBytes) {
+      return Fail(Errc::kLimitExceeded,
+                  "a batched file of " + std::to_string(f.size) + " bytes");
+    }
+    total += f.size;
+    if (total > kMaxBatchBytes) {
+      return Fail(Errc::kLimitExceeded,
+                  "a batch over " + std::to_string(kMaxBatchBytes) + " bytes");
+    }
+    DFS_ASSIGN_OR_RETURN(f.data, in.String("data", kMaxBatchBytes));
+    reply.files.push_back(std::move(f));
+  }
+  DFS_RETURN_IF_ERROR(in.ExpectEnd("batch reply"));
+  return reply;
+}
+
+std::string Pack(std::string_view message) {
+  std::string out;
+  AppendVarint(out, message.size());
+  out += Compress(message, 3);
+  return out;
+}
+
+Result<std::string> Unpack(std::string_view packed, size_t max_bytes) {
+  ByteReader in(packed);
+  DFS_ASSIGN_OR_RETURN(uint64_t size, in.Varint("packed size"));
+  DFS_ASSIGN_OR_RETURN(std::string_view frame,
+                       in.Raw("packed", in.remaining()));
+  return Decompress(frame, size, max_bytes);
 }
 
 }  // namespace dfs::repl

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 
 #include "dfs/common/atomic_file.h"
 #include "dfs/common/error.h"
+#include "dfs/repl/compress.h"
 #include "dfs/repl/files.h"
 #include "dfs/repl/sync.h"
 
@@ -30,6 +32,10 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr size_t kMaxServerConnections = 64;
+// A batch request is paths and hashes: 512 of them fit in far less.
+constexpr size_t kMaxBatchRequestBytes = size_t{1} << 20;
+constexpr size_t kMaxIndexReplyBytes = size_t{16} << 20;
+constexpr size_t kStrongCompressionBytes = 64 * 1024;
 constexpr auto kMinBackoff = std::chrono::milliseconds(200);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
 
@@ -89,6 +95,8 @@ Member::Member(GroupConfig config, std::string key)
   private_dir_ = folder_ / std::string(repl::kPrivateFolder);
   staging_dir_ = private_dir_ / "staging";
   conflicts_dir_ = private_dir_ / "conflicts";
+  recent_dir_ = private_dir_ / "recent";
+  versions_dir_ = private_dir_ / "versions";
   session_keys_.content_key = key_;
 }
 
@@ -103,7 +111,10 @@ Status Member::Start() {
   // A transfer cut short (SIGKILL, power loss) left at most a staging file:
   // nothing of it was ever visible in the folder.
   fs::remove_all(staging_dir_, ec);
+  fs::remove_all(recent_dir_, ec);
   fs::create_directories(staging_dir_, ec);
+  if (!ec) fs::create_directories(recent_dir_, ec);
+  if (!ec) fs::create_directories(versions_dir_, ec);
   if (!ec) fs::create_directories(conflicts_dir_, ec);
   if (ec) {
     return Fail(Errc::kIo,
@@ -142,6 +153,7 @@ Status Member::Start() {
       config_.Upstreams().size());
   threads_.emplace_back([this] { ListenLoop(); });
   threads_.emplace_back([this] { ScanLoop(); });
+  threads_.emplace_back([this] { WatchLoop(); });
   for (const MemberConfig& peer : config_.Upstreams()) {
     threads_.emplace_back([this, peer] { PullLoop(peer); });
   }
@@ -172,7 +184,10 @@ void Member::Stop() {
   }
   if (listen_fd_ >= 0) ::close(listen_fd_);
   listen_fd_ = -1;
-  if (store_) WriteStatusFile();
+  if (store_) {
+    (void)store_->Sync();
+    WriteStatusFile();
+  }
 }
 
 bool Member::SleepFor(std::chrono::milliseconds duration) {
@@ -183,13 +198,34 @@ bool Member::SleepFor(std::chrono::milliseconds duration) {
 
 // ------------------------------------------------------------ scanner
 
+void Member::PurgeRecent() {
+  // An entry's ctime is when it was linked here (the unlink of its old
+  // name follows at once and moves it again).
+  const int64_t cutoff =
+      std::chrono::duration_cast<std::chrono::seconds>(
+          std::chrono::system_clock::now().time_since_epoch() - kRecentLifetime)
+          .count();
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(recent_dir_, ec);
+       it != fs::directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) == 0 && st.st_ctim.tv_sec < cutoff) {
+      fs::remove(it->path(), ec);
+    }
+  }
+}
+
 void Member::ScanLoop() {
   while (SleepFor(config_.scan_interval)) {
+    PurgeRecent();
+    PurgeVersions();
     Status scanned = ScanOnce();
     if (!scanned.ok()) {
       spdlog::error("DFSR3011 scanning {} failed: {}", folder_.string(),
                     scanned.error().Message());
     }
+    (void)store_->Sync();
     WriteStatusFile();
   }
 }
@@ -229,6 +265,7 @@ Status Member::ScanOnce() {
     }
     Status valid = repl::ValidateRelativePath(rel);
     if (!valid.ok() || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
+      std::lock_guard warned(warned_mutex_);
       if (warned_paths_.insert(rel).second) {
         spdlog::warn("DFSR3012 not replicating {}: {}", rel,
                      valid.ok() ? "not a regular file or folder (symlinks "
@@ -270,7 +307,8 @@ void Member::CheckDirectory(const std::string& rel, const struct stat& st) {
   if (store_->Put(r, std::nullopt)) ++counters_.local_changes;
 }
 
-void Member::CheckFile(const std::string& rel, const struct stat& st) {
+void Member::CheckFile(const std::string& rel, const struct stat& st,
+                       bool closed) {
   const repl::LocalStat now = StatOf(st);
   {
     std::lock_guard lock(apply_mutex_);
@@ -288,9 +326,9 @@ void Member::CheckFile(const std::string& rel, const struct stat& st) {
           std::chrono::system_clock::now().time_since_epoch())
           .count() -
       now.mtime_ns;
-  if (age_ns <
-      std::chrono::duration_cast<std::chrono::nanoseconds>(config_.settle)
-          .count()) {
+  if (!closed && age_ns < std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              config_.settle)
+                              .count()) {
     return;
   }
   const fs::path path = folder_ / rel;
@@ -302,10 +340,12 @@ void Member::CheckFile(const std::string& rel, const struct stat& st) {
   auto record = store_->Get(rel);
   if (!record) return;
   const uint32_t mode = st.st_mode & 07777;
+  // A web server's Last-Modified and ETag come from the mtime: a new mtime
+  // is a new version too (its peers move no bytes for it).
   if (*record && !(*record)->deleted && !(*record)->is_dir &&
       (*record)->hash == *hash && (*record)->size == now.size &&
-      (*record)->mode == mode) {
-    (void)store_->PutStat(rel, now);  // touched, not changed
+      (*record)->mode == mode && (*record)->mtime_ns == now.mtime_ns) {
+    (void)store_->PutStat(rel, now);  // moved or re-linked, not changed
     return;
   }
   FileRecord r = record->value_or(FileRecord{});
@@ -322,6 +362,7 @@ void Member::CheckFile(const std::string& rel, const struct stat& st) {
   r.resolved_conflict = false;
   if (store_->Put(r, now)) {
     ++counters_.local_changes;
+    KeepVersion(path, r.hash, r.size);
     spdlog::debug("DFSR3010 local change: {}", rel);
   }
 }
@@ -337,26 +378,171 @@ void Member::RecordDeletions(const std::set<std::string>& seen) {
   });
   // Children first: a folder's deletion is announced after its content's.
   std::sort(gone.rbegin(), gone.rend());
-  for (const std::string& rel : gone) {
-    std::lock_guard lock(apply_mutex_);
-    struct stat st {};
-    if (::lstat((folder_ / rel).c_str(), &st) == 0)
-      continue;  // installed since
-    auto record = store_->Get(rel);
-    if (!record || !*record || (*record)->deleted) continue;
-    FileRecord r = **record;
-    r.version.Bump(self_);
-    r.deleted = true;
-    r.deleted_at_ms = NowMillis();
-    r.hash = {};
-    r.size = 0;
-    r.modified_by = self_;
-    r.resolved_conflict = false;
-    if (store_->Put(r, std::nullopt)) {
-      ++counters_.local_changes;
-      spdlog::debug("DFSR3010 local deletion: {}", rel);
-    }
+  for (const std::string& rel : gone) RecordGone(rel);
+}
+
+void Member::RecordGone(const std::string& rel) {
+  std::lock_guard lock(apply_mutex_);
+  struct stat st {};
+  if (::lstat((folder_ / rel).c_str(), &st) == 0) return;  // installed since
+  auto record = store_->Get(rel);
+  if (!record || !*record || (*record)->deleted) return;
+  FileRecord r = **record;
+  r.version.Bump(self_);
+  r.deleted = true;
+  r.deleted_at_ms = NowMillis();
+  r.hash = {};
+  r.size = 0;
+  r.modified_by = self_;
+  r.resolved_conflict = false;
+  if (store_->Put(r, std::nullopt)) {
+    ++counters_.local_changes;
+    spdlog::debug("DFSR3010 local deletion: {}", rel);
   }
+}
+
+// ------------------------------------------------------------ watcher
+
+namespace {
+constexpr uint32_t kWatchEvents = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+                                  IN_CREATE | IN_DELETE | IN_ATTRIB |
+                                  IN_DELETE_SELF | IN_MOVE_SELF;
+}  // namespace
+
+void Member::AddWatches(int fd, const fs::path& dir) {
+  std::error_code ec;
+  auto add = [&](const fs::path& path) {
+    const std::string rel =
+        path == folder_ ? ""
+                        : path.lexically_relative(folder_).generic_string();
+    const int wd = inotify_add_watch(
+        fd, path.c_str(), kWatchEvents | IN_ONLYDIR | IN_DONT_FOLLOW);
+    if (wd >= 0) {
+      std::lock_guard lock(watches_mutex_);
+      watched_dirs_[wd] = rel;
+    }
+  };
+  add(dir);
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    const std::string name = it->path().filename().string();
+    const bool private_folder =
+        it->path().parent_path() == folder_ && name == repl::kPrivateFolder;
+    if (private_folder || config_.Filtered(name) || it->is_symlink(ec) ||
+        !it->is_directory(ec)) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    add(it->path());
+  }
+}
+
+void Member::CheckPath(const std::string& rel, bool closed) {
+  if (!repl::ValidateRelativePath(rel).ok()) return;  // the scan warns
+  const fs::path path = folder_ / rel;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    // Gone: it and everything recorded below it, children first. (A
+    // name never recorded, such as an editor's or rsync's temp file, is
+    // nothing to announce.)
+    auto record = store_->Get(rel);
+    if (!record || !*record || (*record)->deleted) return;
+    std::vector<std::string> below;
+    if ((*record)->is_dir) {
+      (void)store_->ForEachUnder(rel, [&](const FileRecord& r) {
+        if (!r.deleted) below.push_back(r.path);
+        return true;
+      });
+    }
+    std::sort(below.rbegin(), below.rend());
+    for (const auto& child : below) RecordGone(child);
+    RecordGone(rel);
+    return;
+  }
+  if (S_ISREG(st.st_mode)) {
+    CheckFile(rel, st, closed);
+  } else if (S_ISDIR(st.st_mode)) {
+    CheckDirectory(rel, st);
+  }
+}
+
+void Member::WatchLoop() {
+  const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) {
+    spdlog::warn(
+        "DFSR3013 no inotify ({}): changes are found by the scan every {} ms",
+        std::strerror(errno), config_.scan_interval.count());
+    return;
+  }
+  AddWatches(fd, folder_);
+  alignas(inotify_event) char buffer[64 * 1024];
+  while (!stopping_) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n <= 0) continue;
+    // (path, the writer is done with it), in the order events came.
+    std::vector<std::pair<std::string, bool>> changed;
+    bool overflowed = false;
+    for (ssize_t at = 0; at < n;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+      at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      if (event->mask & IN_Q_OVERFLOW) {
+        overflowed = true;
+        continue;
+      }
+      std::string dir;
+      {
+        std::lock_guard lock(watches_mutex_);
+        auto it = watched_dirs_.find(event->wd);
+        if (it == watched_dirs_.end()) continue;
+        dir = it->second;
+        if (event->mask & IN_IGNORED) {
+          watched_dirs_.erase(it);
+          continue;
+        }
+      }
+      if (event->len == 0) continue;  // about the watched folder itself
+      const std::string name(event->name);
+      if ((dir.empty() && name == repl::kPrivateFolder) ||
+          config_.Filtered(name)) {
+        continue;
+      }
+      const std::string rel = dir.empty() ? name : dir + "/" + name;
+      if ((event->mask & IN_ISDIR) &&
+          (event->mask & (IN_CREATE | IN_MOVED_TO))) {
+        // A new folder: watch it, and take what it already holds.
+        AddWatches(fd, folder_ / rel);
+        changed.emplace_back(rel, false);
+        std::error_code ec;
+        for (auto it = fs::recursive_directory_iterator(folder_ / rel, ec);
+             it != fs::recursive_directory_iterator(); it.increment(ec)) {
+          if (ec) break;
+          changed.emplace_back(
+              it->path().lexically_relative(folder_).generic_string(), true);
+        }
+        continue;
+      }
+      changed.emplace_back(rel,
+                           (event->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) != 0);
+    }
+    if (overflowed) {
+      // More at once than the queue holds: the full scan finds it all.
+      spdlog::info("DFSR3014 change queue overflowed: scanning");
+      (void)ScanOnce();
+      continue;
+    }
+    // What exists first, what is gone after: a rename's new name is
+    // announced before its old name's deletion, so peers find the content
+    // under the new name locally and move no bytes.
+    std::stable_partition(changed.begin(), changed.end(), [&](const auto& c) {
+      struct stat st {};
+      return ::lstat((folder_ / c.first).c_str(), &st) == 0;
+    });
+    for (const auto& [rel, closed] : changed) CheckPath(rel, closed);
+  }
+  ::close(fd);
 }
 
 void Member::PurgeTombstones() {
@@ -431,18 +617,24 @@ void Member::Serve(int fd, std::string peer) {
       });
       repl::IndexReply reply;
       reply.member = self_;
-      auto high = store_->HighSeq();
-      auto records = store_->Since(request->since, request->max_records);
-      if (!high || !records) break;
-      reply.high_seq = *high;
-      reply.records = std::move(*records);
-      const std::string bytes = repl::EncodeIndexReply(reply);
+      // One read: the records and the high sequence they never pass.
+      auto index = store_->SinceWithHigh(request->since, request->max_records);
+      if (!index) break;
+      reply.high_seq = index->first;
+      reply.records = std::move(index->second);
+      const std::string bytes = repl::Pack(repl::EncodeIndexReply(reply));
       counters_.bytes_sent += bytes.size();
       if (!c.Send(FrameType::kReplIndexReply, bytes).ok()) break;
     } else if (frame->type == FrameType::kReplFileRequest) {
       auto request = repl::DecodeFileRequest(frame->payload);
       if (!request) break;
       if (!ServeFile(c, *request).ok()) break;
+    } else if (frame->type == FrameType::kReplBatchRequest) {
+      auto unpacked = repl::Unpack(frame->payload, kMaxBatchRequestBytes);
+      if (!unpacked) break;
+      auto request = repl::DecodeBatchRequest(*unpacked);
+      if (!request) break;
+      if (!ServeBatch(c, *request).ok()) break;
     } else if (frame->type == FrameType::kReplSync) {
       continue;  // the rest of an exchange we refused
     } else {
@@ -558,7 +750,12 @@ Status Member::PullOnce(Connection& c, const std::string& peer,
   }
   // A reply that does not decode (a name with "..", a record too big...)
   // is refused whole: nothing in it is written.
-  auto reply = repl::DecodeIndexReply(frame.payload);
+  auto unpacked = repl::Unpack(frame.payload, kMaxIndexReplyBytes);
+  if (!unpacked) {
+    return Fail(Errc::kCorrupt, "refused the index of " + peer + ": " +
+                                    unpacked.error().Message());
+  }
+  auto reply = repl::DecodeIndexReply(*unpacked);
   if (!reply) {
     ++counters_.refused_paths;
     return Fail(Errc::kCorrupt, "refused the index of " + peer + ": " +
@@ -572,10 +769,31 @@ Status Member::PullOnce(Connection& c, const std::string& peer,
     s.high_seq = reply->high_seq;
     s.last_contact_ms = NowMillis();
   }));
+  Prefetched prefetched;
+  // Whatever happens, staged files not installed go.
+  struct Cleanup {
+    Prefetched& files;
+    ~Cleanup() {
+      std::error_code ec;
+      for (const auto& [path, staged] : files) fs::remove(staged, ec);
+    }
+  } cleanup{prefetched};
+  DFS_RETURN_IF_ERROR(Prefetch(c, reply->records, prefetched));
+  bool installed_unsynced = false;
+  // How far this round got: recorded once at the end (or when it stops
+  // early), not once a record.
+  uint64_t applied_up_to = 0;
+  auto record_progress = [&]() -> Status {
+    if (applied_up_to == 0) return Status::Ok();
+    return store_->UpdatePeer(
+        peer, [&](repl::PeerState& s) { s.pulled_seq = applied_up_to; });
+  };
   for (const FileRecord& remote : reply->records) {
-    Status applied = ApplyRemote(c, remote);
+    installed_unsynced |= prefetched.contains(remote.path);
+    Status applied = ApplyRemote(c, remote, prefetched);
     if (!applied.ok()) {
       if (applied.error().code != make_error_code(Errc::kInvalidArgument)) {
+        DFS_RETURN_IF_ERROR(record_progress());
         return applied;  // try again later, from this record on
       }
       // Never to be applied here (a parent that is not a folder): say so
@@ -584,8 +802,16 @@ Status Member::PullOnce(Connection& c, const std::string& peer,
       spdlog::error("DFSR3033 not applying {} from {}: {}", remote.path, peer,
                     applied.error().Message());
     }
-    DFS_RETURN_IF_ERROR(store_->UpdatePeer(
-        peer, [&](repl::PeerState& s) { s.pulled_seq = remote.seq; }));
+    applied_up_to = remote.seq;
+  }
+  DFS_RETURN_IF_ERROR(record_progress());
+  if (installed_unsynced) {
+    // One sync for the batch's renames instead of one per file.
+    const int fd = ::open(folder_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+      ::syncfs(fd);
+      ::close(fd);
+    }
   }
   got_records = !reply->records.empty();
   return Status::Ok();
@@ -601,7 +827,8 @@ Result<bool> Member::Unchanged(const std::string& rel,
   return exists && known && *known == StatOf(st);
 }
 
-Status Member::ApplyRemote(Connection& c, const FileRecord& remote) {
+Status Member::ApplyRemote(Connection& c, const FileRecord& remote,
+                           Prefetched& prefetched) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     std::optional<FileRecord> local;
     repl::Decision decision;
@@ -613,7 +840,8 @@ Status Member::ApplyRemote(Connection& c, const FileRecord& remote) {
     if (decision.action == repl::Action::kNothing) return Status::Ok();
     std::optional<fs::path> staged;
     if (decision.action == repl::Action::kFetch) {
-      DFS_ASSIGN_OR_RETURN(staged, Stage(c, decision.result, local));
+      DFS_ASSIGN_OR_RETURN(staged,
+                           Stage(c, decision.result, local, prefetched));
     }
     std::lock_guard lock(apply_mutex_);
     DFS_ASSIGN_OR_RETURN(auto now, store_->Get(remote.path));
@@ -642,7 +870,9 @@ Status Member::ApplyRemote(Connection& c, const FileRecord& remote) {
                                               ".dfsrd/conflicts"
                                             : "");
     }
-    return Install(decision, staged, local);
+    const bool batched = staged && staged->parent_path() == staging_dir_ &&
+                         staged->filename().string().rfind("batch-", 0) == 0;
+    return Install(decision, staged, local, /*sync_directory=*/!batched);
   }
   return Fail(Errc::kConflict, remote.path + " keeps changing here");
 }
@@ -674,7 +904,13 @@ Result<fs::path> Member::LocalPath(const std::string& rel, bool make_parents) {
 }
 
 Result<fs::path> Member::Stage(Connection& c, const FileRecord& record,
-                               const std::optional<FileRecord>& local) {
+                               const std::optional<FileRecord>& local,
+                               Prefetched& prefetched) {
+  if (auto it = prefetched.find(record.path); it != prefetched.end()) {
+    fs::path staged = it->second;
+    prefetched.erase(it);
+    return staged;
+  }
   const fs::path staged =
       staging_dir_ / ("in-" + std::to_string(::getpid()) + "-" +
                       std::to_string(++staging_counter_));
@@ -687,6 +923,22 @@ Result<fs::path> Member::Stage(Connection& c, const FileRecord& record,
       fs::copy_file(source, staged, fs::copy_options::overwrite_existing, ec);
       if (ec) continue;
       auto hash = HashFile(staged);
+      if (hash && *hash == record.hash) {
+        ++counters_.files_copied_locally;
+        return staged;
+      }
+      fs::remove(staged, ec);
+    }
+  }
+  // A file deleted here a moment ago with this content (a rename whose
+  // deletion came first).
+  {
+    std::error_code ec;
+    const fs::path recent = recent_dir_ / record.hash.Hex();
+    if (fs::exists(recent, ec)) {
+      fs::copy_file(recent, staged, fs::copy_options::overwrite_existing, ec);
+      auto hash = ec ? Result<repl::Hash128>(Fail(Errc::kIo, "copy"))
+                     : HashFile(staged);
       if (hash && *hash == record.hash) {
         ++counters_.files_copied_locally;
         return staged;
@@ -781,7 +1033,8 @@ void Member::EnforceConflictQuota() {
 
 Status Member::Install(const repl::Decision& d,
                        const std::optional<fs::path>& staged,
-                       const std::optional<FileRecord>& local) {
+                       const std::optional<FileRecord>& local,
+                       bool sync_directory) {
   const FileRecord& result = d.result;
   DFS_ASSIGN_OR_RETURN(
       fs::path target,
@@ -823,6 +1076,12 @@ Status Member::Install(const repl::Decision& d,
     }
     case repl::Action::kDelete: {
       if (::lstat(target.c_str(), &st) == 0) {
+        if (S_ISREG(st.st_mode) && local && !local->deleted) {
+          // Kept a while by content: if the deletion is half of a rename
+          // (or a folder move), the new name's content is found here.
+          const fs::path recent = recent_dir_ / local->hash.Hex();
+          (void)::link(target.c_str(), recent.c_str());
+        }
         const int rc = S_ISDIR(st.st_mode) ? ::rmdir(target.c_str())
                                            : ::unlink(target.c_str());
         if (rc != 0 && errno == ENOTEMPTY) {
@@ -850,11 +1109,206 @@ Status Member::Install(const repl::Decision& d,
         return Fail(Errc::kIo, "cannot install " + target.string() + ": " +
                                    std::strerror(errno));
       }
-      DFS_RETURN_IF_ERROR(SyncParentDirectory(target.string()));
+      if (sync_directory)
+        DFS_RETURN_IF_ERROR(SyncParentDirectory(target.string()));
       if (::lstat(target.c_str(), &st) != 0) {
         return Fail(Errc::kIo, "installed " + target.string() + " vanished");
       }
+      KeepVersion(target, result.hash, result.size);
       return Recorded(store_->Put(result, StatOf(st)));
+    }
+  }
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------ batches
+
+void Member::KeepVersion(const fs::path& file, const repl::Hash128& hash,
+                         uint64_t size) {
+  if (size > repl::kMaxBatchFileBytes) return;
+  const fs::path link = versions_dir_ / hash.Hex();
+  (void)::link(file.c_str(), link.c_str());  // EEXIST: kept already
+}
+
+void Member::PurgeVersions() {
+  const int64_t cutoff =
+      std::chrono::duration_cast<std::chrono::seconds>(
+          std::chrono::system_clock::now().time_since_epoch() -
+          kVersionLifetime)
+          .count();
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(versions_dir_, ec);
+       it != fs::directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || st.st_ctim.tv_sec >= cutoff) {
+      continue;
+    }
+    // A version some live file still has costs nothing (the same inode);
+    // one replaced long ago goes.
+    if (st.st_nlink > 1) continue;
+    fs::remove(it->path(), ec);
+  }
+}
+
+std::optional<std::string> Member::ContentWithHash(const repl::Hash128& hash) {
+  std::vector<fs::path> candidates{versions_dir_ / hash.Hex()};
+  if (auto live = store_->PathsWithHash(hash)) {
+    for (const auto& p : *live) candidates.push_back(folder_ / p);
+  }
+  for (const fs::path& path : candidates) {
+    auto file = repl::MappedFile::Open(path);
+    if (!file || file->size() > repl::kMaxBatchFileBytes) continue;
+    if (repl::HashBytes(file->data()) == hash) {
+      return std::string(reinterpret_cast<const char*>(file->data().data()),
+                         file->data().size());
+    }
+  }
+  return std::nullopt;
+}
+
+Status Member::ServeBatch(Connection& c, const repl::BatchRequest& request) {
+  repl::BatchReply reply;
+  size_t total = 0;
+  for (const repl::BatchWant& want : request.files) {
+    repl::BatchFile out;
+    out.path = want.path;
+    // Only what this member's own index holds, as it holds it.
+    auto record = store_->Get(want.path);
+    if (record && *record && !(*record)->deleted && !(*record)->is_dir &&
+        (*record)->hash == want.want &&
+        (*record)->size <= repl::kMaxBatchFileBytes &&
+        total + (*record)->size <= repl::kMaxBatchBytes) {
+      const fs::path path = folder_ / want.path;
+      struct stat st {};
+      auto file = ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)
+                      ? repl::MappedFile::Open(path)
+                      : Result<repl::MappedFile>(Fail(Errc::kNotFound, ""));
+      if (file && repl::HashBytes(file->data()) == want.want) {
+        const std::string_view data(
+            reinterpret_cast<const char*>(file->data().data()),
+            file->data().size());
+        std::optional<std::string> old;
+        if (!(want.have == repl::Hash128{})) old = ContentWithHash(want.have);
+        out.size = data.size();
+        // Small files (most of a site) get zstd's strongest level: it
+        // costs little at their size and every byte counts per file.
+        const int level = data.size() <= kStrongCompressionBytes ? 19 : 3;
+        if (old) {
+          out.encoding = repl::BatchEncoding::kAgainstOld;
+          out.data = repl::Compress(data, level, *old);
+        } else {
+          out.encoding = repl::BatchEncoding::kWhole;
+          out.data = repl::Compress(data, level);
+        }
+        total += out.size;
+      }
+    }
+    reply.files.push_back(std::move(out));
+  }
+  const std::string packed = repl::Pack(repl::EncodeBatchReply(reply));
+  counters_.bytes_sent += packed.size();
+  return c.Send(FrameType::kReplBatchReply, packed);
+}
+
+Status Member::Prefetch(Connection& c, const std::vector<FileRecord>& records,
+                        Prefetched& prefetched) {
+  std::vector<repl::BatchWant> wants;
+  for (const FileRecord& remote : records) {
+    if (remote.deleted || remote.is_dir ||
+        remote.size > repl::kMaxBatchFileBytes) {
+      continue;
+    }
+    std::optional<FileRecord> local;
+    {
+      std::lock_guard lock(apply_mutex_);
+      auto got = store_->Get(remote.path);
+      if (!got) return Status(got.error());
+      local = std::move(*got);
+    }
+    const repl::Decision d = repl::Reconcile(local, remote, self_);
+    if (d.action != repl::Action::kFetch) continue;
+    // Content already here under another name is copied, not fetched.
+    auto same = store_->PathsWithHash(remote.hash);
+    if (same && !same->empty()) continue;
+    repl::BatchWant want{remote.path, remote.hash, {}};
+    if (local && !local->deleted && !local->is_dir) want.have = local->hash;
+    wants.push_back(std::move(want));
+  }
+  std::map<std::string, uint64_t> size_of;
+  for (const FileRecord& r : records) size_of[r.path] = r.size;
+  size_t next = 0;
+  while (next < wants.size()) {
+    repl::BatchRequest request;
+    uint64_t bytes = 0;
+    std::map<std::string, const repl::BatchWant*> by_path;
+    while (next < wants.size() &&
+           request.files.size() < repl::kMaxBatchEntries) {
+      const uint64_t size = size_of[wants[next].path];
+      if (bytes + size > repl::kMaxBatchBytes && !request.files.empty()) break;
+      bytes += size;
+      request.files.push_back(wants[next]);
+      ++next;
+    }
+    for (const auto& w : request.files) by_path[w.path] = &w;
+    DFS_RETURN_IF_ERROR(c.Send(FrameType::kReplBatchRequest,
+                               repl::Pack(repl::EncodeBatchRequest(request))));
+    DFS_ASSIGN_OR_RETURN(Frame frame, c.Receive());
+    counters_.bytes_received += frame.payload.size();
+    if (frame.type == FrameType::kError)
+      return Unexpected<Error>(ErrorOf(frame));
+    if (frame.type != FrameType::kReplBatchReply) {
+      return Fail(Errc::kCorrupt, "not a batch reply");
+    }
+    DFS_ASSIGN_OR_RETURN(std::string unpacked,
+                         repl::Unpack(frame.payload, 2 * repl::kMaxBatchBytes));
+    DFS_ASSIGN_OR_RETURN(repl::BatchReply reply,
+                         repl::DecodeBatchReply(unpacked));
+    for (repl::BatchFile& file : reply.files) {
+      auto wanted = by_path.find(file.path);
+      if (wanted == by_path.end() ||
+          file.encoding == repl::BatchEncoding::kMissing) {
+        continue;  // fetched on its own when its record is applied
+      }
+      std::string old;
+      if (file.encoding == repl::BatchEncoding::kAgainstOld) {
+        auto mapped = repl::MappedFile::Open(folder_ / file.path);
+        if (!mapped ||
+            !(repl::HashBytes(mapped->data()) == wanted->second->have)) {
+          continue;  // changed here meanwhile
+        }
+        old.assign(reinterpret_cast<const char*>(mapped->data().data()),
+                   mapped->data().size());
+      }
+      auto content =
+          repl::Decompress(file.data, file.size, repl::kMaxBatchFileBytes, old);
+      if (!content) {
+        return Fail(Errc::kCorrupt, c.peer() + " sent " + file.path + ": " +
+                                        content.error().Message());
+      }
+      if (!(repl::HashBytes(reinterpret_cast<const uint8_t*>(content->data()),
+                            content->size()) == wanted->second->want)) {
+        return Fail(Errc::kCorrupt,
+                    c.peer() + " sent " + file.path +
+                        " with other content than it announced");
+      }
+      const fs::path staged =
+          staging_dir_ / ("batch-" + std::to_string(++staging_counter_));
+      DFS_ASSIGN_OR_RETURN(AtomicFile out, AtomicFile::Create(staged.string()));
+      DFS_RETURN_IF_ERROR(out.Write(*content));
+      DFS_RETURN_IF_ERROR(out.Commit(/*durable=*/false));
+      prefetched[file.path] = staged;
+      ++counters_.files_received;
+      counters_.content_bytes_received += content->size();
+    }
+  }
+  if (!prefetched.empty()) {
+    // The staged bytes reach the disk before any rename makes them visible.
+    const int fd =
+        ::open(staging_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+      ::syncfs(fd);
+      ::close(fd);
     }
   }
   return Status::Ok();

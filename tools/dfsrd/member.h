@@ -27,6 +27,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -66,25 +67,59 @@ class Member {
   void ScanLoop();
   Status ScanOnce();
   void CheckDirectory(const std::string& rel, const struct stat& st);
-  void CheckFile(const std::string& rel, const struct stat& st);
+  // `closed`: the writer is known to be done (inotify said so), no need
+  // to wait for `settle`.
+  void CheckFile(const std::string& rel, const struct stat& st,
+                 bool closed = false);
+  // ---- watcher (inotify: changes are taken as they happen; the scan is
+  // the safety net for a full queue and for what happened while stopped)
+  void WatchLoop();
+  void AddWatches(int fd, const std::filesystem::path& dir);
+  // Takes `rel` as it now is: a file or folder (new or changed), or gone.
+  void CheckPath(const std::string& rel, bool closed);
+  void RecordGone(const std::string& rel);
   void RecordDeletions(const std::set<std::string>& seen);
   void PurgeTombstones();
+  // Forgets files deleted more than kRecentLifetime ago (.dfsrd/recent).
+  void PurgeRecent();
+  static constexpr auto kRecentLifetime = std::chrono::minutes(10);
   // ---- server
   void ListenLoop();
   void Serve(int fd, std::string peer);
   Status ServeFile(Connection& connection, const repl::FileRequest& request);
+  Status ServeBatch(Connection& connection, const repl::BatchRequest& request);
+  // The content with this hash, if this member still holds it: a live
+  // file, or a version kept in .dfsrd/versions. Verified.
+  std::optional<std::string> ContentWithHash(const repl::Hash128& hash);
+  // Keeps a hard link to a small file's current version, so that when a
+  // deploy replaces it (write aside, rename over) the old bytes are still
+  // here for peers whose copies need a delta against them.
+  void KeepVersion(const std::filesystem::path& file, const repl::Hash128& hash,
+                   uint64_t size);
+  void PurgeVersions();
+  static constexpr auto kVersionLifetime = std::chrono::hours(1);
   // ---- pullers
   void PullLoop(MemberConfig peer);
   Status PullOnce(Connection& connection, const std::string& peer,
                   bool& got_records);
-  Status ApplyRemote(Connection& connection, const repl::FileRecord& remote);
+  // Small files the peer's records need, fetched in batches into staging
+  // ahead of applying the records: path -> staged file.
+  using Prefetched = std::map<std::string, std::filesystem::path>;
+  Status Prefetch(Connection& connection,
+                  const std::vector<repl::FileRecord>& records,
+                  Prefetched& prefetched);
+  Status ApplyRemote(Connection& connection, const repl::FileRecord& remote,
+                     Prefetched& prefetched);
   // Builds the content of `record` in staging; the path of the result.
   Result<std::filesystem::path> Stage(
       Connection& connection, const repl::FileRecord& record,
-      const std::optional<repl::FileRecord>& local);
+      const std::optional<repl::FileRecord>& local, Prefetched& prefetched);
+  // `sync_directory`: make the rename durable now (else the caller syncs
+  // the file system once for a batch).
   Status Install(const repl::Decision& decision,
                  const std::optional<std::filesystem::path>& staged,
-                 const std::optional<repl::FileRecord>& local);
+                 const std::optional<repl::FileRecord>& local,
+                 bool sync_directory);
   Status KeepConflictCopy(const std::string& rel,
                           const repl::FileRecord& local);
   void EnforceConflictQuota();
@@ -104,7 +139,8 @@ class Member {
   GroupConfig config_;
   std::string key_;
   std::string self_;
-  std::filesystem::path folder_, private_dir_, staging_dir_, conflicts_dir_;
+  std::filesystem::path folder_, private_dir_, staging_dir_, conflicts_dir_,
+      recent_dir_, versions_dir_;
   std::unique_ptr<repl::StateStore> store_;
   // Held while a path's record and its file change together (scanner and
   // installers), never across the network.
@@ -122,7 +158,10 @@ class Member {
   std::mutex server_threads_mutex_;
   std::vector<std::thread> server_threads_;
   std::atomic<size_t> server_connections_{0};
-  std::set<std::string> warned_paths_;  // scanner thread only
+  std::mutex warned_mutex_;
+  std::set<std::string> warned_paths_;
+  std::mutex watches_mutex_;
+  std::map<int, std::string> watched_dirs_;  // inotify wd -> folder ("" top)
   std::atomic<uint64_t> staging_counter_{0};
   Counters counters_;
 };

@@ -84,7 +84,9 @@ Result<std::unique_ptr<Env>> Env::Open(const fs::path& dir,
   if (rc != 0) {
     return Unexpected<Error>(MakeLmdbError(rc, "creating an LMDB environment"));
   }
-  rc = mdb_env_open(env->env_, dir.c_str(), MDB_NOTLS, 0644);
+  rc = mdb_env_open(env->env_, dir.c_str(),
+                    MDB_NOTLS | (options.sync_each_commit ? 0 : MDB_NOSYNC),
+                    0644);
   if (rc == MDB_INVALID) {
     return Fail(Errc::kCorrupt,
                 env->data_file().string() + " is not an LMDB database");
@@ -104,6 +106,13 @@ Result<std::unique_ptr<Env>> Env::Open(const fs::path& dir,
   int dead = 0;
   mdb_reader_check(env->env_, &dead);
   return env;
+}
+
+Status Env::Sync() {
+  const int rc = mdb_env_sync(env_, 1);
+  if (rc != 0)
+    return Unexpected<Error>(MakeLmdbError(rc, "syncing " + dir_.string()));
+  return Status::Ok();
 }
 
 uint64_t Env::UsedBytes() const {

@@ -91,6 +91,7 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(
   lmdb::EnvOptions options;
   options.name = "the dfsrd state store";
   options.map_size_bytes = size_t{8} << 30;
+  options.sync_each_commit = false;
   options.damage_hint =
       "stop dfsrd, move " + dir.string() +
       " aside and start it again: it rebuilds its state from the folder and "
@@ -233,9 +234,10 @@ Status StateStore::Remove(const std::string& path) {
   return txn.Commit("forgetting " + path);
 }
 
-Result<std::vector<FileRecord>> StateStore::Since(uint64_t since,
-                                                  size_t max) const {
+Result<std::pair<uint64_t, std::vector<FileRecord>>> StateStore::SinceWithHigh(
+    uint64_t since, size_t max) const {
   DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, env_->BeginRead());
+  DFS_ASSIGN_OR_RETURN(uint64_t high, ReadSeq(txn, tables_->meta));
   std::vector<FileRecord> out;
   DFS_ASSIGN_OR_RETURN(lmdb::Cursor cursor, txn.OpenCursor(tables_->by_seq));
   DFS_ASSIGN_OR_RETURN(auto at, cursor.Seek(EncodeBigEndian64(since + 1)));
@@ -248,7 +250,13 @@ Result<std::vector<FileRecord>> StateStore::Since(uint64_t since,
     out.push_back(std::move(r));
     DFS_ASSIGN_OR_RETURN(at, cursor.Next());
   }
-  return out;
+  return std::pair{high, std::move(out)};
+}
+
+Result<std::vector<FileRecord>> StateStore::Since(uint64_t since,
+                                                  size_t max) const {
+  DFS_ASSIGN_OR_RETURN(auto both, SinceWithHigh(since, max));
+  return std::move(both.second);
 }
 
 Result<uint64_t> StateStore::HighSeq() const {
@@ -274,6 +282,19 @@ Status StateStore::ForEach(
     const std::function<bool(const FileRecord&)>& visit) const {
   DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, env_->BeginRead());
   return txn.Scan(tables_->records, "",
+                  [&](std::string_view, std::string_view v) -> Result<bool> {
+                    DFS_ASSIGN_OR_RETURN(FileRecord r, DecodeRecord(v));
+                    return visit(r);
+                  });
+}
+
+Status StateStore::Sync() { return env_->Sync(); }
+
+Status StateStore::ForEachUnder(
+    const std::string& dir,
+    const std::function<bool(const FileRecord&)>& visit) const {
+  DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, env_->BeginRead());
+  return txn.Scan(tables_->records, dir + "/",
                   [&](std::string_view, std::string_view v) -> Result<bool> {
                     DFS_ASSIGN_OR_RETURN(FileRecord r, DecodeRecord(v));
                     return visit(r);

@@ -37,11 +37,13 @@ enum class FrameType : uint8_t {
   // Content replication between dfsrd members (repl/index.h, repl/sync.h),
   // only inside a session of purpose kContent.
   kReplIndexRequest = 13,  // IndexRequest
-  kReplIndexReply = 14,    // IndexReply
+  kReplIndexReply = 14,    // packed IndexReply
   kReplFileRequest = 15,   // FileRequest; the sync exchange follows
   kReplSync = 16,          // one sync message: u8 type, then its payload
+  kReplBatchRequest = 17,  // packed BatchRequest
+  kReplBatchReply = 18,    // packed BatchReply
 };
-inline constexpr uint8_t kMaxFrameType = 16;
+inline constexpr uint8_t kMaxFrameType = 18;
 // What a replica accepts from its primary: a snapshot of a large
 // namespace is far bigger than any referral.
 inline constexpr size_t kMaxReplicationFrameBytes = size_t{512} << 20;

@@ -117,4 +117,48 @@ struct FileRequest {
 std::string EncodeFileRequest(const FileRequest& request);
 Result<FileRequest> DecodeFileRequest(std::string_view bytes);
 
+// Small files travel in batches: many in one exchange, each compressed
+// against the old version the asker holds (zstd patch-from) when the
+// answerer still has that version, else on its own.
+inline constexpr uint64_t kMaxBatchFileBytes = uint64_t{1} << 20;
+inline constexpr size_t kMaxBatchEntries = 512;
+inline constexpr size_t kMaxBatchBytes = size_t{8} << 20;
+
+struct BatchWant {
+  std::string path;
+  Hash128 want;  // the content announced
+  Hash128 have;  // the asker's current content (zero: none)
+};
+struct BatchRequest {
+  std::vector<BatchWant> files;
+};
+
+enum class BatchEncoding : uint8_t {
+  kMissing = 0,    // not here as announced any more: ask again later
+  kWhole = 1,      // zstd of the file
+  kAgainstOld = 2  // zstd of the file against the asker's `have` content
+};
+struct BatchFile {
+  std::string path;
+  BatchEncoding encoding = BatchEncoding::kMissing;
+  uint64_t size = 0;  // of the file
+  std::string data;   // the zstd frame
+};
+struct BatchReply {
+  std::vector<BatchFile> files;
+};
+
+std::string EncodeBatchRequest(const BatchRequest& request);
+Result<BatchRequest> DecodeBatchRequest(std::string_view bytes);
+std::string EncodeBatchReply(const BatchReply& reply);
+// Errors: kCorrupt, kLimitExceeded (more than kMaxBatchEntries files, a
+// file over kMaxBatchFileBytes, more than kMaxBatchBytes in all).
+Result<BatchReply> DecodeBatchReply(std::string_view bytes);
+
+// A message as it crosses the wire: its size, then zstd of it (index
+// replies and batch requests are mostly paths that share their prefixes).
+std::string Pack(std::string_view message);
+// Errors: kCorrupt, kLimitExceeded (over `max_bytes` unpacked).
+Result<std::string> Unpack(std::string_view packed, size_t max_bytes);
+
 }  // namespace dfs::repl

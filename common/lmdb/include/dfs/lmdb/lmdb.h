@@ -52,6 +52,10 @@ struct EnvOptions {
   std::string name = "the store";
   size_t map_size_bytes = size_t{1} << 30;
   unsigned max_tables = 8;
+  // Whether each commit waits for the disk (fsync). Off (MDB_NOSYNC), a
+  // crash may lose the last commits but never leaves the file
+  // inconsistent; Sync() flushes. For state that can be rebuilt.
+  bool sync_each_commit = true;
   // Said when the file is found damaged, e.g. "check it with 'dfsutil
   // store verify' and restore it from a backup or a replica".
   std::string damage_hint = "restore it from a backup";
@@ -73,6 +77,8 @@ class Env {
   Result<Txn> BeginRead() const;
   Result<Txn> BeginWrite();
 
+  // Flushes commits to disk (with sync_each_commit off).
+  Status Sync();
   // Whether the data file still holds every page the environment uses
   // (kCorrupt naming the file when not).
   Status CheckFileSize() const;

@@ -74,12 +74,24 @@ class StateStore {
 
   // Records with seq > `since`, in seq order, at most `max`.
   Result<std::vector<FileRecord>> Since(uint64_t since, size_t max) const;
+  // The same with the latest sequence number, read at the same instant
+  // (what a peer is answered: its records never pass its high_seq).
+  Result<std::pair<uint64_t, std::vector<FileRecord>>> SinceWithHigh(
+      uint64_t since, size_t max) const;
   Result<uint64_t> HighSeq() const;
   // Live files with this content.
   Result<std::vector<std::string>> PathsWithHash(const Hash128& hash) const;
   // Every record, in path order, until `visit` returns false.
   Status ForEach(const std::function<bool(const FileRecord&)>& visit) const;
+  // Every record below the folder `dir` (not `dir` itself).
+  Status ForEachUnder(
+      const std::string& dir,
+      const std::function<bool(const FileRecord&)>& visit) const;
   Result<uint64_t> RecordCount() const;
+  // Commits do not wait for the disk (a crash loses at most the records
+  // since the last Sync, which the next scan rebuilds from the folder:
+  // installs themselves are atomic and synced); dfsrd syncs every scan.
+  Status Sync();
 
   Result<PeerState> Peer(const std::string& name) const;
   // Reads, changes and writes a peer's state in one transaction (the
