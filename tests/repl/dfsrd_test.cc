@@ -280,7 +280,11 @@ TEST(DfsrdTest, ConcurrentEditsGiveOneWinnerEverywhereAndKeepTheLoser) {
       << kept;
   EXPECT_TRUE(g.ConflictFiles(0).empty());
   EXPECT_TRUE(g.ConflictFiles(2).empty());
-  EXPECT_NE(g.Log(1).find("DFSR3030 conflict on page.html"), std::string::npos)
+  // Whoever settled it logged the conflict; web2 logged what it kept.
+  EXPECT_NE(g.Logs().find("DFSR3030 conflict on page.html"), std::string::npos)
+      << g.Logs();
+  EXPECT_NE(g.Log(1).find("DFSR3031 kept the losing version of page.html"),
+            std::string::npos)
       << g.Log(1);
 }
 

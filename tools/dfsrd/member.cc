@@ -360,9 +360,13 @@ void Member::CheckFile(const std::string& rel, const struct stat& st,
   r.deleted_at_ms = 0;
   r.modified_by = self_;
   r.resolved_conflict = false;
-  if (store_->Put(r, now)) {
+  // The version link first: making it moves the file's ctime, which the
+  // stored stat must include.
+  KeepVersion(path, r.hash, r.size);
+  repl::LocalStat linked = now;
+  if (::lstat(path.c_str(), &again) == 0) linked = StatOf(again);
+  if (store_->Put(r, linked)) {
     ++counters_.local_changes;
-    KeepVersion(path, r.hash, r.size);
     spdlog::debug("DFSR3010 local change: {}", rel);
   }
 }
@@ -1111,10 +1115,10 @@ Status Member::Install(const repl::Decision& d,
       }
       if (sync_directory)
         DFS_RETURN_IF_ERROR(SyncParentDirectory(target.string()));
+      KeepVersion(target, result.hash, result.size);  // before the stat
       if (::lstat(target.c_str(), &st) != 0) {
         return Fail(Errc::kIo, "installed " + target.string() + " vanished");
       }
-      KeepVersion(target, result.hash, result.size);
       return Recorded(store_->Put(result, StatOf(st)));
     }
   }
