@@ -42,29 +42,6 @@ Error OutOfOrder(const SyncFrame& frame, std::string_view waiting_for) {
 
 }  // namespace
 
-std::string EncodeSyncFrameHeader(SyncMessage type, size_t payload_bytes) {
-  ByteWriter w;
-  w.U32(static_cast<uint32_t>(payload_bytes));
-  w.U8(static_cast<uint8_t>(type));
-  return w.Take();
-}
-
-Result<std::pair<SyncMessage, size_t>> DecodeSyncFrameHeader(
-    std::string_view header) {
-  ByteReader r(header);
-  DFS_ASSIGN_OR_RETURN(uint32_t length, r.U32("frame length"));
-  DFS_ASSIGN_OR_RETURN(uint8_t type, r.U8("frame type"));
-  DFS_RETURN_IF_ERROR(r.ExpectEnd("frame header"));
-  if (type == 0 || type > kMaxSyncMessage) {
-    return Fail(Errc::kCorrupt, "unknown sync message " + std::to_string(type));
-  }
-  if (length > kMaxSyncFrameBytes) {
-    return Fail(
-        Errc::kLimitExceeded,
-        "sync frame of " + std::to_string(length) + " bytes (limit 16 MiB)");
-  }
-  return std::make_pair(static_cast<SyncMessage>(type), size_t{length});
-}
 
 std::string EncodeHello(const Hello& h) {
   ByteWriter w;

@@ -1,15 +1,18 @@
-// Fuzz target: the sync exchange's frame header and messages (Hello,
-// GetChunks, DeltaStart) as either peer receives them.
+// Fuzz target: the sync exchange's messages (Hello, GetChunks,
+// DeltaStart) and the frame header they travel under, as either peer
+// receives them.
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
+#include "dfs/referral/framing.h"
 #include "dfs/repl/sync.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
-  if (auto h = dfs::repl::DecodeSyncFrameHeader(bytes.substr(0, 5))) {
-    if (h->second > dfs::repl::kMaxSyncFrameBytes) std::abort();
+  if (auto h = dfs::referral::DecodeFrameHeader(
+          bytes.substr(0, 5), dfs::repl::kMaxSyncFrameBytes + 1)) {
+    if (h->second > dfs::repl::kMaxSyncFrameBytes + 1) std::abort();
   }
   if (auto hello = dfs::repl::DecodeHello(bytes)) {
     if (dfs::repl::EncodeHello(*hello) != bytes) std::abort();

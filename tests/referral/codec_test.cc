@@ -175,7 +175,7 @@ TEST(FramerTest, RejectsHugeLengthsBeforeBuffering) {
   EXPECT_EQ(r.error().code, make_error_code(Errc::kLimitExceeded));
   EXPECT_FALSE(framer.Feed("more"));  // the stream stays failed
   Framer other;
-  EXPECT_FALSE(other.Feed(std::string("\0\0\0\0\x0d", 5)));  // unknown type
+  EXPECT_FALSE(other.Feed(std::string("\0\0\0\0\x63", 5)));  // unknown type
 }
 
 // Issue 12: an interlink's targets answer referrals (R=1, S=0, server
@@ -194,6 +194,28 @@ TEST(CodecTest, Issue12InterlinksAndEmptyReferrals) {
   ASSERT_TRUE(z);
   EXPECT_TRUE(z->entries.empty());
   EXPECT_EQ(z->path_consumed, empty.path_consumed_bytes);
+}
+
+}  // namespace
+}  // namespace dfs::referral
+
+namespace dfs::referral {
+namespace {
+
+// Blocking readers (dfsdelta's socket channel) read a header on its own.
+TEST(FrameHeaderTest, DecodesWhatEncodeWritesAndChecksEveryLimit) {
+  auto header =
+      DecodeFrameHeader(EncodeFrameHeader(FrameType::kReplSync, 17), 1024);
+  ASSERT_TRUE(header.has_value());
+  EXPECT_EQ(header->first, FrameType::kReplSync);
+  EXPECT_EQ(header->second, 17u);
+  auto too_long =
+      DecodeFrameHeader(std::string("\x7f\x00\x00\x00\x10", 5), 1024);
+  ASSERT_FALSE(too_long.has_value());
+  EXPECT_EQ(too_long.error().code, make_error_code(Errc::kLimitExceeded));
+  EXPECT_FALSE(DecodeFrameHeader(std::string("\x00\x00\x00\x01\x00", 5), 1024));
+  EXPECT_FALSE(DecodeFrameHeader(std::string("\x00\x00\x00\x01\x63", 5), 1024));
+  EXPECT_FALSE(DecodeFrameHeader("abc", 1024));
 }
 
 }  // namespace

@@ -238,16 +238,17 @@ TEST(DfsrdTest, CreateModifyRenameAndDeleteOnDifferentMembersConverge) {
             (Tree{{"css", "dir"},
                   {"css/main.css", HashOf(g.Folder(0) / "css" / "main.css")}}));
   // A rename moves no bytes: the renamed file was copied from the local
-  // copy of its old name.
+  // copy of its old name (counters are written every scan: wait for them).
   std::string status;
-  for (size_t i : {0u, 1u}) {
-    auto r = testing::Run(
-        {DFSRD_PATH, "status", "--config", g.Config(i).string(), "--json"});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    status += r.out;
-  }
-  EXPECT_NE(status.find("\"files_copied_locally\": 1"), std::string::npos)
-      << status;
+  EXPECT_TRUE(WaitFor([&] {
+    status.clear();
+    for (size_t i : {0u, 1u}) {
+      auto r = testing::Run(
+          {DFSRD_PATH, "status", "--config", g.Config(i).string(), "--json"});
+      status += r.out;
+    }
+    return status.find("\"files_copied_locally\": 1") != std::string::npos;
+  })) << status;
 }
 
 TEST(DfsrdTest, ConcurrentEditsGiveOneWinnerEverywhereAndKeepTheLoser) {

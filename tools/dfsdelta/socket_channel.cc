@@ -11,6 +11,8 @@
 #include <cstring>
 #include <thread>
 
+#include "dfs/referral/framing.h"
+
 namespace dfs::tools {
 
 SocketChannel::SocketChannel(int fd, int timeout_ms) : fd_(fd) {
@@ -29,7 +31,11 @@ Status SocketChannel::Send(repl::SyncMessage type, std::string_view payload) {
   if (payload.size() > repl::kMaxSyncFrameBytes) {
     return Fail(Errc::kLimitExceeded, "sync frame over 16 MiB");
   }
-  const std::string header = repl::EncodeSyncFrameHeader(type, payload.size());
+  // One frame of the project's framing: type kReplSync, the sync message
+  // type, then the message.
+  std::string header = referral::EncodeFrameHeader(
+      referral::FrameType::kReplSync, payload.size() + 1);
+  header += static_cast<char>(type);
   iovec iov[2] = {{const_cast<char*>(header.data()), header.size()},
                   {const_cast<char*>(payload.data()), payload.size()}};
   size_t left = header.size() + payload.size();
@@ -78,14 +84,24 @@ Status SocketChannel::ReadExactly(char* out, size_t n) {
 }
 
 Result<repl::SyncFrame> SocketChannel::Receive() {
-  char header[repl::kSyncFrameHeaderBytes];
+  char header[referral::kFrameHeaderBytes];
   DFS_RETURN_IF_ERROR(ReadExactly(header, sizeof header));
-  DFS_ASSIGN_OR_RETURN(auto typed,
-                       repl::DecodeSyncFrameHeader({header, sizeof header}));
+  DFS_ASSIGN_OR_RETURN(
+      auto typed, referral::DecodeFrameHeader({header, sizeof header},
+                                              repl::kMaxSyncFrameBytes + 1));
+  if (typed.first != referral::FrameType::kReplSync || typed.second == 0) {
+    return Fail(Errc::kCorrupt, "not a sync message");
+  }
+  char type = 0;
+  DFS_RETURN_IF_ERROR(ReadExactly(&type, 1));
+  if (type < 1 || static_cast<uint8_t>(type) > repl::kMaxSyncMessage) {
+    return Fail(Errc::kCorrupt,
+                "unknown sync message " + std::to_string(uint8_t(type)));
+  }
   repl::SyncFrame frame;
-  frame.type = typed.first;
-  frame.payload.resize(typed.second);
-  DFS_RETURN_IF_ERROR(ReadExactly(frame.payload.data(), typed.second));
+  frame.type = static_cast<repl::SyncMessage>(type);
+  frame.payload.resize(typed.second - 1);
+  DFS_RETURN_IF_ERROR(ReadExactly(frame.payload.data(), frame.payload.size()));
   received_ += sizeof header + typed.second;
   return frame;
 }

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
@@ -187,6 +188,9 @@ void Member::Stop() {
   if (store_) {
     (void)store_->Sync();
     WriteStatusFile();
+    // Index replies and batches come and go in megabytes: give the freed
+    // memory back rather than keep the peak.
+    ::malloc_trim(0);
   }
 }
 
@@ -227,6 +231,9 @@ void Member::ScanLoop() {
     }
     (void)store_->Sync();
     WriteStatusFile();
+    // Index replies and batches come and go in megabytes: give the freed
+    // memory back rather than keep the peak.
+    ::malloc_trim(0);
   }
 }
 
@@ -481,13 +488,32 @@ void Member::WatchLoop() {
   }
   AddWatches(fd, folder_);
   alignas(inotify_event) char buffer[64 * 1024];
+  // Files closed after writing, taken a moment later: a tool that writes a
+  // temp file and renames it (rsync, most deploys) has renamed it by then,
+  // and the temp name is never announced.
+  std::map<std::string, Clock::time_point> closed_writes;
+  const auto close_delay =
+      std::min(config_.settle, std::chrono::milliseconds(100));
   while (!stopping_) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 200) <= 0) continue;
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n <= 0) continue;
     // (path, the writer is done with it), in the order events came.
     std::vector<std::pair<std::string, bool>> changed;
+    int wait_ms = 200;
+    const auto now = Clock::now();
+    for (auto it = closed_writes.begin(); it != closed_writes.end();) {
+      if (it->second <= now) {
+        changed.emplace_back(it->first, true);
+        it = closed_writes.erase(it);
+        continue;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          it->second - now);
+      wait_ms = std::min<int>(wait_ms, static_cast<int>(left.count()) + 1);
+      ++it;
+    }
+    pollfd p{fd, POLLIN, 0};
+    const ssize_t n = changed.empty() && ::poll(&p, 1, wait_ms) > 0
+                          ? ::read(fd, buffer, sizeof buffer)
+                          : 0;
     bool overflowed = false;
     for (ssize_t at = 0; at < n;) {
       const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
@@ -528,8 +554,12 @@ void Member::WatchLoop() {
         }
         continue;
       }
-      changed.emplace_back(rel,
-                           (event->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) != 0);
+      if (event->mask & IN_CLOSE_WRITE) {
+        closed_writes[rel] = Clock::now() + close_delay;
+        continue;
+      }
+      closed_writes.erase(rel);  // renamed away or deleted: decided now
+      changed.emplace_back(rel, (event->mask & IN_MOVED_TO) != 0);
     }
     if (overflowed) {
       // More at once than the queue holds: the full scan finds it all.
@@ -1103,6 +1133,9 @@ Status Member::Install(const repl::Decision& d,
     }
     case repl::Action::kFetch: {
       DFS_RETURN_IF_ERROR(SetTimesAndMode(*staged, result));
+      // Linked while still in staging: a link in the folder would be one
+      // more event (and stat change) for the watcher.
+      KeepVersion(*staged, result.hash, result.size);
       if (::lstat(target.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
           ::rmdir(target.c_str()) != 0) {
         return Fail(Errc::kIo, "cannot replace the folder " + target.string() +
@@ -1115,7 +1148,6 @@ Status Member::Install(const repl::Decision& d,
       }
       if (sync_directory)
         DFS_RETURN_IF_ERROR(SyncParentDirectory(target.string()));
-      KeepVersion(target, result.hash, result.size);  // before the stat
       if (::lstat(target.c_str(), &st) != 0) {
         return Fail(Errc::kIo, "installed " + target.string() + " vanished");
       }

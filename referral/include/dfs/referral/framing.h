@@ -55,6 +55,13 @@ struct Frame {
 };
 
 std::string EncodeFrame(FrameType type, std::string_view payload);
+// The 5 bytes before a payload of `payload_bytes` (for writers that send
+// the payload from where it lies).
+std::string EncodeFrameHeader(FrameType type, size_t payload_bytes);
+// A header read on its own (blocking readers). Errors: kLimitExceeded (a
+// length over `max_payload`), kCorrupt (an unknown type, not 5 bytes).
+Result<std::pair<FrameType, size_t>> DecodeFrameHeader(std::string_view header,
+                                                       size_t max_payload);
 
 // NTSTATUS values dfsd puts in error frames.
 inline constexpr uint32_t kStatusInvalidParameter = 0xC000000D;

@@ -12,7 +12,9 @@
 // The sender verifies every fetched chunk against its hash; the receiver
 // verifies the rebuilt file against the sender's whole-file hash before
 // it renames it into place. Either side may send Error and stop.
-// Frames: u32 LE payload length, u8 type, payload (FORMAT.md).
+// On a socket each message is one frame of the project's one framing
+// (referral/framing.h: u32 BE length, u8 type kReplSync), its payload the
+// u8 sync message type then the message (FORMAT.md).
 // Thread-safety: one side per thread; a Channel belongs to its side.
 #pragma once
 
@@ -42,7 +44,8 @@ enum class SyncMessage : uint8_t {
 };
 inline constexpr uint8_t kMaxSyncMessage = 8;
 inline constexpr uint16_t kSyncVersion = 1;
-inline constexpr size_t kSyncFrameHeaderBytes = 5;
+// On a socket: the 5-byte frame header and the message type byte.
+inline constexpr size_t kSyncFrameOverheadBytes = 6;
 inline constexpr size_t kMaxSyncFrameBytes = size_t{16} << 20;
 // A Chunks reply is kept under this (the sender splits its requests).
 inline constexpr size_t kMaxChunksReplyBytes = size_t{8} << 20;
@@ -52,10 +55,6 @@ struct SyncFrame {
   SyncMessage type = SyncMessage::kError;
   std::string payload;
 };
-std::string EncodeSyncFrameHeader(SyncMessage type, size_t payload_bytes);
-// Errors: kCorrupt (unknown type), kLimitExceeded (over kMaxSyncFrameBytes).
-Result<std::pair<SyncMessage, size_t>> DecodeSyncFrameHeader(
-    std::string_view header);
 
 class Channel {
  public:
