@@ -1,9 +1,11 @@
 #include "dfs/common/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -17,7 +19,48 @@ Error IoError(const std::string& what, int err) {
   return MakeError(Errc::kIo, what + ": " + std::strerror(err));
 }
 
+// Temp files in progress, for a signal handler to remove: fixed slots of
+// plain characters (a handler may not allocate or lock).
+constexpr size_t kTempSlots = 64;
+struct TempSlot {
+  std::atomic<int> state{0};  // 0 free, 1 being filled, 2 live
+  char path[4096];
+};
+TempSlot g_temp_slots[kTempSlots];
+
+int RegisterTemp(const std::string& path) {
+  if (path.size() >= sizeof(TempSlot::path)) return -1;
+  for (size_t i = 0; i < kTempSlots; ++i) {
+    int expected = 0;
+    if (g_temp_slots[i].state.compare_exchange_strong(expected, 1)) {
+      std::memcpy(g_temp_slots[i].path, path.c_str(), path.size() + 1);
+      g_temp_slots[i].state.store(2);
+      return static_cast<int>(i);
+    }
+  }
+  return -1;  // more at once than slots: those are not cleaned on signals
+}
+
+void UnregisterTemp(int slot) {
+  if (slot >= 0) g_temp_slots[slot].state.store(0);
+}
+
+extern "C" void RemoveTempsAndDie(int sig) {
+  for (auto& slot : g_temp_slots) {
+    if (slot.state.load() == 2) ::unlink(slot.path);
+  }
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
 }  // namespace
+
+void RemoveTempFilesOnSignals() {
+  struct sigaction action {};
+  action.sa_handler = RemoveTempsAndDie;
+  sigemptyset(&action.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &action, nullptr);
+}
 
 Result<AtomicFile> AtomicFile::Create(const std::string& path) {
   const std::filesystem::path out(path);
@@ -49,6 +92,7 @@ Result<AtomicFile> AtomicFile::Create(const std::string& path) {
     file.path_ = path;
     file.temp_path_ = std::move(temp);
     file.fd_ = fd;
+    file.slot_ = RegisterTemp(file.temp_path_);
     return file;
   }
   return Fail(Errc::kIo, "cannot create a file beside " + path +
@@ -60,11 +104,13 @@ AtomicFile::AtomicFile(AtomicFile&& other) noexcept
       temp_path_(std::exchange(other.temp_path_, {})),
       fd_(std::exchange(other.fd_, -1)),
       appended_(other.appended_),
-      committed_(other.committed_) {}
+      committed_(other.committed_),
+      slot_(std::exchange(other.slot_, -1)) {}
 
 AtomicFile::~AtomicFile() {
   if (fd_ >= 0) ::close(fd_);
   if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+  UnregisterTemp(slot_);
 }
 
 Status AtomicFile::WriteAt(const void* data, size_t size, uint64_t offset) {
@@ -106,6 +152,7 @@ Status AtomicFile::Commit(bool durable) {
     return Unexpected(IoError("cannot install " + path_, errno));
   }
   committed_ = true;
+  UnregisterTemp(std::exchange(slot_, -1));
   // The rename lives in the directory: without syncing it, a crash can
   // bring the old name back while a record elsewhere (an LMDB commit that
   // followed) already says the new file is there.

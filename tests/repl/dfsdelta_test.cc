@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
+#include "testing/daemon.h"
 #include "testing/subprocess.h"
 #include "testing/temp_dir.h"
 
@@ -137,6 +139,50 @@ TEST_F(DfsdeltaTest, BadInputFailsClearlyAndInstallsNothing) {
     EXPECT_EQ(e.path().filename().string().find(".dfs-"), std::string::npos)
         << e.path();
   }
+}
+
+}  // namespace
+}  // namespace dfs::repl
+
+namespace dfs::repl {
+namespace {
+
+// Issue 13: an interrupted patch left its full-size temp file behind.
+TEST(DfsdeltaSignalTest, AnInterruptedPatchLeavesNoTempFile) {
+  testing::TempDir tmp;
+  const fs::path dir = tmp.path();
+  std::mt19937_64 rng(9);
+  Write(dir / "old", RandomText(rng, 1 << 20));
+  Write(dir / "new", RandomText(rng, size_t{300} << 20));  // all literals
+  ASSERT_EQ(testing::Run({DFSDELTA_PATH, "signature", (dir / "old").string(),
+                          (dir / "old.sig").string()})
+                .exit_code,
+            0);
+  ASSERT_EQ(testing::Run({DFSDELTA_PATH, "delta", (dir / "old.sig").string(),
+                          (dir / "new").string(), (dir / "new.delta").string()})
+                .exit_code,
+            0);
+  fs::remove(dir / "new");
+  auto temp_files = [&] {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(dir)) {
+      n += e.path().filename().string().rfind(".out.dfs-", 0) == 0;
+    }
+    return n;
+  };
+  testing::Daemon patch({DFSDELTA_PATH, "patch", (dir / "old").string(),
+                         (dir / "new.delta").string(), (dir / "out").string()});
+  // Wait (bounded) until the patch is under way, then interrupt it.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (temp_files() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(temp_files(), 1u) << "the patch never started";
+  const int status = patch.Kill(SIGTERM);
+  ASSERT_FALSE(fs::exists(dir / "out")) << "the patch finished before SIGTERM";
+  EXPECT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(temp_files(), 0u);
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include "dfs/repl/hash.h"
 #include "dfs/repl/index.h"
 #include "testing/daemon.h"
+#include "testing/loopback.h"
 #include "testing/temp_dir.h"
 
 namespace dfs::dfsrd {
@@ -120,10 +121,12 @@ class Group {
     WriteFile(config_path.empty() ? Config(i) : config_path, json.str());
   }
 
-  void Start(size_t i, const fs::path& config = {}) {
-    daemons_[i] = std::make_unique<testing::Daemon>(std::vector<std::string>{
-        DFSRD_PATH, "--config",
-        (config.empty() ? Config(i) : config).string()});
+  void Start(size_t i, const fs::path& config = {},
+             const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv{
+        DFSRD_PATH, "--config", (config.empty() ? Config(i) : config).string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    daemons_[i] = std::make_unique<testing::Daemon>(argv);
     auto line = daemons_[i]->ReadLine(10s);
     ASSERT_TRUE(line && line->find("listening") != std::string::npos)
         << daemons_[i]->Stderr();
@@ -396,6 +399,26 @@ TEST(DfsrdTest, APeerWithTheWrongKeyWritesNothing) {
   EXPECT_EQ(ReadFile(g.Folder(0) / "index.html"), "genuine");
   EXPECT_FALSE(fs::exists(g.Folder(0) / "evil.html"));
   EXPECT_EQ(ReadFile(g.Folder(1) / "index.html"), "defaced");  // got nothing
+}
+
+TEST(DfsrdTest, ServesItsCountersAndBacklogsToPrometheus) {
+  Group g(2);
+  WriteFile(g.Folder(0) / "index.html", "hello");
+  const uint16_t metrics_port = FreePort();
+  g.Start(0, {}, {"--metrics", "127.0.0.1:" + std::to_string(metrics_port)});
+  g.Start(1);
+  ASSERT_TRUE(WaitFor([&] { return g.Converged({0, 1}); })) << g.Logs();
+  std::string body;
+  ASSERT_TRUE(WaitFor([&] {
+    testing::TcpClient client(metrics_port);
+    if (!client.Send("GET /metrics HTTP/1.0\r\n\r\n")) return false;
+    body.clear();
+    while (auto chunk = client.Receive(1)) body += *chunk;
+    return body.find("dfsrd_wire_bytes_sent_total") != std::string::npos &&
+           body.find("dfsrd_backlog_out{peer=\"web2\"} 0") != std::string::npos;
+  })) << body;
+  EXPECT_NE(body.find("dfsrd_local_changes_total 1"), std::string::npos)
+      << body;
 }
 
 // A peer with the key that lies: its index names paths outside the folder.

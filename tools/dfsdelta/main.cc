@@ -35,6 +35,7 @@ std::string Mb(uint64_t bytes) {
 }  // namespace
 
 int main(int argc, char** argv) try {
+  dfs::RemoveTempFilesOnSignals();
   CLI::App app{
       "dfsdelta: content-defined chunking deltas (signature, delta, patch) "
       "and a one-file sync over loopback TCP"};

@@ -47,7 +47,12 @@ int Run(const GroupConfig& config) {
     return 1;
   }
   std::cout << "dfsrd member " << config.member << " listening on "
-            << config.self().address << std::endl;
+            << config.self().address;
+  if (!member.metrics_address().empty()) {
+    std::cout << ", metrics on http://" << member.metrics_address()
+              << "/metrics";
+  }
+  std::cout << std::endl;
   int signal = 0;
   sigwait(&stop_signals, &signal);
   spdlog::info("DFSR3009 stopping (signal {})", signal);
@@ -158,6 +163,10 @@ int main(int argc, char** argv) {
   CLI::App app{"dfsrd: full-mesh replication of a content folder"};
   std::string config_path;
   app.add_option("--config", config_path, "the member's JSON config");
+  std::string metrics;
+  app.add_option("--metrics", metrics,
+                 "serve Prometheus metrics on IP:PORT (or the config's "
+                 "\"metrics\")");
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "log every change");
   auto* status = app.add_subcommand("status", "the member's replication state");
@@ -178,5 +187,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (status->parsed()) return Status(*config, as_json);
+  if (!metrics.empty()) config->metrics = metrics;
   return Run(*config);
 }

@@ -152,6 +152,11 @@ Status Member::Start() {
       "{}); pulling from {} peer(s)",
       self_, config_.group, folder_.string(), address, records, high,
       config_.Upstreams().size());
+  if (!config_.metrics.empty()) {
+    DFS_ASSIGN_OR_RETURN(
+        metrics_, client_net::MetricsHttpServer::Start(
+                      config_.metrics, [this] { return RenderMetrics(); }));
+  }
   threads_.emplace_back([this] { ListenLoop(); });
   threads_.emplace_back([this] { ScanLoop(); });
   threads_.emplace_back([this] { WatchLoop(); });
@@ -1351,6 +1356,67 @@ Status Member::Prefetch(Connection& c, const std::vector<FileRecord>& records,
 }
 
 // ------------------------------------------------------------ status
+
+std::string Member::RenderMetrics() {
+  std::string out;
+  auto counter = [&](const char* name, const char* help, uint64_t value) {
+    out += std::string("# HELP dfsrd_") + name + " " + help +
+           "\n# TYPE dfsrd_" + name + " counter\ndfsrd_" + name + " " +
+           std::to_string(value) + "\n";
+  };
+  counter("local_changes_total", "Changes taken from this member's folder.",
+          counters_.local_changes);
+  counter("files_received_total", "Files fetched from peers.",
+          counters_.files_received);
+  counter("files_copied_locally_total",
+          "Files built from local content (renames, copies).",
+          counters_.files_copied_locally);
+  counter("wire_bytes_received_total", "Bytes received from peers.",
+          counters_.bytes_received);
+  counter("content_bytes_received_total",
+          "Bytes of the files received (what the wire bytes stood for).",
+          counters_.content_bytes_received);
+  counter("wire_bytes_sent_total", "Bytes sent to peers.",
+          counters_.bytes_sent);
+  counter("conflicts_total", "Conflicts settled here.", counters_.conflicts);
+  counter("deletes_applied_total", "Deletions taken from peers.",
+          counters_.deletes_applied);
+  counter("refused_total", "Peer messages or records refused.",
+          counters_.refused_paths);
+  auto high = store_->HighSeq();
+  out +=
+      "# HELP dfsrd_backlog_in Records a peer has that this member has "
+      "not taken.\n# TYPE dfsrd_backlog_in gauge\n";
+  std::string out_backlog =
+      "# HELP dfsrd_backlog_out Records of this member a peer has not taken."
+      "\n# TYPE dfsrd_backlog_out gauge\n";
+  std::string contact =
+      "# HELP dfsrd_peer_last_contact_seconds Since the last exchange with a "
+      "peer.\n# TYPE dfsrd_peer_last_contact_seconds gauge\n";
+  const int64_t now = NowMillis();
+  for (const auto& m : config_.members) {
+    if (m.name == self_) continue;
+    auto peer = store_->Peer(m.name);
+    if (!peer) continue;
+    const std::string label = "{peer=\"" + m.name + "\"}";
+    out += "dfsrd_backlog_in" + label + " " +
+           std::to_string(peer->high_seq > peer->pulled_seq
+                              ? peer->high_seq - peer->pulled_seq
+                              : 0) +
+           "\n";
+    const uint64_t ours = high ? *high : 0;
+    out_backlog +=
+        "dfsrd_backlog_out" + label + " " +
+        std::to_string(ours > peer->served_seq ? ours - peer->served_seq : 0) +
+        "\n";
+    const int64_t last = std::max(peer->last_contact_ms, peer->last_served_ms);
+    if (last > 0) {
+      contact += "dfsrd_peer_last_contact_seconds" + label + " " +
+                 std::to_string((now - last) / 1000.0) + "\n";
+    }
+  }
+  return out + out_backlog + contact;
+}
 
 void Member::WriteStatusFile() {
   nlohmann::json j;

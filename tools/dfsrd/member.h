@@ -37,6 +37,7 @@
 
 #include "config.h"
 #include "connection.h"
+#include "dfs/client_net/metrics_http.h"
 #include "dfs/referral/session.h"
 #include "dfs/repl/reconcile.h"
 #include "dfs/repl_state/state_store.h"
@@ -61,6 +62,12 @@ class Member {
   void Stop();
 
   const Counters& counters() const { return counters_; }
+  // The counters and per-peer backlogs in Prometheus text form.
+  std::string RenderMetrics();
+  // Where the metrics endpoint listens (empty: none).
+  std::string metrics_address() const {
+    return metrics_ ? metrics_->address() : std::string();
+  }
 
  private:
   // ---- scanner
@@ -164,6 +171,7 @@ class Member {
   std::map<int, std::string> watched_dirs_;  // inotify wd -> folder ("" top)
   std::atomic<uint64_t> staging_counter_{0};
   Counters counters_;
+  std::unique_ptr<client_net::MetricsHttpServer> metrics_;
 };
 
 }  // namespace dfs::dfsrd

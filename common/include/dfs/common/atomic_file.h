@@ -48,7 +48,14 @@ class AtomicFile {
   int fd_ = -1;
   uint64_t appended_ = 0;
   bool committed_ = false;
+  int slot_ = -1;  // in the registry RemoveTempFilesOnSignals cleans
 };
+
+// For tools (dfsdelta): SIGINT, SIGTERM and SIGHUP remove every temp file
+// an AtomicFile holds (up to 64 at once), then end the process as the
+// signal would. Without it, an interrupted patch leaves its full-size temp
+// file behind.
+void RemoveTempFilesOnSignals();
 
 // fsyncs the directory holding `path` (after a rename into it).
 Status SyncParentDirectory(const std::string& path);
