@@ -279,6 +279,20 @@ Result<FileRequest> DecodeFileRequest(std::string_view bytes) {
 
 // ------------------------------------------------------------ batches
 
+namespace {
+
+Result<uint32_t> ReadBatchCount(ByteReader& in) {
+  DFS_ASSIGN_OR_RETURN(uint32_t n, in.U32("file count"));
+  if (n > kMaxBatchEntries) {
+    return Fail(Errc::kLimitExceeded, "a batch of " + std::to_string(n) +
+                                          " files; the limit is " +
+                                          std::to_string(kMaxBatchEntries));
+  }
+  return n;
+}
+
+}  // namespace
+
 std::string EncodeBatchRequest(const BatchRequest& request) {
   ByteWriter out;
   out.U32(static_cast<uint32_t>(request.files.size()));
@@ -293,12 +307,7 @@ std::string EncodeBatchRequest(const BatchRequest& request) {
 Result<BatchRequest> DecodeBatchRequest(std::string_view bytes) {
   ByteReader in(bytes);
   BatchRequest request;
-  DFS_ASSIGN_OR_RETURN(uint32_t n, in.U32("file count"));
-  if (n > kMaxBatchEntries) {
-    return Fail(Errc::kLimitExceeded, "a batch of " + std::to_string(n) +
-                                          " files; the limit is " +
-                                          std::to_string(kMaxBatchEntries));
-  }
+  DFS_ASSIGN_OR_RETURN(uint32_t n, ReadBatchCount(in));
   for (uint32_t i = 0; i < n; ++i) {
     BatchWant w;
     DFS_ASSIGN_OR_RETURN(w.path, in.String("path", kMaxPathBytes));
@@ -326,12 +335,7 @@ std::string EncodeBatchReply(const BatchReply& reply) {
 Result<BatchReply> DecodeBatchReply(std::string_view bytes) {
   ByteReader in(bytes);
   BatchReply reply;
-  DFS_ASSIGN_OR_RETURN(uint32_t n, in.U32("file count"));
-  if (n > kMaxBatchEntries) {
-    return Fail(Errc::kLimitExceeded, "a batch of " + std::to_string(n) +
-                                          " files; the limit is " +
-                                          std::to_string(kMaxBatchEntries));
-  }
+  DFS_ASSIGN_OR_RETURN(uint32_t n, ReadBatchCount(in));
   size_t total = 0;
   for (uint32_t i = 0; i < n; ++i) {
     BatchFile f;

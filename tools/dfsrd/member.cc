@@ -79,6 +79,16 @@ Status SetTimesAndMode(const fs::path& path, const FileRecord& record) {
   return Status::Ok();
 }
 
+// One sync of the whole file system holding `path`: cheaper than a sync a
+// file when a batch installs hundreds.
+void SyncFileSystemOf(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::syncfs(fd);
+    ::close(fd);
+  }
+}
+
 Status Recorded(const Result<uint64_t>& put) {
   return put ? Status::Ok() : Status(put.error());
 }
@@ -207,28 +217,33 @@ bool Member::SleepFor(std::chrono::milliseconds duration) {
 
 // ------------------------------------------------------------ scanner
 
-void Member::PurgeRecent() {
-  // An entry's ctime is when it was linked here (the unlink of its old
-  // name follows at once and moves it again).
+void Member::PurgeLinks(const fs::path& dir, std::chrono::seconds lifetime,
+                        bool keep_if_still_linked) {
+  // An entry's ctime is when it was linked there (the unlink or rename of
+  // its other name that follows moves it again).
   const int64_t cutoff =
       std::chrono::duration_cast<std::chrono::seconds>(
-          std::chrono::system_clock::now().time_since_epoch() - kRecentLifetime)
+          std::chrono::system_clock::now().time_since_epoch() - lifetime)
           .count();
   std::error_code ec;
-  for (auto it = fs::directory_iterator(recent_dir_, ec);
+  for (auto it = fs::directory_iterator(dir, ec);
        it != fs::directory_iterator(); it.increment(ec)) {
     if (ec) break;
     struct stat st {};
-    if (::lstat(it->path().c_str(), &st) == 0 && st.st_ctim.tv_sec < cutoff) {
-      fs::remove(it->path(), ec);
+    if (::lstat(it->path().c_str(), &st) != 0 || st.st_ctim.tv_sec >= cutoff) {
+      continue;
     }
+    if (keep_if_still_linked && st.st_nlink > 1) continue;
+    fs::remove(it->path(), ec);
   }
 }
 
 void Member::ScanLoop() {
   while (SleepFor(config_.scan_interval)) {
-    PurgeRecent();
-    PurgeVersions();
+    PurgeLinks(recent_dir_, kRecentLifetime, /*keep_if_still_linked=*/false);
+    // A version some live file still has costs nothing (the same inode);
+    // one replaced long ago goes.
+    PurgeLinks(versions_dir_, kVersionLifetime, /*keep_if_still_linked=*/true);
     Status scanned = ScanOnce();
     if (!scanned.ok()) {
       spdlog::error("DFSR3011 scanning {} failed: {}", folder_.string(),
@@ -846,11 +861,7 @@ Status Member::PullOnce(Connection& c, const std::string& peer,
   DFS_RETURN_IF_ERROR(record_progress());
   if (installed_unsynced) {
     // One sync for the batch's renames instead of one per file.
-    const int fd = ::open(folder_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-      ::syncfs(fd);
-      ::close(fd);
-    }
+    SyncFileSystemOf(folder_);
   }
   got_records = !reply->records.empty();
   return Status::Ok();
@@ -1171,27 +1182,6 @@ void Member::KeepVersion(const fs::path& file, const repl::Hash128& hash,
   (void)::link(file.c_str(), link.c_str());  // EEXIST: kept already
 }
 
-void Member::PurgeVersions() {
-  const int64_t cutoff =
-      std::chrono::duration_cast<std::chrono::seconds>(
-          std::chrono::system_clock::now().time_since_epoch() -
-          kVersionLifetime)
-          .count();
-  std::error_code ec;
-  for (auto it = fs::directory_iterator(versions_dir_, ec);
-       it != fs::directory_iterator(); it.increment(ec)) {
-    if (ec) break;
-    struct stat st {};
-    if (::lstat(it->path().c_str(), &st) != 0 || st.st_ctim.tv_sec >= cutoff) {
-      continue;
-    }
-    // A version some live file still has costs nothing (the same inode);
-    // one replaced long ago goes.
-    if (st.st_nlink > 1) continue;
-    fs::remove(it->path(), ec);
-  }
-}
-
 std::optional<std::string> Member::ContentWithHash(const repl::Hash128& hash) {
   std::vector<fs::path> candidates{versions_dir_ / hash.Hex()};
   if (auto live = store_->PathsWithHash(hash)) {
@@ -1345,12 +1335,7 @@ Status Member::Prefetch(Connection& c, const std::vector<FileRecord>& records,
   }
   if (!prefetched.empty()) {
     // The staged bytes reach the disk before any rename makes them visible.
-    const int fd =
-        ::open(staging_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-      ::syncfs(fd);
-      ::close(fd);
-    }
+    SyncFileSystemOf(staging_dir_);
   }
   return Status::Ok();
 }

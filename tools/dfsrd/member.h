@@ -87,8 +87,10 @@ class Member {
   void RecordGone(const std::string& rel);
   void RecordDeletions(const std::set<std::string>& seen);
   void PurgeTombstones();
-  // Forgets files deleted more than kRecentLifetime ago (.dfsrd/recent).
-  void PurgeRecent();
+  // Removes the links in `dir` made more than `lifetime` ago (but those
+  // whose file still has another name, with `keep_if_still_linked`).
+  void PurgeLinks(const std::filesystem::path& dir,
+                  std::chrono::seconds lifetime, bool keep_if_still_linked);
   static constexpr auto kRecentLifetime = std::chrono::minutes(10);
   // ---- server
   void ListenLoop();
@@ -103,7 +105,6 @@ class Member {
   // here for peers whose copies need a delta against them.
   void KeepVersion(const std::filesystem::path& file, const repl::Hash128& hash,
                    uint64_t size);
-  void PurgeVersions();
   static constexpr auto kVersionLifetime = std::chrono::hours(1);
   // ---- pullers
   void PullLoop(MemberConfig peer);
