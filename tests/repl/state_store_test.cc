@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "dfs/common/error.h"
 #include "testing/temp_dir.h"
 
@@ -72,6 +74,53 @@ TEST(StateStoreTest, AnotherMembersStateIsRefused) {
   auto reading = StateStore::OpenForReading(tmp.path());
   ASSERT_TRUE(reading.has_value());
   EXPECT_EQ((*reading)->member(), "web1");
+}
+
+}  // namespace
+}  // namespace dfs::repl
+
+namespace dfs::repl {
+namespace {
+
+// The walk reads in pieces (short read transactions): nothing is skipped
+// or seen twice across the pieces, and a folder's walk stays inside it.
+TEST(StateStoreTest, WalksEveryRecordAcrossPieces) {
+  testing::TempDir tmp;
+  auto store = StateStore::Open(tmp.path(), "site1", "web1");
+  ASSERT_TRUE(store.has_value());
+  for (int i = 0; i < 2500; ++i) {
+    ASSERT_TRUE(
+        (*store)->Put(Record("a/" + std::to_string(i), i), std::nullopt));
+  }
+  ASSERT_TRUE((*store)->Put(Record("a", 1), std::nullopt));
+  ASSERT_TRUE((*store)->Put(Record("ab", 1), std::nullopt));
+  std::set<std::string> seen;
+  size_t visits = 0;
+  ASSERT_TRUE((*store)
+                  ->ForEach([&](const FileRecord& r) {
+                    seen.insert(r.path);
+                    ++visits;
+                    return true;
+                  })
+                  .ok());
+  EXPECT_EQ(visits, 2502u);
+  EXPECT_EQ(seen.size(), 2502u);
+  size_t under = 0;
+  ASSERT_TRUE((*store)
+                  ->ForEachUnder("a",
+                                 [&](const FileRecord& r) {
+                                   EXPECT_EQ(r.path.rfind("a/", 0), 0u)
+                                       << r.path;
+                                   ++under;
+                                   return true;
+                                 })
+                  .ok());
+  EXPECT_EQ(under, 2500u);
+  size_t stopped = 0;
+  ASSERT_TRUE((*store)
+                  ->ForEach([&](const FileRecord&) { return ++stopped < 1500; })
+                  .ok());
+  EXPECT_EQ(stopped, 1500u);
 }
 
 }  // namespace

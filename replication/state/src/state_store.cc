@@ -280,12 +280,41 @@ Result<std::vector<std::string>> StateStore::PathsWithHash(
 
 Status StateStore::ForEach(
     const std::function<bool(const FileRecord&)>& visit) const {
-  DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, env_->BeginRead());
-  return txn.Scan(tables_->records, "",
-                  [&](std::string_view, std::string_view v) -> Result<bool> {
-                    DFS_ASSIGN_OR_RETURN(FileRecord r, DecodeRecord(v));
-                    return visit(r);
-                  });
+  return ForEachUnderPrefix("", visit);
+}
+
+// Walks in pieces of kRecordsPerRead, each in a read transaction of its
+// own: a long read would keep LMDB from reusing the pages every write made
+// meanwhile frees, and the file would grow with each scan.
+Status StateStore::ForEachUnderPrefix(
+    const std::string& prefix,
+    const std::function<bool(const FileRecord&)>& visit) const {
+  constexpr size_t kRecordsPerRead = 1024;
+  std::string after;  // the last path visited; empty: start at `prefix`
+  for (;;) {
+    std::vector<FileRecord> piece;
+    {
+      DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, env_->BeginRead());
+      DFS_ASSIGN_OR_RETURN(lmdb::Cursor cursor,
+                           txn.OpenCursor(tables_->records));
+      DFS_ASSIGN_OR_RETURN(auto at,
+                           cursor.Seek(after.empty() ? prefix : after));
+      if (at && !after.empty() && at->key == after) {
+        DFS_ASSIGN_OR_RETURN(at, cursor.Next());
+      }
+      while (at && piece.size() < kRecordsPerRead &&
+             at->key.substr(0, prefix.size()) == prefix) {
+        DFS_ASSIGN_OR_RETURN(FileRecord r, DecodeRecord(at->value));
+        piece.push_back(std::move(r));
+        DFS_ASSIGN_OR_RETURN(at, cursor.Next());
+      }
+    }
+    for (const FileRecord& r : piece) {
+      if (!visit(r)) return Status::Ok();
+    }
+    if (piece.size() < kRecordsPerRead) return Status::Ok();
+    after = piece.back().path;
+  }
 }
 
 Status StateStore::Sync() { return env_->Sync(); }
@@ -293,12 +322,7 @@ Status StateStore::Sync() { return env_->Sync(); }
 Status StateStore::ForEachUnder(
     const std::string& dir,
     const std::function<bool(const FileRecord&)>& visit) const {
-  DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, env_->BeginRead());
-  return txn.Scan(tables_->records, dir + "/",
-                  [&](std::string_view, std::string_view v) -> Result<bool> {
-                    DFS_ASSIGN_OR_RETURN(FileRecord r, DecodeRecord(v));
-                    return visit(r);
-                  });
+  return ForEachUnderPrefix(dir + "/", visit);
 }
 
 Result<uint64_t> StateStore::RecordCount() const {

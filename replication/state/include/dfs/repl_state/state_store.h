@@ -81,7 +81,8 @@ class StateStore {
   Result<uint64_t> HighSeq() const;
   // Live files with this content.
   Result<std::vector<std::string>> PathsWithHash(const Hash128& hash) const;
-  // Every record, in path order, until `visit` returns false.
+  // Every record, in path order, until `visit` returns false (read in
+  // pieces: records written meanwhile may or may not be seen).
   Status ForEach(const std::function<bool(const FileRecord&)>& visit) const;
   // Every record below the folder `dir` (not `dir` itself).
   Status ForEachUnder(
@@ -101,6 +102,9 @@ class StateStore {
 
  private:
   StateStore() = default;
+  Status ForEachUnderPrefix(
+      const std::string& prefix,
+      const std::function<bool(const FileRecord&)>& visit) const;
   struct Tables;
   std::unique_ptr<lmdb::Env> env_;
   std::unique_ptr<Tables> tables_;
