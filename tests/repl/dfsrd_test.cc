@@ -104,7 +104,8 @@ class Group {
 
   // The member's config, with `key` as its key file.
   void WriteConfig(size_t i, const fs::path& key,
-                   const fs::path& config_path = {}) const {
+                   const fs::path& config_path = {},
+                   const std::string& extra_json = "") const {
     std::ostringstream members;
     for (size_t m = 0; m < names_.size(); ++m) {
       members << (m ? "," : "") << R"({"name":")" << names_[m]
@@ -117,7 +118,7 @@ class Group {
          << (tmp_.path() / names_[i] / "state").string() << R"(","members":[)"
          << members.str()
          << R"(],"scan_interval_ms":100,"poll_interval_ms":50,)"
-         << R"("settle_ms":30,"peer_timeout_ms":2000})";
+         << R"("settle_ms":30,"peer_timeout_ms":2000)" << extra_json << "}";
     WriteFile(config_path.empty() ? Config(i) : config_path, json.str());
   }
 
@@ -399,6 +400,26 @@ TEST(DfsrdTest, APeerWithTheWrongKeyWritesNothing) {
   EXPECT_EQ(ReadFile(g.Folder(0) / "index.html"), "genuine");
   EXPECT_FALSE(fs::exists(g.Folder(0) / "evil.html"));
   EXPECT_EQ(ReadFile(g.Folder(1) / "index.html"), "defaced");  // got nothing
+}
+
+// Hub and spoke: spokes pull only from the hub, the hub from every spoke;
+// a change on one spoke reaches the other through the hub.
+TEST(DfsrdTest, HubAndSpokesCarryAChangeFromSpokeToSpoke) {
+  Group g(3);
+  for (size_t i = 0; i < 3; ++i) {
+    g.WriteConfig(i, g.root() / "group.key", {},
+                  R"(,"topology":"hub","hub":"web1")");
+  }
+  WriteFile(g.Folder(1) / "from-spoke.html", "made on web2");
+  g.StartAll();
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(g.Folder(2) / "from-spoke.html") == "made on web2" &&
+           g.Converged({0, 1, 2});
+  })) << g.Logs();
+  // The spokes never connected to each other.
+  EXPECT_EQ(g.Log(1).find("peer web3"), std::string::npos) << g.Log(1);
+  EXPECT_EQ(g.Log(2).find("peer web2"), std::string::npos) << g.Log(2);
+  EXPECT_NE(g.Log(2).find("connected to peer web1"), std::string::npos);
 }
 
 TEST(DfsrdTest, ServesItsCountersAndBacklogsToPrometheus) {

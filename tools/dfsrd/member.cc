@@ -334,17 +334,17 @@ void Member::CheckDirectory(const std::string& rel, const struct stat& st) {
   if (store_->Put(r, std::nullopt)) ++counters_.local_changes;
 }
 
-void Member::CheckFile(const std::string& rel, const struct stat& st,
+bool Member::CheckFile(const std::string& rel, const struct stat& st,
                        bool closed) {
   const repl::LocalStat now = StatOf(st);
   {
     std::lock_guard lock(apply_mutex_);
     auto record = store_->Get(rel);
     auto known = store_->GetStat(rel);
-    if (!record || !known) return;
+    if (!record || !known) return true;
     if (*record && !(*record)->deleted && !(*record)->is_dir && *known &&
         **known == now) {
-      return;  // unchanged since it was last hashed
+      return true;  // unchanged since it was last hashed
     }
   }
   // Still being written? Take it once it has been still for `settle`.
@@ -352,20 +352,23 @@ void Member::CheckFile(const std::string& rel, const struct stat& st,
       std::chrono::duration_cast<std::chrono::nanoseconds>(
           std::chrono::system_clock::now().time_since_epoch())
           .count() -
-      now.mtime_ns;
+      // ctime, not only mtime: a tool that writes a temp file sets its
+      // mtime to the source's (old) one, but the ctime says it is fresh.
+      std::max(now.mtime_ns, now.ctime_ns);
   if (!closed && age_ns < std::chrono::duration_cast<std::chrono::nanoseconds>(
                               config_.settle)
                               .count()) {
-    return;
+    return false;
   }
   const fs::path path = folder_ / rel;
   auto hash = HashFile(path);  // outside the lock: files may be large
-  if (!hash) return;           // gone or unreadable: the next round says
+  if (!hash) return true;      // gone or unreadable: the next round says
   std::lock_guard lock(apply_mutex_);
   struct stat again {};
-  if (::lstat(path.c_str(), &again) != 0 || !(StatOf(again) == now)) return;
+  if (::lstat(path.c_str(), &again) != 0 || !(StatOf(again) == now))
+    return true;
   auto record = store_->Get(rel);
-  if (!record) return;
+  if (!record) return true;
   const uint32_t mode = st.st_mode & 07777;
   // A web server's Last-Modified and ETag come from the mtime: a new mtime
   // is a new version too (its peers move no bytes for it).
@@ -373,7 +376,7 @@ void Member::CheckFile(const std::string& rel, const struct stat& st,
       (*record)->hash == *hash && (*record)->size == now.size &&
       (*record)->mode == mode && (*record)->mtime_ns == now.mtime_ns) {
     (void)store_->PutStat(rel, now);  // moved or re-linked, not changed
-    return;
+    return true;
   }
   FileRecord r = record->value_or(FileRecord{});
   r.path = rel;
@@ -396,6 +399,7 @@ void Member::CheckFile(const std::string& rel, const struct stat& st,
     ++counters_.local_changes;
     spdlog::debug("DFSR3010 local change: {}", rel);
   }
+  return true;
 }
 
 void Member::RecordDeletions(const std::set<std::string>& seen) {
@@ -469,8 +473,8 @@ void Member::AddWatches(int fd, const fs::path& dir) {
   }
 }
 
-void Member::CheckPath(const std::string& rel, bool closed) {
-  if (!repl::ValidateRelativePath(rel).ok()) return;  // the scan warns
+bool Member::CheckPath(const std::string& rel, bool closed) {
+  if (!repl::ValidateRelativePath(rel).ok()) return true;  // the scan warns
   const fs::path path = folder_ / rel;
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
@@ -478,7 +482,7 @@ void Member::CheckPath(const std::string& rel, bool closed) {
     // name never recorded, such as an editor's or rsync's temp file, is
     // nothing to announce.)
     auto record = store_->Get(rel);
-    if (!record || !*record || (*record)->deleted) return;
+    if (!record || !*record || (*record)->deleted) return true;
     std::vector<std::string> below;
     if ((*record)->is_dir) {
       (void)store_->ForEachUnder(rel, [&](const FileRecord& r) {
@@ -489,13 +493,11 @@ void Member::CheckPath(const std::string& rel, bool closed) {
     std::sort(below.rbegin(), below.rend());
     for (const auto& child : below) RecordGone(child);
     RecordGone(rel);
-    return;
+    return true;
   }
-  if (S_ISREG(st.st_mode)) {
-    CheckFile(rel, st, closed);
-  } else if (S_ISDIR(st.st_mode)) {
-    CheckDirectory(rel, st);
-  }
+  if (S_ISREG(st.st_mode)) return CheckFile(rel, st, closed);
+  if (S_ISDIR(st.st_mode)) CheckDirectory(rel, st);
+  return true;
 }
 
 void Member::WatchLoop() {
@@ -508,10 +510,16 @@ void Member::WatchLoop() {
   }
   AddWatches(fd, folder_);
   alignas(inotify_event) char buffer[64 * 1024];
-  // Files closed after writing, taken a moment later: a tool that writes a
-  // temp file and renames it (rsync, most deploys) has renamed it by then,
-  // and the temp name is never announced.
-  std::map<std::string, Clock::time_point> closed_writes;
+  // Files written (or created, or touched), taken a moment later: a tool
+  // that writes a temp file and renames it (rsync, most deploys) has
+  // renamed it by then, and the temp name is never announced. A file not
+  // yet closed after writing is taken only once it has been still for
+  // `settle` (CheckFile), so a half-written file is never announced.
+  struct Due {
+    Clock::time_point at;
+    bool closed = false;  // a close after writing was seen
+  };
+  std::map<std::string, Due> closed_writes;
   const auto close_delay =
       std::min(config_.settle, std::chrono::milliseconds(100));
   while (!stopping_) {
@@ -520,13 +528,13 @@ void Member::WatchLoop() {
     int wait_ms = 200;
     const auto now = Clock::now();
     for (auto it = closed_writes.begin(); it != closed_writes.end();) {
-      if (it->second <= now) {
-        changed.emplace_back(it->first, true);
+      if (it->second.at <= now) {
+        changed.emplace_back(it->first, it->second.closed);
         it = closed_writes.erase(it);
         continue;
       }
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          it->second - now);
+          it->second.at - now);
       wait_ms = std::min<int>(wait_ms, static_cast<int>(left.count()) + 1);
       ++it;
     }
@@ -574,12 +582,19 @@ void Member::WatchLoop() {
         }
         continue;
       }
-      if (event->mask & IN_CLOSE_WRITE) {
-        closed_writes[rel] = Clock::now() + close_delay;
+      if (event->mask & (IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)) {
+        // A rename or a deletion is final: decided now.
+        closed_writes.erase(rel);
+        changed.emplace_back(rel, (event->mask & IN_MOVED_TO) != 0);
         continue;
       }
-      closed_writes.erase(rel);  // renamed away or deleted: decided now
-      changed.emplace_back(rel, (event->mask & IN_MOVED_TO) != 0);
+      // Written, created or given its times and mode (rsync does that to
+      // its temp file just before renaming it): taken a moment later, when
+      // a temp file is gone under its final name. A later event for it
+      // puts that moment off again.
+      Due& due = closed_writes[rel];
+      due.at = Clock::now() + close_delay;
+      due.closed |= (event->mask & IN_CLOSE_WRITE) != 0;
     }
     if (overflowed) {
       // More at once than the queue holds: the full scan finds it all.
@@ -594,7 +609,12 @@ void Member::WatchLoop() {
       struct stat st {};
       return ::lstat((folder_ / c.first).c_str(), &st) == 0;
     });
-    for (const auto& [rel, closed] : changed) CheckPath(rel, closed);
+    for (const auto& [rel, closed] : changed) {
+      if (!CheckPath(rel, closed)) {
+        // Not settled: look again once it may be.
+        closed_writes[rel] = Due{Clock::now() + config_.settle, closed};
+      }
+    }
   }
   ::close(fd);
 }
@@ -1027,6 +1047,7 @@ Result<fs::path> Member::Stage(Connection& c, const FileRecord& record,
                                     " with other content than it announced");
   }
   ++counters_.files_received;
+  ++counters_.fetched_by_delta;
   counters_.content_bytes_received += record.size;
   return staged;
 }
@@ -1329,6 +1350,9 @@ Status Member::Prefetch(Connection& c, const std::vector<FileRecord>& records,
       DFS_RETURN_IF_ERROR(out.Write(*content));
       DFS_RETURN_IF_ERROR(out.Commit(/*durable=*/false));
       prefetched[file.path] = staged;
+      ++(file.encoding == repl::BatchEncoding::kAgainstOld
+             ? counters_.batched_against_old
+             : counters_.batched_whole);
       ++counters_.files_received;
       counters_.content_bytes_received += content->size();
     }
@@ -1418,6 +1442,9 @@ void Member::WriteStatusFile() {
   j["conflicts"] = counters_.conflicts.load();
   j["deletes_applied"] = counters_.deletes_applied.load();
   j["refused"] = counters_.refused_paths.load();
+  j["batched_against_old"] = counters_.batched_against_old.load();
+  j["batched_whole"] = counters_.batched_whole.load();
+  j["fetched_by_delta"] = counters_.fetched_by_delta.load();
   (void)WriteFileAtomically((config_.state_dir / "counters.json").string(),
                             j.dump() + "\n");
 }

@@ -48,7 +48,8 @@ struct Counters {
   std::atomic<uint64_t> local_changes{0}, files_received{0},
       files_copied_locally{0}, bytes_received{0}, bytes_sent{0},
       content_bytes_received{0}, conflicts{0}, deletes_applied{0},
-      refused_paths{0};
+      refused_paths{0}, batched_against_old{0}, batched_whole{0},
+      fetched_by_delta{0};
 };
 
 class Member {
@@ -76,14 +77,16 @@ class Member {
   void CheckDirectory(const std::string& rel, const struct stat& st);
   // `closed`: the writer is known to be done (inotify said so), no need
   // to wait for `settle`.
-  void CheckFile(const std::string& rel, const struct stat& st,
+  // False when the file is not settled yet (ask again later).
+  bool CheckFile(const std::string& rel, const struct stat& st,
                  bool closed = false);
   // ---- watcher (inotify: changes are taken as they happen; the scan is
   // the safety net for a full queue and for what happened while stopped)
   void WatchLoop();
   void AddWatches(int fd, const std::filesystem::path& dir);
   // Takes `rel` as it now is: a file or folder (new or changed), or gone.
-  void CheckPath(const std::string& rel, bool closed);
+  // False when a file there is not settled yet (ask again later).
+  bool CheckPath(const std::string& rel, bool closed);
   void RecordGone(const std::string& rel);
   void RecordDeletions(const std::set<std::string>& seen);
   void PurgeTombstones();
