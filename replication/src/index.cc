@@ -113,6 +113,17 @@ namespace {
 
 constexpr uint8_t kDeleted = 1, kDirectory = 2, kResolvedConflict = 4;
 
+// A u32 count, refused above `limit` before anything is allocated for it.
+Result<uint32_t> ReadCount(ByteReader& in, uint32_t limit, const char* what) {
+  DFS_ASSIGN_OR_RETURN(uint32_t n, in.U32(what));
+  if (n > limit) {
+    return Fail(Errc::kLimitExceeded, std::to_string(n) + " " + what +
+                                          "; the limit is " +
+                                          std::to_string(limit));
+  }
+  return n;
+}
+
 void EncodeHash(ByteWriter& out, const Hash128& h) {
   out.U64(h.low);
   out.U64(h.high);
@@ -241,12 +252,8 @@ Result<IndexReply> DecodeIndexReply(std::string_view bytes) {
   DFS_ASSIGN_OR_RETURN(reply.member, in.String("member", kMaxMemberNameBytes));
   DFS_RETURN_IF_ERROR(ValidateMemberName(reply.member));
   DFS_ASSIGN_OR_RETURN(reply.high_seq, in.U64("high sequence"));
-  DFS_ASSIGN_OR_RETURN(uint32_t n, in.U32("record count"));
-  if (n > kMaxIndexRecords) {
-    return Fail(Errc::kLimitExceeded, std::to_string(n) +
-                                          " records; the limit is " +
-                                          std::to_string(kMaxIndexRecords));
-  }
+  DFS_ASSIGN_OR_RETURN(uint32_t n,
+                       ReadCount(in, kMaxIndexRecords, "index records"));
   uint64_t last_seq = 0;
   for (uint32_t i = 0; i < n; ++i) {
     DFS_ASSIGN_OR_RETURN(FileRecord r, DecodeRecord(in));
@@ -279,20 +286,6 @@ Result<FileRequest> DecodeFileRequest(std::string_view bytes) {
 
 // ------------------------------------------------------------ batches
 
-namespace {
-
-Result<uint32_t> ReadBatchCount(ByteReader& in) {
-  DFS_ASSIGN_OR_RETURN(uint32_t n, in.U32("file count"));
-  if (n > kMaxBatchEntries) {
-    return Fail(Errc::kLimitExceeded, "a batch of " + std::to_string(n) +
-                                          " files; the limit is " +
-                                          std::to_string(kMaxBatchEntries));
-  }
-  return n;
-}
-
-}  // namespace
-
 std::string EncodeBatchRequest(const BatchRequest& request) {
   ByteWriter out;
   out.U32(static_cast<uint32_t>(request.files.size()));
@@ -307,7 +300,8 @@ std::string EncodeBatchRequest(const BatchRequest& request) {
 Result<BatchRequest> DecodeBatchRequest(std::string_view bytes) {
   ByteReader in(bytes);
   BatchRequest request;
-  DFS_ASSIGN_OR_RETURN(uint32_t n, ReadBatchCount(in));
+  DFS_ASSIGN_OR_RETURN(uint32_t n,
+                       ReadCount(in, kMaxBatchEntries, "batched files"));
   for (uint32_t i = 0; i < n; ++i) {
     BatchWant w;
     DFS_ASSIGN_OR_RETURN(w.path, in.String("path", kMaxPathBytes));
@@ -335,7 +329,8 @@ std::string EncodeBatchReply(const BatchReply& reply) {
 Result<BatchReply> DecodeBatchReply(std::string_view bytes) {
   ByteReader in(bytes);
   BatchReply reply;
-  DFS_ASSIGN_OR_RETURN(uint32_t n, ReadBatchCount(in));
+  DFS_ASSIGN_OR_RETURN(uint32_t n,
+                       ReadCount(in, kMaxBatchEntries, "batched files"));
   size_t total = 0;
   for (uint32_t i = 0; i < n; ++i) {
     BatchFile f;

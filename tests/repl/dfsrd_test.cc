@@ -344,6 +344,26 @@ TEST(DfsrdTest, AnEditOnTheBackupWhileThePrimaryIsDownReachesThePrimary) {
   EXPECT_TRUE(g.ConflictFiles(0).empty());
 }
 
+// A member that hangs (SIGSTOP: its sockets stay open, nothing answers)
+// costs the others a deadline on their link to it, never their progress.
+TEST(DfsrdTest, AHungMemberDoesNotStallTheOthers) {
+  Group g(3);
+  WriteFile(g.Folder(0) / "index.html", "v1");
+  g.StartAll();
+  ASSERT_TRUE(WaitFor([&] { return g.Converged({0, 1, 2}); })) << g.Logs();
+  g.Signal(0, SIGSTOP);
+  WriteFile(g.Folder(1) / "index.html", "v2 while web1 hangs");
+  WriteFile(g.Folder(1) / "new.html", "new while web1 hangs");
+  const bool reached = WaitFor([&] {
+    return ReadFile(g.Folder(2) / "index.html") == "v2 while web1 hangs" &&
+           ReadFile(g.Folder(2) / "new.html") == "new while web1 hangs";
+  });
+  g.Signal(0, SIGCONT);
+  ASSERT_TRUE(reached) << g.Logs();
+  // Once it answers again it catches up too.
+  ASSERT_TRUE(WaitFor([&] { return g.Converged({0, 1, 2}); })) << g.Logs();
+}
+
 TEST(DfsrdTest, SigkillMidReceiveLeavesNoPartialFileAndConverges) {
   Group g(2);
   g.StartAll();

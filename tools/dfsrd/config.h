@@ -29,7 +29,10 @@ struct GroupConfig {
   uint64_t conflict_quota_mb = 1024;
   std::string metrics;  // IP:PORT, empty: none
   // Tuning (defaults suit a web farm; tests shorten them).
-  std::chrono::milliseconds scan_interval{1000};
+  // The full scan is the safety net: inotify takes changes as they happen
+  // (without inotify, or with a folder it cannot watch, dfsrd scans every
+  // second instead).
+  std::chrono::milliseconds scan_interval{60000};
   std::chrono::milliseconds poll_interval{250};
   std::chrono::milliseconds settle{
       200};  // a file unchanged this long is stable

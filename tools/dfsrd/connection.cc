@@ -39,6 +39,8 @@ Status WaitFor(int fd, short events, Clock::time_point deadline) {
   }
 }
 
+}  // namespace
+
 Result<sockaddr_in> ParseAddress(const std::string& address) {
   const size_t colon = address.rfind(':');
   sockaddr_in sa{};
@@ -56,8 +58,6 @@ Result<sockaddr_in> ParseAddress(const std::string& address) {
   sa.sin_port = htons(static_cast<uint16_t>(port));
   return sa;
 }
-
-}  // namespace
 
 Error ErrorOf(const Frame& frame) {
   return MakeError(Errc::kPermissionDenied,

@@ -8,6 +8,8 @@
 // Thread-safety: one connection belongs to one thread.
 #pragma once
 
+#include <netinet/in.h>
+
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -77,6 +79,10 @@ class SyncChannel final : public repl::Channel {
  private:
   Connection& connection_;
 };
+
+// "IPv4-ADDRESS:PORT" (members listen and connect only on numeric
+// addresses: no name lookups). Errors: kInvalidArgument.
+Result<sockaddr_in> ParseAddress(const std::string& address);
 
 // The error an error frame carries.
 Error ErrorOf(const referral::Frame& frame);

@@ -107,21 +107,15 @@ int Status(const GroupConfig& config, bool as_json) {
     if (m.name == config.member) continue;
     auto state = (*store)->Peer(m.name);
     if (!state) continue;
-    const int64_t contact =
-        std::max(state->last_contact_ms, state->last_served_ms);
+    const int64_t contact = state->LastContactMs();
     nlohmann::json p;
     p["name"] = m.name;
     p["address"] = m.address;
     p["connected"] = contact > 0 && now - contact < fresh_ms;
     p["last_contact_ms_ago"] =
         contact > 0 ? nlohmann::json(now - contact) : nlohmann::json(nullptr);
-    // Updates one side has that the other has not taken (by sequence
-    // numbers: an upper bound, as later records replace earlier ones).
-    p["backlog_in"] = state->high_seq > state->pulled_seq
-                          ? state->high_seq - state->pulled_seq
-                          : 0;
-    const uint64_t ours = high ? *high : 0;
-    p["backlog_out"] = ours > state->served_seq ? ours - state->served_seq : 0;
+    p["backlog_in"] = state->BacklogIn();
+    p["backlog_out"] = state->BacklogOut(high ? *high : 0);
     out["peers"].push_back(p);
   }
   if (as_json) {

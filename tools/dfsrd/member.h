@@ -103,6 +103,13 @@ class Member {
   // The content with this hash, if this member still holds it: a live
   // file, or a version kept in .dfsrd/versions. Verified.
   std::optional<std::string> ContentWithHash(const repl::Hash128& hash);
+  // Where content with this hash may be here: live files, the version and
+  // recently-deleted links (unverified: callers check what they read).
+  std::vector<std::filesystem::path> HoldersOf(const repl::Hash128& hash);
+  // `rel` mapped, if it is a live record of this member's index with this
+  // hash and the file still has it. Errors: kNotFound saying why.
+  Result<repl::MappedFile> OpenAnnounced(const std::string& rel,
+                                         const repl::Hash128& hash);
   // Keeps a hard link to a small file's current version, so that when a
   // deploy replaces it (write aside, rename over) the old bytes are still
   // here for peers whose copies need a delta against them.
@@ -161,6 +168,9 @@ class Member {
   std::mutex throttle_mutex_;
   int listen_fd_ = -1;
   std::atomic<bool> stopping_{false};
+  // Whether inotify watches every folder (else the scan runs every tick).
+  std::atomic<bool> watching_{false}, unwatched_{false};
+  static constexpr std::chrono::milliseconds kHousekeepingInterval{1000};
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   std::mutex links_mutex_;

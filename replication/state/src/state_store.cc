@@ -79,6 +79,23 @@ Result<uint64_t> ReadSeq(const lmdb::Txn& txn, lmdb::Dbi meta) {
 
 StateStore::~StateStore() = default;
 
+Status StateStore::OpenTables(lmdb::Txn& txn, const fs::path& dir,
+                              bool create) {
+  Tables& t = *tables_;
+  for (auto [name, table] :
+       {std::pair{"meta", &t.meta}, std::pair{"records", &t.records},
+        std::pair{"by_seq", &t.by_seq}, std::pair{"stats", &t.stats},
+        std::pair{"by_hash", &t.by_hash}, std::pair{"peers", &t.peers}}) {
+    DFS_ASSIGN_OR_RETURN(auto opened, txn.OpenTable(name, create));
+    if (!opened) {
+      return Fail(Errc::kCorrupt, dir.string() + " lacks the '" + name +
+                                      "' table of a dfsrd state store");
+    }
+    *table = *opened;
+  }
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<StateStore>> StateStore::Open(
     const fs::path& dir, const std::string& group, const std::string& member) {
   std::error_code ec;
@@ -99,14 +116,8 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(
   DFS_ASSIGN_OR_RETURN(store->env_, lmdb::Env::Open(dir, options));
   store->tables_ = std::make_unique<Tables>();
   DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, store->env_->BeginWrite());
+  DFS_RETURN_IF_ERROR(store->OpenTables(txn, dir, /*create=*/true));
   Tables& t = *store->tables_;
-  for (auto [name, table] :
-       {std::pair{"meta", &t.meta}, std::pair{"records", &t.records},
-        std::pair{"by_seq", &t.by_seq}, std::pair{"stats", &t.stats},
-        std::pair{"by_hash", &t.by_hash}, std::pair{"peers", &t.peers}}) {
-    DFS_ASSIGN_OR_RETURN(auto opened, txn.OpenTable(name, /*create=*/true));
-    *table = *opened;
-  }
   DFS_ASSIGN_OR_RETURN(auto format, txn.Get(t.meta, "format"));
   if (!format) {
     ByteWriter schema;
@@ -149,18 +160,8 @@ Result<std::unique_ptr<StateStore>> StateStore::OpenForReading(
   DFS_ASSIGN_OR_RETURN(store->env_, lmdb::Env::Open(dir, options));
   store->tables_ = std::make_unique<Tables>();
   DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, store->env_->BeginRead());
+  DFS_RETURN_IF_ERROR(store->OpenTables(txn, dir, /*create=*/false));
   Tables& t = *store->tables_;
-  for (auto [name, table] :
-       {std::pair{"meta", &t.meta}, std::pair{"records", &t.records},
-        std::pair{"by_seq", &t.by_seq}, std::pair{"stats", &t.stats},
-        std::pair{"by_hash", &t.by_hash}, std::pair{"peers", &t.peers}}) {
-    DFS_ASSIGN_OR_RETURN(auto opened, txn.OpenTable(name, /*create=*/false));
-    if (!opened) {
-      return Fail(Errc::kCorrupt, dir.string() + " lacks the '" + name +
-                                      "' table of a dfsrd state store");
-    }
-    *table = *opened;
-  }
   DFS_ASSIGN_OR_RETURN(auto group, txn.Get(t.meta, "group"));
   DFS_ASSIGN_OR_RETURN(auto member, txn.Get(t.meta, "member"));
   store->group_ = std::string(group.value_or(""));
@@ -204,6 +205,21 @@ Result<uint64_t> StateStore::Put(FileRecord record,
   }
   DFS_RETURN_IF_ERROR(txn.Commit("recording " + record.path));
   return seq;
+}
+
+Result<std::pair<std::optional<FileRecord>, std::optional<LocalStat>>>
+StateStore::GetWithStat(const std::string& path) const {
+  DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, env_->BeginRead());
+  std::pair<std::optional<FileRecord>, std::optional<LocalStat>> out;
+  DFS_ASSIGN_OR_RETURN(auto record, txn.Get(tables_->records, path));
+  if (record) {
+    DFS_ASSIGN_OR_RETURN(out.first, DecodeRecord(*record));
+  }
+  DFS_ASSIGN_OR_RETURN(auto stat, txn.Get(tables_->stats, path));
+  if (stat) {
+    DFS_ASSIGN_OR_RETURN(out.second, DecodeStat(*stat));
+  }
+  return out;
 }
 
 Result<std::optional<LocalStat>> StateStore::GetStat(

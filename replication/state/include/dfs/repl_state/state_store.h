@@ -24,7 +24,8 @@
 
 namespace dfs::lmdb {
 class Env;
-}
+class Txn;
+}  // namespace dfs::lmdb
 
 namespace dfs::repl {
 
@@ -43,6 +44,20 @@ struct PeerState {
   // How far they have pulled ours, as they last asked.
   uint64_t served_seq = 0;
   int64_t last_served_ms = 0;
+
+  // Records they have that we have not taken, and ours (up to `our_high`)
+  // they have not: sequence distances, an upper bound as later records
+  // replace earlier ones.
+  uint64_t BacklogIn() const {
+    return high_seq > pulled_seq ? high_seq - pulled_seq : 0;
+  }
+  uint64_t BacklogOut(uint64_t our_high) const {
+    return our_high > served_seq ? our_high - served_seq : 0;
+  }
+  // The last exchange either way (0: never).
+  int64_t LastContactMs() const {
+    return last_contact_ms > last_served_ms ? last_contact_ms : last_served_ms;
+  }
 };
 
 class StateStore {
@@ -65,6 +80,10 @@ class StateStore {
   // and set in the stored record), with the stat of the local file as it
   // is now (nothing: no local file, e.g. a tombstone).
   Result<uint64_t> Put(FileRecord record, std::optional<LocalStat> stat);
+  // A path's record and the stat its file had when last hashed, read at
+  // once (the scanner asks this of every file it walks).
+  Result<std::pair<std::optional<FileRecord>, std::optional<LocalStat>>>
+  GetWithStat(const std::string& path) const;
   // The stat a file had when it was last hashed.
   Result<std::optional<LocalStat>> GetStat(const std::string& path) const;
   // A file whose stat changed but not its content (a touch).
@@ -102,6 +121,9 @@ class StateStore {
 
  private:
   StateStore() = default;
+  // Opens (or with `create`, creates) every table in `txn`.
+  Status OpenTables(lmdb::Txn& txn, const std::filesystem::path& dir,
+                    bool create);
   Status ForEachUnderPrefix(
       const std::string& prefix,
       const std::function<bool(const FileRecord&)>& visit) const;
