@@ -251,15 +251,18 @@ def site_deploy(work):
     mirror(v1, g.folder(0))
     wait(lambda: converged(g, [0, 1, 2]), 600, "release 1 on every member")
     time.sleep(1.5)  # counters are written every scan (1 s)
-    before = [g.counters(i).get("bytes_received", 0) for i in (1, 2)]
+    kinds = ("bytes_received", "batched_against_old", "batched_whole",
+             "fetched_by_delta", "files_copied_locally")
+    before = [{k: g.counters(i).get(k, 0) for k in kinds} for i in (1, 2)]
     started = time.monotonic()
     mirror(v2, g.folder(0))
     wait(lambda: converged(g, [0, 1, 2]), 600, "release 2 on every member")
     took = time.monotonic() - started
     time.sleep(1.5)
-    after = [g.counters(i).get("bytes_received", 0) for i in (1, 2)]
+    after = [{k: g.counters(i).get(k, 0) for k in kinds} for i in (1, 2)]
     g.stop_all()
-    ours = [a - b for a, b in zip(after, before)]
+    came = [{k: a[k] - b[k] for k in kinds} for a, b in zip(after, before)]
+    ours = [c["bytes_received"] for c in came]
     rsync = rsync_bytes(v1, v2, work)
     zstd = zstd_patch_bytes(v1, v2)
     print("== 1. site deploy (3,060 files, 90% with a new banner, 20 added, 20 removed)")
@@ -267,6 +270,11 @@ def site_deploy(work):
           "members in step %.1f s after the deploy" % (", ".join(map(str, ours)), took))
     print("  rsync -az --no-whole-file: %d bytes   zstd -3 --patch-from (near-limit): %d bytes"
           % (rsync, zstd))
+    for name, c in zip(("web2", "web3"), came):
+        print("  %s: files batched against their old version %d, batched whole %d, "
+              "by delta %d, copied from a local file %d"
+              % (name, c["batched_against_old"], c["batched_whole"],
+                 c["fetched_by_delta"], c["files_copied_locally"]))
     print("  dfsrd / rsync: %.2f   (goal <= 0.50)" % (max(ours) / rsync))
 
 
@@ -375,10 +383,17 @@ def scale(work, count):
 def main():
     work = tempfile.mkdtemp(prefix="dfs-mesh-")
     try:
-        site_deploy(work)
-        latency(work)
-        many_files(work, MANY_FILES)
-        scale(work, SCALE_FILES)
+        # MESH_BENCH_ONLY=deploy,latency,many,scale runs some of them.
+        only = os.environ.get("MESH_BENCH_ONLY", "deploy,latency,many,scale")
+        parts = set(only.split(","))
+        if "deploy" in parts:
+            site_deploy(work)
+        if "latency" in parts:
+            latency(work)
+        if "many" in parts:
+            many_files(work, MANY_FILES)
+        if "scale" in parts:
+            scale(work, SCALE_FILES)
     finally:
         subprocess.run(["pkill", "-TERM", "-f", "dfsrd --config " + work], check=False)
         shutil.rmtree(work, ignore_errors=True)

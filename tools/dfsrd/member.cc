@@ -847,33 +847,66 @@ Status Member::PullOnce(Connection& c, const std::string& peer,
       for (const auto& [path, staged] : files) fs::remove(staged, ec);
     }
   } cleanup{prefetched};
-  DFS_RETURN_IF_ERROR(Prefetch(c, reply->records, prefetched));
+  RoundClaims claims{fetch_claims_, peer, {}};
+  DFS_RETURN_IF_ERROR(Prefetch(c, reply->records, prefetched, claims));
+  const std::vector<FileRecord>& records = reply->records;
   bool installed_unsynced = false;
   // How far this round got: recorded once at the end (or when it stops
-  // early), not once a record.
-  uint64_t applied_up_to = 0;
-  auto record_progress = [&]() -> Status {
-    if (applied_up_to == 0) return Status::Ok();
+  // early), not once a record. Records before `index` are taken.
+  auto record_progress = [&](size_t index) -> Status {
+    if (index == 0) return Status::Ok();
+    const uint64_t taken = records[index - 1].seq;
     return store_->UpdatePeer(
-        peer, [&](repl::PeerState& s) { s.pulled_seq = applied_up_to; });
+        peer, [&](repl::PeerState& s) { s.pulled_seq = taken; });
   };
-  for (const FileRecord& remote : reply->records) {
+  // Applies records[index]: Ok(true) done (or refused for good), Ok(false)
+  // another puller is fetching its path.
+  auto apply = [&](size_t index) -> Result<bool> {
+    const FileRecord& remote = records[index];
     installed_unsynced |= prefetched.contains(remote.path);
-    Status applied = ApplyRemote(c, remote, prefetched);
-    if (!applied.ok()) {
-      if (applied.error().code != make_error_code(Errc::kInvalidArgument)) {
-        DFS_RETURN_IF_ERROR(record_progress());
-        return applied;  // try again later, from this record on
-      }
-      // Never to be applied here (a parent that is not a folder): say so
-      // and go on.
-      ++counters_.refused_paths;
-      spdlog::error("DFSR3033 not applying {} from {}: {}", remote.path, peer,
-                    applied.error().Message());
+    auto applied = ApplyRemote(c, remote, prefetched, claims);
+    claims.Release(remote.path);
+    if (applied) return *applied;
+    if (applied.error().code != make_error_code(Errc::kInvalidArgument)) {
+      return applied;  // try again later, from this record on
     }
-    applied_up_to = remote.seq;
+    // Never to be applied here (a parent that is not a folder): say so
+    // and go on.
+    ++counters_.refused_paths;
+    spdlog::error("DFSR3033 not applying {} from {}: {}", remote.path, peer,
+                  applied.error().Message());
+    return true;
+  };
+  // Records whose path another puller is fetching wait for the end of the
+  // round (this round's claims given up by then: no two pullers wait for
+  // each other), then are looked at again: usually the other puller has
+  // installed the same version and nothing moves.
+  std::vector<size_t> waiting;
+  for (size_t i = 0; i < records.size(); ++i) {
+    auto applied = apply(i);
+    if (!applied) {
+      DFS_RETURN_IF_ERROR(record_progress(waiting.empty() ? i : waiting[0]));
+      return Status(applied.error());
+    }
+    if (!*applied) waiting.push_back(i);
   }
-  DFS_RETURN_IF_ERROR(record_progress());
+  for (size_t w = 0; w < waiting.size(); ++w) {
+    const size_t i = waiting[w];
+    for (;;) {
+      while (!stopping_ &&
+             !fetch_claims_.WaitUnclaimed(records[i].path,
+                                          std::chrono::milliseconds(200))) {
+      }
+      if (stopping_) return record_progress(i);
+      auto applied = apply(i);
+      if (!applied) {
+        DFS_RETURN_IF_ERROR(record_progress(i));
+        return Status(applied.error());
+      }
+      if (*applied) break;
+    }
+  }
+  DFS_RETURN_IF_ERROR(record_progress(records.size()));
   if (installed_unsynced) {
     // One sync for the batch's renames instead of one per file.
     SyncFileSystemOf(folder_);
@@ -892,8 +925,8 @@ Result<bool> Member::Unchanged(const std::string& rel,
   return exists && known && *known == StatOf(st);
 }
 
-Status Member::ApplyRemote(Connection& c, const FileRecord& remote,
-                           Prefetched& prefetched) {
+Result<bool> Member::ApplyRemote(Connection& c, const FileRecord& remote,
+                                 Prefetched& prefetched, RoundClaims& claims) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     std::optional<FileRecord> local;
     repl::Decision decision;
@@ -902,9 +935,10 @@ Status Member::ApplyRemote(Connection& c, const FileRecord& remote,
       DFS_ASSIGN_OR_RETURN(local, store_->Get(remote.path));
       decision = repl::Reconcile(local, remote, self_);
     }
-    if (decision.action == repl::Action::kNothing) return Status::Ok();
+    if (decision.action == repl::Action::kNothing) return true;
     std::optional<fs::path> staged;
     if (decision.action == repl::Action::kFetch) {
+      if (!claims.Claim(remote.path)) return false;
       DFS_ASSIGN_OR_RETURN(staged,
                            Stage(c, decision.result, local, prefetched));
     }
@@ -937,7 +971,9 @@ Status Member::ApplyRemote(Connection& c, const FileRecord& remote,
     }
     const bool batched = staged && staged->parent_path() == staging_dir_ &&
                          staged->filename().string().rfind("batch-", 0) == 0;
-    return Install(decision, staged, local, /*sync_directory=*/!batched);
+    DFS_RETURN_IF_ERROR(
+        Install(decision, staged, local, /*sync_directory=*/!batched));
+    return true;
   }
   return Fail(Errc::kConflict, remote.path + " keeps changing here");
 }
@@ -1259,7 +1295,7 @@ Status Member::ServeBatch(Connection& c, const repl::BatchRequest& request) {
 }
 
 Status Member::Prefetch(Connection& c, const std::vector<FileRecord>& records,
-                        Prefetched& prefetched) {
+                        Prefetched& prefetched, RoundClaims& claims) {
   std::vector<repl::BatchWant> wants;
   for (const FileRecord& remote : records) {
     if (remote.deleted || remote.is_dir ||
@@ -1278,6 +1314,7 @@ Status Member::Prefetch(Connection& c, const std::vector<FileRecord>& records,
     // Content already here under another name is copied, not fetched.
     auto same = store_->PathsWithHash(remote.hash);
     if (same && !same->empty()) continue;
+    if (!claims.Claim(remote.path)) continue;  // another puller fetches it
     repl::BatchWant want{remote.path, remote.hash, {}};
     if (local && !local->deleted && !local->is_dir) want.have = local->hash;
     wants.push_back(std::move(want));

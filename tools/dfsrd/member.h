@@ -35,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "claims.h"
 #include "config.h"
 #include "connection.h"
 #include "dfs/client_net/metrics_http.h"
@@ -123,11 +124,32 @@ class Member {
   // Small files the peer's records need, fetched in batches into staging
   // ahead of applying the records: path -> staged file.
   using Prefetched = std::map<std::string, std::filesystem::path>;
+  // The paths whose fetch a round claimed (FetchClaims), given up when
+  // the round is done with them.
+  struct RoundClaims {
+    FetchClaims& claims;
+    const std::string& owner;
+    std::set<std::string> held;
+    bool Claim(const std::string& path) {
+      if (!claims.Claim(path, owner)) return false;
+      held.insert(path);
+      return true;
+    }
+    void Release(const std::string& path) {
+      if (held.erase(path)) claims.Release(path, owner);
+    }
+    ~RoundClaims() {
+      for (const auto& path : held) claims.Release(path, owner);
+    }
+  };
+  // Paths another puller is fetching are left out (their records wait).
   Status Prefetch(Connection& connection,
                   const std::vector<repl::FileRecord>& records,
-                  Prefetched& prefetched);
-  Status ApplyRemote(Connection& connection, const repl::FileRecord& remote,
-                     Prefetched& prefetched);
+                  Prefetched& prefetched, RoundClaims& claims);
+  // False when the record must wait: another puller is fetching its path.
+  Result<bool> ApplyRemote(Connection& connection,
+                           const repl::FileRecord& remote,
+                           Prefetched& prefetched, RoundClaims& claims);
   // Builds the content of `record` in staging; the path of the result.
   Result<std::filesystem::path> Stage(
       Connection& connection, const repl::FileRecord& record,
@@ -184,6 +206,7 @@ class Member {
   std::mutex watches_mutex_;
   std::map<int, std::string> watched_dirs_;  // inotify wd -> folder ("" top)
   std::atomic<uint64_t> staging_counter_{0};
+  FetchClaims fetch_claims_;
   Counters counters_;
   std::unique_ptr<client_net::MetricsHttpServer> metrics_;
 };
