@@ -27,8 +27,8 @@ void VersionVector::Set(std::string_view member, uint64_t count) {
   }
 }
 
-void VersionVector::Bump(std::string_view member) {
-  Set(member, Get(member) + 1);
+void VersionVector::Bump(std::string_view member, uint64_t clock) {
+  Set(member, std::max(Get(member) + 1, clock));
 }
 
 VersionVector VersionVector::Merge(const VersionVector& a,

@@ -326,6 +326,122 @@ TEST(DfsrdTest, ADeleteWhileAMemberIsDownDoesNotComeBack) {
   EXPECT_EQ(ReadFile(g.Folder(2) / "keep.html"), "kept");
 }
 
+// The status of member `i` as JSON (null when it cannot be read).
+nlohmann::json StatusOf(const Group& g, size_t i) {
+  auto r = testing::Run(
+      {DFSRD_PATH, "status", "--config", g.Config(i).string(), "--json"});
+  auto status = nlohmann::json::parse(r.out, nullptr, false);
+  return r.exit_code == 0 && !status.is_discarded() ? status : nullptr;
+}
+
+TEST(DfsrdTest,
+     AMemberAwayLongerThanATombstoneLivesRejoinsWithoutResurrecting) {
+  Group g(3);
+  // Tombstones live 3 s here (tombstone_days takes fractions); the scans
+  // that purge them run every 100 ms.
+  for (size_t i = 0; i < 3; ++i) {
+    g.WriteConfig(i, g.root() / "group.key", {},
+                  R"(,"tombstone_days":0.0000347)");
+  }
+  WriteFile(g.Folder(0) / "gone.html", "deleted while web3 was away");
+  WriteFile(g.Folder(0) / "back.html", "deleted on web3 before it left");
+  WriteFile(g.Folder(0) / "keep.html", "kept");
+  g.StartAll();
+  ASSERT_TRUE(WaitFor([&] { return g.Converged({0, 1, 2}); })) << g.Logs();
+  fs::remove(g.Folder(2) / "back.html");
+  ASSERT_TRUE(WaitFor([&] {
+    return !fs::exists(g.Folder(0) / "back.html") &&
+           !fs::exists(g.Folder(1) / "back.html");
+  })) << g.Logs();
+  g.Stop(2);
+  fs::remove(g.Folder(0) / "gone.html");
+  ASSERT_TRUE(WaitFor([&] { return !fs::exists(g.Folder(1) / "gone.html"); }))
+      << g.Logs();
+  // Both deletions forgotten on web1 and web2 (their tombstones purged),
+  // then back.html made anew: its versions' counters are past anything
+  // web3's old deletion of it holds.
+  ASSERT_TRUE(WaitFor([&] {
+    for (size_t i : {0, 1}) {
+      auto status = StatusOf(g, i);
+      if (status.is_null() || status["tombstones"] != 0) return false;
+    }
+    return true;
+  })) << g.Logs();
+  WriteFile(g.Folder(0) / "back.html", "made anew on web1");
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(g.Folder(1) / "back.html") == "made anew on web1";
+  })) << g.Logs();
+  ASSERT_TRUE(fs::exists(g.Folder(2) / "gone.html"));  // web3 was away
+
+  // web3 comes back able to serve web1 but not to reach it (its config
+  // names a port nobody listens on), web2 down: web1 takes web3's whole
+  // index, gone.html in it, before web3 could put its copy aside.
+  g.Stop(1);
+  auto one_way = nlohmann::json::parse(ReadFile(g.Config(2)));
+  one_way["members"][0]["address"] = "127.0.0.1:" + std::to_string(FreePort());
+  const fs::path one_way_config = g.root() / "web3-one-way.json";
+  WriteFile(one_way_config, one_way.dump());
+  g.Start(2, one_way_config);
+  ASSERT_TRUE(WaitFor([&] {
+    return g.Log(0).find("DFSR3051 rejoined web3") != std::string::npos;
+  })) << g.Logs();
+  EXPECT_FALSE(fs::exists(g.Folder(0) / "gone.html"));  // not brought back
+  EXPECT_TRUE(fs::exists(g.Folder(2) / "gone.html"));
+  // web3 saw it was away too long (its rejoin with web1 waits for a link).
+  EXPECT_NE(g.Log(2).find("DFSR3050 out of contact with web1"),
+            std::string::npos)
+      << g.Logs();
+  g.Stop(2);
+
+  g.Start(1);
+  g.Start(2);
+  ASSERT_TRUE(WaitFor([&] {
+    return g.Log(2).find("DFSR3051") != std::string::npos &&
+           g.Converged({0, 1, 2});
+  })) << g.Logs();
+  EXPECT_NE(g.Log(2).find("DFSR3051 rejoined web1"), std::string::npos);
+  // Nothing came back; web3's copy of what was deleted meanwhile is kept
+  // aside, not lost; the file made anew reached web3.
+  for (size_t i : {0, 1, 2}) {
+    EXPECT_FALSE(fs::exists(g.Folder(i) / "gone.html")) << i;
+    EXPECT_EQ(ReadFile(g.Folder(i) / "back.html"), "made anew on web1") << i;
+    EXPECT_EQ(ReadFile(g.Folder(i) / "keep.html"), "kept") << i;
+  }
+  EXPECT_EQ(ReadFile(g.Folder(2) / ".dfsrd" / "preexisting" / "gone.html"),
+            "deleted while web3 was away");
+  // And it stays so once every rejoin is done.
+  ASSERT_TRUE(WaitFor([&] {
+    for (size_t i : {0, 1, 2}) {
+      auto status = StatusOf(g, i);
+      if (status.is_null()) return false;
+      for (const auto& peer : status["peers"]) {
+        if (peer["backlog_in"] != 0) return false;
+      }
+    }
+    return g.Log(1).find("DFSR3051 rejoined web3") != std::string::npos;
+  })) << g.Logs();
+  EXPECT_TRUE(g.Converged({0, 1, 2})) << g.Logs();
+  EXPECT_FALSE(fs::exists(g.Folder(0) / "gone.html"));
+}
+
+TEST(DfsrdTest, AMemberSendsNoFasterThanItsBandwidth) {
+  Group g(2);
+  // web1 may send 300,000 bytes a second (2,400 kbps), in bursts of at
+  // most 30,000: 1.2 MB of incompressible content takes it 3.9 s at least,
+  // a second at most without the limit on this loopback.
+  g.WriteConfig(0, g.root() / "group.key", {}, R"(,"bandwidth_kbps":2400)");
+  g.StartAll();
+  const std::string content = RandomBytes(1'200'000, 42);
+  const auto started = std::chrono::steady_clock::now();
+  WriteFile(g.Folder(0) / "video.bin", content);
+  ASSERT_TRUE(WaitFor(
+      [&] { return ReadFile(g.Folder(1) / "video.bin") == content; }, 60s))
+      << g.Logs();
+  const auto took = std::chrono::steady_clock::now() - started;
+  // A lower bound only: a slow machine makes it longer, never shorter.
+  EXPECT_GE(took, std::chrono::milliseconds(3900 - 500));
+}
+
 TEST(DfsrdTest, AnEditOnTheBackupWhileThePrimaryIsDownReachesThePrimary) {
   Group g(3);
   WriteFile(g.Folder(0) / "index.html", "primary's version");

@@ -40,6 +40,25 @@ TEST(VersionVectorTest, ComparesAndMerges) {
   EXPECT_EQ(VersionVector::Merge(b, a), m);  // the same on every member
 }
 
+TEST(VersionVectorTest, CountersMoveWithTheClockSoARecreatedPathWins) {
+  // web1 deleted a.html at counter 3 (clock 1,000 s); the deletion was
+  // forgotten everywhere but on a member that was away; web2 makes
+  // a.html anew from nothing at clock 2,000 s.
+  VersionVector old_deletion;
+  old_deletion.Set("web1", 3);
+  old_deletion.Set("web2", 1000);
+  VersionVector remade;
+  remade.Bump("web2", 2000);
+  EXPECT_EQ(remade.Get("web2"), 2000u);
+  EXPECT_NE(Compare(old_deletion, remade), Order::kNewer);
+  // Within one second, counters still go up by one.
+  remade.Bump("web2", 2000);
+  EXPECT_EQ(remade.Get("web2"), 2001u);
+  // A clock behind the counter never takes it back.
+  remade.Bump("web2", 5);
+  EXPECT_EQ(remade.Get("web2"), 2002u);
+}
+
 TEST(PathRulesTest, RefusesEverythingThatCouldLeaveTheFolder) {
   for (const char* ok : {"index.html", "css/site.css", "a/b/c/d.js", "..hidden",
                          "x..y", ".well-known/a"}) {

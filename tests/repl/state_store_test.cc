@@ -64,6 +64,37 @@ TEST(StateStoreTest, PeerStateIsReadModifiedAndWrittenAtOnce) {
   EXPECT_EQ((*store)->Peer("web3")->pulled_seq, 0u);
 }
 
+TEST(StateStoreTest, ARejoinIsKeptAndStartsFromTheFirstRecord) {
+  PeerState p;
+  EXPECT_FALSE(p.OutOfContactLongerThan(1'000'000, 10));  // never met
+  p.last_contact_ms = 1'000;
+  p.last_served_ms = 5'000;
+  EXPECT_FALSE(p.OutOfContactLongerThan(5'010, 10));
+  EXPECT_TRUE(p.OutOfContactLongerThan(5'011, 10));
+  p.pulled_seq = 40;
+  p.served_seq = 70;
+  p.BeginRejoin();
+  EXPECT_TRUE(p.rejoining);
+  EXPECT_EQ(p.pulled_seq, 0u);
+  EXPECT_EQ(p.rejoin_pulled_seq, 40u);
+  EXPECT_EQ(p.rejoin_known_seq, 70u);
+  p.pulled_seq = 12;
+  p.served_seq = 0;  // the peer's own full pull asks from 0
+  p.BeginRejoin();   // again: what was known before stays
+  EXPECT_EQ(p.rejoin_pulled_seq, 40u);
+  EXPECT_EQ(p.rejoin_known_seq, 70u);
+
+  testing::TempDir tmp;
+  auto store = StateStore::Open(tmp.path(), "site1", "web1");
+  ASSERT_TRUE(store.has_value());
+  ASSERT_TRUE((*store)->UpdatePeer("web2", [&](PeerState& s) { s = p; }).ok());
+  auto read = (*store)->Peer("web2");
+  ASSERT_TRUE(read.has_value());
+  EXPECT_TRUE(read->rejoining);
+  EXPECT_EQ(read->rejoin_pulled_seq, 40u);
+  EXPECT_EQ(read->rejoin_known_seq, 70u);
+}
+
 TEST(StateStoreTest, AnotherMembersStateIsRefused) {
   testing::TempDir tmp;
   ASSERT_TRUE(StateStore::Open(tmp.path(), "site1", "web1").has_value());

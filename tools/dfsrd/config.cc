@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include "dfs/common/error.h"
 #include "dfs/repl/index.h"
@@ -52,6 +53,20 @@ Status Read(const json& j, const char* key, T& out, bool required) {
     return required ? Bad(std::string("missing \"") + key + "\"")
                     : Status::Ok();
   }
+  // JSON numbers convert silently (-5 to a huge unsigned, 2.5 to 2):
+  // numbers must be of the key's kind.
+  bool right_kind = true;
+  if constexpr (std::is_same_v<T, bool>) {
+    right_kind = it->is_boolean();
+  } else if constexpr (std::is_unsigned_v<T>) {
+    right_kind = it->is_number_unsigned();
+  } else if constexpr (std::is_integral_v<T>) {
+    right_kind = it->is_number_integer();
+  } else if constexpr (std::is_floating_point_v<T>) {
+    right_kind = it->is_number();
+  }
+  if (!right_kind)
+    return Bad(std::string("\"") + key + "\" has the wrong type");
   try {
     out = it->get<T>();
   } catch (const json::exception&) {
@@ -76,6 +91,7 @@ Result<GroupConfig> ParseGroupConfig(std::string_view text) {
   DFS_RETURN_IF_ERROR(Read(j, "filters", c.filters, false));
   DFS_RETURN_IF_ERROR(Read(j, "tombstone_days", c.tombstone_days, false));
   DFS_RETURN_IF_ERROR(Read(j, "conflict_quota_mb", c.conflict_quota_mb, false));
+  DFS_RETURN_IF_ERROR(Read(j, "bandwidth_kbps", c.bandwidth_kbps, false));
   DFS_RETURN_IF_ERROR(Read(j, "metrics", c.metrics, false));
   int scan_ms = static_cast<int>(c.scan_interval.count());
   int poll_ms = static_cast<int>(c.poll_interval.count());
@@ -92,7 +108,10 @@ Result<GroupConfig> ParseGroupConfig(std::string_view text) {
   c.poll_interval = std::chrono::milliseconds(poll_ms);
   c.settle = std::chrono::milliseconds(settle_ms);
   c.peer_timeout = std::chrono::milliseconds(timeout_ms);
-  if (c.tombstone_days < 1) return Bad("\"tombstone_days\" must be >= 1");
+  // A second at least (tests), a century at most.
+  if (!(c.tombstone_days * 86'400 >= 1) || c.tombstone_days > 36'500) {
+    return Bad("\"tombstone_days\" must be between 1/86400 and 36500");
+  }
   c.key_file = key_file;
   c.state_dir = state_dir;
   if (!repl::ValidateMemberName(c.group).ok()) {

@@ -25,8 +25,12 @@ struct GroupConfig {
   std::string topology = "mesh";  // or "hub"
   std::string hub;                // the hub's member name (topology hub)
   std::vector<std::string> filters = {"~*", "*.tmp", "*.bak"};
-  int tombstone_days = 60;
+  // Fractions of a day are allowed (tests and drills use seconds).
+  double tombstone_days = 60;
   uint64_t conflict_quota_mb = 1024;
+  // What this member sends to all its peers together, in kilobits (1,000
+  // bits) a second; 0: no limit.
+  uint64_t bandwidth_kbps = 0;
   std::string metrics;  // IP:PORT, empty: none
   // Tuning (defaults suit a web farm; tests shorten them).
   // The full scan is the safety net: inotify takes changes as they happen
@@ -38,6 +42,10 @@ struct GroupConfig {
       200};  // a file unchanged this long is stable
   std::chrono::milliseconds peer_timeout{10000};
 
+  std::chrono::milliseconds tombstone_lifetime() const {
+    return std::chrono::milliseconds(
+        static_cast<int64_t>(tombstone_days * 86'400'000.0));
+  }
   const MemberConfig& self() const;
   // The members this one pulls from: every other (mesh); the hub (a
   // spoke), or every spoke (the hub).

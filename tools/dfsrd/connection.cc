@@ -113,6 +113,7 @@ Result<std::unique_ptr<Connection>> Connection::Connect(
                        handshake.Accept(accepted));
   c->sealer_.emplace(std::move(sealer));
   c->framer_.set_max_payload(kMaxLinkPayloadBytes);
+  c->authenticated_ = true;
   return c;
 }
 
@@ -149,6 +150,7 @@ Result<std::unique_ptr<Connection>> Connection::Accept(
     if (c->session_->state() ==
         referral::ServerSession::State::kAuthenticated) {
       c->framer_.set_max_payload(kMaxLinkPayloadBytes);
+      c->authenticated_ = true;
       return c;
     }
     if (result.event != referral::SessionEvent::kChallenged) break;
@@ -158,11 +160,20 @@ Result<std::unique_ptr<Connection>> Connection::Accept(
 }
 
 Status Connection::WriteAll(std::string_view bytes) {
-  const auto deadline = Clock::now() + timeout_;
+  auto deadline = Clock::now() + timeout_;
   while (!bytes.empty()) {
-    const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    size_t piece = bytes.size();
+    if (limiter_ != nullptr) {
+      piece = std::min<size_t>(piece, limiter_->piece_bytes());
+      if (!limiter_->Acquire(piece)) {
+        return Fail(Errc::kIo, "sending to " + peer_ + ": stopping");
+      }
+      deadline = Clock::now() + timeout_;
+    }
+    const ssize_t n = ::send(fd_, bytes.data(), piece, MSG_NOSIGNAL);
     if (n > 0) {
       bytes.remove_prefix(static_cast<size_t>(n));
+      if (authenticated_) deadline = Clock::now() + timeout_;
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
@@ -176,11 +187,12 @@ Status Connection::WriteAll(std::string_view bytes) {
 }
 
 Result<Frame> Connection::ReadFrame(std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
+  auto deadline = Clock::now() + timeout;
   char buffer[64 * 1024];
   while (pending_.empty()) {
     const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
     if (n > 0) {
+      if (authenticated_) deadline = Clock::now() + timeout;
       auto frames =
           framer_.Feed(std::string_view(buffer, static_cast<size_t>(n)));
       if (!frames) return Unexpected<Error>(std::move(frames).error());

@@ -3,9 +3,9 @@
 // group key (purpose kContent: both sides prove the key before anything
 // else), then sealed frames (a MAC on each) of the kRepl* types, every
 // read and write bounded by a deadline (a peer that hangs costs the
-// timeout, never a stuck thread). The sync exchange of one file runs over
-// it through SyncChannel.
-// Thread-safety: one connection belongs to one thread.
+// timeout without a byte moving, never a stuck thread). The sync exchange of
+// one file runs over it through SyncChannel. Thread-safety: one connection
+// belongs to one thread.
 #pragma once
 
 #include <netinet/in.h>
@@ -21,6 +21,7 @@
 #include "dfs/referral/framing.h"
 #include "dfs/referral/session.h"
 #include "dfs/repl/sync.h"
+#include "rate_limiter.h"
 
 namespace dfs::dfsrd {
 
@@ -49,6 +50,8 @@ class Connection {
   Result<referral::Frame> Receive();
   Result<referral::Frame> Receive(std::chrono::milliseconds timeout);
   void set_timeout(std::chrono::milliseconds t) { timeout_ = t; }
+  // Writes take their bytes from `limiter` (may be null: no limit).
+  void set_rate_limiter(RateLimiter* limiter) { limiter_ = limiter; }
   // Unblocks a thread waiting on this connection (from another thread).
   void Shutdown();
   const std::string& peer() const { return peer_; }
@@ -65,6 +68,11 @@ class Connection {
   std::deque<referral::Frame> pending_;
   std::optional<referral::FrameSealer> sealer_;       // client side
   std::unique_ptr<referral::ServerSession> session_;  // server side
+  RateLimiter* limiter_ = nullptr;
+  // Once the peer proved the key, a deadline counts from the last bytes
+  // that moved (a slow or throttled link is not a hung one); before, from
+  // the start of the frame.
+  bool authenticated_ = false;
 };
 
 // The sync exchange (repl/sync.h) of one file over a connection: each

@@ -108,6 +108,10 @@ Member::Member(GroupConfig config, std::string key)
   conflicts_dir_ = private_dir_ / "conflicts";
   recent_dir_ = private_dir_ / "recent";
   versions_dir_ = private_dir_ / "versions";
+  preexisting_dir_ = private_dir_ / "preexisting";
+  if (config_.bandwidth_kbps > 0) {
+    send_limit_ = std::make_unique<RateLimiter>(config_.bandwidth_kbps);
+  }
   session_keys_.content_key = key_;
 }
 
@@ -174,6 +178,7 @@ void Member::Stop() {
   }
   { std::lock_guard lock(stop_mutex_); }
   stop_cv_.notify_all();
+  if (send_limit_) send_limit_->Cancel();
   {
     std::lock_guard lock(links_mutex_);
     for (Connection* c : links_) c->Shutdown();
@@ -320,7 +325,7 @@ void Member::CheckDirectory(const std::string& rel, const struct stat& st) {
   if (*record && (*record)->is_dir && !(*record)->deleted) return;
   FileRecord r = record->value_or(FileRecord{});
   r.path = rel;
-  r.version.Bump(self_);
+  r.version.Bump(self_, NowMillis() / 1000);
   r.deleted = false;
   r.is_dir = true;
   r.hash = {};
@@ -379,7 +384,7 @@ bool Member::CheckFile(const std::string& rel, const struct stat& st,
   }
   FileRecord r = record->value_or(FileRecord{});
   r.path = rel;
-  r.version.Bump(self_);
+  r.version.Bump(self_, NowMillis() / 1000);
   r.deleted = false;
   r.is_dir = false;
   r.hash = *hash;
@@ -422,7 +427,7 @@ void Member::RecordGone(const std::string& rel) {
   auto record = store_->Get(rel);
   if (!record || !*record || (*record)->deleted) return;
   FileRecord r = **record;
-  r.version.Bump(self_);
+  r.version.Bump(self_, NowMillis() / 1000);
   r.deleted = true;
   r.deleted_at_ms = NowMillis();
   r.hash = {};
@@ -627,8 +632,7 @@ void Member::WatchLoop() {
 }
 
 void Member::PurgeTombstones() {
-  const int64_t cutoff =
-      NowMillis() - int64_t{config_.tombstone_days} * 86'400'000;
+  const int64_t cutoff = NowMillis() - config_.tombstone_lifetime().count();
   std::vector<std::string> expired;
   (void)store_->ForEach([&](const FileRecord& r) {
     if (r.deleted && r.deleted_at_ms < cutoff) expired.push_back(r.path);
@@ -678,6 +682,7 @@ void Member::Serve(int fd, std::string peer) {
     return;
   }
   Connection& c = **connection;
+  c.set_rate_limiter(send_limit_.get());
   {
     std::lock_guard lock(links_mutex_);
     links_.insert(&c);
@@ -693,6 +698,7 @@ void Member::Serve(int fd, std::string peer) {
       auto request = repl::DecodeIndexRequest(frame->payload);
       if (!request) break;
       (void)store_->UpdatePeer(request->member, [&](repl::PeerState& s) {
+        RejoinIfStale(s, request->member);
         s.served_seq = request->since;
         s.last_served_ms = NowMillis();
       });
@@ -752,9 +758,28 @@ Status Member::ServeFile(Connection& c, const repl::FileRequest& request) {
 
 // ------------------------------------------------------------ pullers
 
+void Member::RejoinIfStale(repl::PeerState& state, const std::string& peer) {
+  const int64_t lifetime = config_.tombstone_lifetime().count();
+  if (state.rejoining || !state.OutOfContactLongerThan(NowMillis(), lifetime))
+    return;
+  state.BeginRejoin();
+  spdlog::warn(
+      "DFSR3050 out of contact with {} for {:.1f} days, longer than a "
+      "tombstone lives ({} days): taking its whole index again; files it "
+      "deleted meanwhile are moved to .dfsrd/preexisting, not sent back",
+      peer, static_cast<double>(NowMillis() - state.LastContactMs()) / 86.4e6,
+      config_.tombstone_days);
+}
+
 void Member::PullLoop(MemberConfig peer) {
   auto backoff = kMinBackoff;
   std::string reported;  // the failure last logged: each new one is logged
+  // A rejoin's full pull names every path the peer knows: kept here, so
+  // one interrupted by a restart starts again from the first record.
+  std::unordered_set<std::string> rejoin_seen;
+  (void)store_->UpdatePeer(peer.name, [](repl::PeerState& s) {
+    if (s.rejoining) s.pulled_seq = 0;
+  });
   while (!stopping_) {
     auto connection =
         Connection::Connect(peer.address, key_, config_.peer_timeout);
@@ -776,7 +801,10 @@ void Member::PullLoop(MemberConfig peer) {
       continue;
     }
     Connection& c = **connection;
+    c.set_rate_limiter(send_limit_.get());
     spdlog::info("DFSR3021 connected to peer {} ({})", peer.name, peer.address);
+    (void)store_->UpdatePeer(
+        peer.name, [&](repl::PeerState& s) { RejoinIfStale(s, peer.name); });
     reported.clear();
     backoff = kMinBackoff;
     {
@@ -785,7 +813,7 @@ void Member::PullLoop(MemberConfig peer) {
     }
     while (!stopping_) {
       bool got_records = false;
-      Status pulled = PullOnce(c, peer.name, got_records);
+      Status pulled = PullOnce(c, peer.name, got_records, rejoin_seen);
       if (!pulled.ok()) {
         if (!stopping_) {
           spdlog::warn("DFSR3022 link to peer {} dropped: {}", peer.name,
@@ -804,8 +832,10 @@ void Member::PullLoop(MemberConfig peer) {
 }
 
 Status Member::PullOnce(Connection& c, const std::string& peer,
-                        bool& got_records) {
+                        bool& got_records,
+                        std::unordered_set<std::string>& rejoin_seen) {
   DFS_ASSIGN_OR_RETURN(repl::PeerState state, store_->Peer(peer));
+  if (state.rejoining && state.pulled_seq == 0) rejoin_seen.clear();
   DFS_RETURN_IF_ERROR(
       c.Send(FrameType::kReplIndexRequest,
              repl::EncodeIndexRequest(
@@ -847,17 +877,34 @@ Status Member::PullOnce(Connection& c, const std::string& peer,
       for (const auto& [path, staged] : files) fs::remove(staged, ec);
     }
   } cleanup{prefetched};
+  if (state.rejoining) {
+    for (const FileRecord& r : reply->records) rejoin_seen.insert(r.path);
+  }
+  // While rejoining, the peer's records we had taken before are taken
+  // again only to compare: one for a path we no longer know is a file we
+  // deleted (its tombstone gone since), not a new one.
+  std::vector<FileRecord> records;
+  records.reserve(reply->records.size());
+  for (const FileRecord& r : reply->records) {
+    if (state.rejoining && r.seq <= state.rejoin_pulled_seq) {
+      DFS_ASSIGN_OR_RETURN(auto local, store_->Get(r.path));
+      if (!local) continue;
+    }
+    records.push_back(r);
+  }
   RoundClaims claims{fetch_claims_, peer, {}};
-  DFS_RETURN_IF_ERROR(Prefetch(c, reply->records, prefetched, claims));
-  const std::vector<FileRecord>& records = reply->records;
+  DFS_RETURN_IF_ERROR(Prefetch(c, records, prefetched, claims));
   bool installed_unsynced = false;
   // How far this round got: recorded once at the end (or when it stops
   // early), not once a record. Records before `index` are taken.
   auto record_progress = [&](size_t index) -> Status {
     if (index == 0) return Status::Ok();
     const uint64_t taken = records[index - 1].seq;
-    return store_->UpdatePeer(
-        peer, [&](repl::PeerState& s) { s.pulled_seq = taken; });
+    return store_->UpdatePeer(peer, [&](repl::PeerState& s) {
+      // A rejoin begun meanwhile (by the server side) starts from 0.
+      if (s.rejoining && !state.rejoining) return;
+      s.pulled_seq = taken;
+    });
   };
   // Applies records[index]: Ok(true) done (or refused for good), Ok(false)
   // another puller is fetching its path.
@@ -906,13 +953,76 @@ Status Member::PullOnce(Connection& c, const std::string& peer,
       if (*applied) break;
     }
   }
-  DFS_RETURN_IF_ERROR(record_progress(records.size()));
+  // A reply with fewer records than asked holds every record up to its
+  // high sequence (the rest were replaced or purged): all of it is taken.
+  const bool complete = reply->records.size() < repl::kMaxIndexRecords;
+  uint64_t taken = reply->records.empty() ? 0 : reply->records.back().seq;
+  if (complete) taken = std::max(taken, reply->high_seq);
+  if (taken > state.pulled_seq) {
+    DFS_RETURN_IF_ERROR(store_->UpdatePeer(peer, [&](repl::PeerState& s) {
+      if (s.rejoining && !state.rejoining) return;
+      s.pulled_seq = taken;
+    }));
+  }
   if (installed_unsynced) {
     // One sync for the batch's renames instead of one per file.
     SyncFileSystemOf(folder_);
   }
   got_records = !reply->records.empty();
+  if (state.rejoining && complete) {
+    DFS_RETURN_IF_ERROR(
+        FinishRejoin(peer, state.rejoin_known_seq, rejoin_seen));
+    rejoin_seen.clear();
+  }
   return Status::Ok();
+}
+
+Status Member::FinishRejoin(const std::string& peer, uint64_t known_seq,
+                            const std::unordered_set<std::string>& seen) {
+  std::vector<FileRecord> forgotten;
+  DFS_RETURN_IF_ERROR(store_->ForEach([&](const FileRecord& r) {
+    if (!r.deleted && r.seq <= known_seq && !seen.contains(r.path)) {
+      forgotten.push_back(r);
+    }
+    return true;
+  }));
+  // Files first, then folders deepest first (emptied by then).
+  std::stable_sort(forgotten.begin(), forgotten.end(),
+                   [](const FileRecord& a, const FileRecord& b) {
+                     if (a.is_dir != b.is_dir) return !a.is_dir;
+                     return a.is_dir && a.path > b.path;
+                   });
+  size_t moved = 0;
+  for (const FileRecord& r : forgotten) {
+    std::lock_guard lock(apply_mutex_);
+    DFS_ASSIGN_OR_RETURN(auto now, store_->Get(r.path));
+    if (!now || now->seq != r.seq) continue;  // changed meanwhile
+    DFS_ASSIGN_OR_RETURN(bool unchanged, Unchanged(r.path, now));
+    if (!unchanged) continue;  // edited here: an edit beats a deletion
+    const fs::path path = folder_ / r.path;
+    if (r.is_dir) {
+      if (::rmdir(path.c_str()) != 0 && errno != ENOENT) continue;
+    } else {
+      const fs::path kept = preexisting_dir_ / r.path;
+      std::error_code ec;
+      fs::create_directories(kept.parent_path(), ec);
+      if (::rename(path.c_str(), kept.c_str()) != 0) {
+        spdlog::error("DFSR3052 cannot move {} to {}: {}", r.path,
+                      kept.string(), std::strerror(errno));
+        continue;
+      }
+      ++moved;
+    }
+    DFS_RETURN_IF_ERROR(store_->Remove(r.path));
+  }
+  spdlog::warn(
+      "DFSR3051 rejoined {}: {} files it deleted while out of contact are "
+      "in {}",
+      peer, moved, preexisting_dir_.string());
+  return store_->UpdatePeer(peer, [](repl::PeerState& s) {
+    s.rejoining = false;
+    s.rejoin_known_seq = s.rejoin_pulled_seq = 0;
+  });
 }
 
 Result<bool> Member::Unchanged(const std::string& rel,

@@ -33,6 +33,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "claims.h"
@@ -119,8 +120,18 @@ class Member {
   static constexpr auto kVersionLifetime = std::chrono::hours(1);
   // ---- pullers
   void PullLoop(MemberConfig peer);
+  // `rejoin_seen`: while rejoining the peer, every path its index names.
   Status PullOnce(Connection& connection, const std::string& peer,
-                  bool& got_records);
+                  bool& got_records,
+                  std::unordered_set<std::string>& rejoin_seen);
+  // Starts a rejoin with `peer` if the last exchange with it is older than
+  // a tombstone's lifetime (at every connection either way).
+  void RejoinIfStale(repl::PeerState& state, const std::string& peer);
+  // A rejoin's full pull is done: what `peer` had taken of ours (up to
+  // `known_seq`) and no longer names was deleted there and its tombstone
+  // is gone: moved to .dfsrd/preexisting (kept, not announced).
+  Status FinishRejoin(const std::string& peer, uint64_t known_seq,
+                      const std::unordered_set<std::string>& seen);
   // Small files the peer's records need, fetched in batches into staging
   // ahead of applying the records: path -> staged file.
   using Prefetched = std::map<std::string, std::filesystem::path>;
@@ -180,7 +191,7 @@ class Member {
   std::string key_;
   std::string self_;
   std::filesystem::path folder_, private_dir_, staging_dir_, conflicts_dir_,
-      recent_dir_, versions_dir_;
+      recent_dir_, versions_dir_, preexisting_dir_;
   std::unique_ptr<repl::StateStore> store_;
   // Held while a path's record and its file change together (scanner and
   // installers), never across the network.
@@ -207,6 +218,8 @@ class Member {
   std::map<int, std::string> watched_dirs_;  // inotify wd -> folder ("" top)
   std::atomic<uint64_t> staging_counter_{0};
   FetchClaims fetch_claims_;
+  // bandwidth_kbps: every link's writes share it (null: no limit).
+  std::unique_ptr<RateLimiter> send_limit_;
   Counters counters_;
   std::unique_ptr<client_net::MetricsHttpServer> metrics_;
 };

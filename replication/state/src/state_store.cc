@@ -53,6 +53,9 @@ std::string EncodePeer(const PeerState& p) {
   w.U64(static_cast<uint64_t>(p.last_contact_ms));
   w.U64(p.served_seq);
   w.U64(static_cast<uint64_t>(p.last_served_ms));
+  w.U8(p.rejoining ? 1 : 0);
+  w.U64(p.rejoin_known_seq);
+  w.U64(p.rejoin_pulled_seq);
   return w.Take();
 }
 
@@ -66,6 +69,11 @@ Result<PeerState> DecodePeer(std::string_view bytes) {
   DFS_ASSIGN_OR_RETURN(p.served_seq, r.U64("served"));
   DFS_ASSIGN_OR_RETURN(uint64_t served_at, r.U64("served at"));
   p.last_served_ms = static_cast<int64_t>(served_at);
+  if (r.remaining() == 0) return p;  // written before rejoins were kept
+  DFS_ASSIGN_OR_RETURN(uint8_t rejoining, r.U8("rejoining"));
+  p.rejoining = rejoining != 0;
+  DFS_ASSIGN_OR_RETURN(p.rejoin_known_seq, r.U64("rejoin known"));
+  DFS_ASSIGN_OR_RETURN(p.rejoin_pulled_seq, r.U64("rejoin pulled"));
   return p;
 }
 

@@ -35,8 +35,13 @@ inline constexpr std::string_view kPrivateFolder = ".dfsrd";
 class VersionVector {
  public:
   uint64_t Get(std::string_view member) const;
-  // One more change by `member`.
-  void Bump(std::string_view member);
+  // One more change by `member`: its counter becomes the larger of one
+  // more and `clock` (dfsrd passes its clock in seconds). Counters that
+  // move with the clock keep a path re-created after its tombstone was
+  // purged ahead of any version of it a long-absent member still holds
+  // (with per-path counts it would start again at 1, and that member's
+  // old deletion would win over the new file).
+  void Bump(std::string_view member, uint64_t clock = 0);
   void Set(std::string_view member, uint64_t count);
   static VersionVector Merge(const VersionVector& a, const VersionVector& b);
   const std::vector<std::pair<std::string, uint64_t>>& counters() const {

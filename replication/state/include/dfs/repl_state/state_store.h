@@ -44,6 +44,13 @@ struct PeerState {
   // How far they have pulled ours, as they last asked.
   uint64_t served_seq = 0;
   int64_t last_served_ms = 0;
+  // Out of contact for longer than a tombstone lives: their whole index
+  // is being taken again; ours up to `rejoin_known_seq` they had taken
+  // before (what of it they no longer know, they deleted).
+  // And theirs we had taken (up to `rejoin_pulled_seq`) and no longer
+  // know, we deleted: not brought back.
+  bool rejoining = false;
+  uint64_t rejoin_known_seq = 0, rejoin_pulled_seq = 0;
 
   // Records they have that we have not taken, and ours (up to `our_high`)
   // they have not: sequence distances, an upper bound as later records
@@ -57,6 +64,23 @@ struct PeerState {
   // The last exchange either way (0: never).
   int64_t LastContactMs() const {
     return last_contact_ms > last_served_ms ? last_contact_ms : last_served_ms;
+  }
+  // Out of contact for longer than a tombstone lives (`lifetime_ms`): what
+  // they deleted meanwhile may be forgotten on their side, so their whole
+  // index is to be taken again (and ours they had taken, and no longer
+  // know, was deleted there). False for a peer never met.
+  bool OutOfContactLongerThan(int64_t now_ms, int64_t lifetime_ms) const {
+    const int64_t last = LastContactMs();
+    return last != 0 && now_ms - last > lifetime_ms;
+  }
+  // Starts a rejoin (kept across restarts until FinishRejoin).
+  void BeginRejoin() {
+    if (!rejoining) {
+      rejoin_known_seq = served_seq;
+      rejoin_pulled_seq = pulled_seq;
+    }
+    rejoining = true;
+    pulled_seq = 0;
   }
 };
 
