@@ -101,11 +101,24 @@ MappedFile::~MappedFile() {
 
 Result<Basis> Basis::Open(const std::vector<std::string>& paths,
                           const ChunkParams& params, unsigned threads) {
+  std::vector<Source> files;
+  for (const auto& path : paths) files.push_back({path, nullptr});
+  return Open(files, params, threads);
+}
+
+Result<Basis> Basis::Open(const std::vector<Source>& sources,
+                          const ChunkParams& params, unsigned threads) {
   DFS_RETURN_IF_ERROR(ValidateParams(params));
   Basis basis;
-  for (const auto& path : paths) {
-    DFS_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
-    const auto chunks = ChunkData(params, file.data(), threads);
+  for (const auto& source : sources) {
+    DFS_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(source.path));
+    uint64_t known_total = 0;
+    if (source.chunks) {
+      for (const auto& c : *source.chunks) known_total += c.length;
+    }
+    const auto chunks = source.chunks && known_total == file.size()
+                            ? *source.chunks
+                            : ChunkData(params, file.data(), threads);
     if (basis.entries_.size() + chunks.size() > kMaxEntries) {
       return Fail(Errc::kLimitExceeded,
                   "basis has more chunks than a signature holds");

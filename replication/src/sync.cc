@@ -42,7 +42,6 @@ Error OutOfOrder(const SyncFrame& frame, std::string_view waiting_for) {
 
 }  // namespace
 
-
 std::string EncodeHello(const Hello& h) {
   ByteWriter w;
   w.U16(h.version);
@@ -217,7 +216,8 @@ Result<SyncStats> RunSender(Channel& channel, std::span<const uint8_t> data,
   // Chunk the new file while the receiver builds its signature.
   DFS_RETURN_IF_ERROR(ValidateParams(options.data));
   std::vector<ChunkEntry> chunks =
-      ChunkData(options.data, data, options.chunk_threads);
+      options.chunks ? *options.chunks
+                     : ChunkData(options.data, data, options.chunk_threads);
   const Hash128 whole = HashBytes(data);
 
   auto frame = channel.Receive();

@@ -558,6 +558,49 @@ TEST(DfsrdTest, HubAndSpokesCarryAChangeFromSpokeToSpoke) {
   EXPECT_NE(g.Log(2).find("connected to peer web1"), std::string::npos);
 }
 
+TEST(DfsrdTest, ALargeFileServedToSeveralPeersIsChunkedOnce) {
+  Group g(3);
+  // Spokes pull from the hub only: both take big.bin from web1.
+  for (size_t i = 0; i < 3; ++i) {
+    g.WriteConfig(i, g.root() / "group.key", {},
+                  R"(,"topology":"hub","hub":"web1")");
+  }
+  g.StartAll();
+  const std::string content = RandomBytes(3'000'000, 7);
+  WriteFile(g.Folder(0) / "big.bin", content);
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(g.Folder(1) / "big.bin") == content &&
+           ReadFile(g.Folder(2) / "big.bin") == content;
+  })) << g.Logs();
+  // Its signature was kept after the first chunking (counters are written
+  // every scan: wait for them).
+  nlohmann::json counters;
+  EXPECT_TRUE(WaitFor([&] {
+    auto status = StatusOf(g, 0);
+    if (status.is_null()) return false;
+    counters = status["counters"];
+    return counters.value("signatures_reused", 0) == 1;
+  })) << counters.dump();
+  EXPECT_EQ(counters.value("files_chunked", 0), 1) << counters.dump();
+
+  // Changed: chunked once more (the kept signature no longer matches its
+  // stat); the spokes use their old copy as the basis.
+  std::string changed = content;
+  changed.replace(1'000'000, 5, "EDIT!");
+  WriteFile(g.Folder(0) / "big.bin", changed);
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(g.Folder(1) / "big.bin") == changed &&
+           ReadFile(g.Folder(2) / "big.bin") == changed;
+  })) << g.Logs();
+  EXPECT_TRUE(WaitFor([&] {
+    auto status = StatusOf(g, 0);
+    if (status.is_null()) return false;
+    counters = status["counters"];
+    return counters.value("signatures_reused", 0) == 2;
+  })) << counters.dump();
+  EXPECT_EQ(counters.value("files_chunked", 0), 2) << counters.dump();
+}
+
 TEST(DfsrdTest, ServesItsCountersAndBacklogsToPrometheus) {
   Group g(2);
   WriteFile(g.Folder(0) / "index.html", "hello");

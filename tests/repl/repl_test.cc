@@ -200,6 +200,31 @@ TEST(SignatureTest, EntriesAndFilesRoundTripAndRejectDamage) {
                              100));  // length 0
 }
 
+TEST(BasisTest, KeptChunksAreUsedOnlyWhenTheyCoverTheFile) {
+  testing::TempDir tmp;
+  std::mt19937_64 rng(11);
+  const Bytes data = RandomBytes(rng, 300'000);
+  const fs::path path = tmp.path() / "old.bin";
+  WriteFile(path, data);
+  const ChunkParams params;
+  const auto chunked = ChunkData(params, data);
+  // Kept chunks: taken as they are (a made-up list that still covers the
+  // file shows they were not recomputed).
+  std::vector<ChunkEntry> kept = {{Hash128{1, 2}, 100'000},
+                                  {Hash128{3, 4}, 200'000}};
+  auto with_kept =
+      Basis::Open(std::vector<Basis::Source>{{path.string(), &kept}}, params);
+  ASSERT_TRUE(with_kept.has_value());
+  EXPECT_EQ(with_kept->entries(), kept);
+  EXPECT_EQ(with_kept->Chunk(1).size(), 200'000u);
+  // A list that does not cover the file (it changed) is not trusted.
+  std::vector<ChunkEntry> stale = {{Hash128{1, 2}, 5}};
+  auto rechunked =
+      Basis::Open(std::vector<Basis::Source>{{path.string(), &stale}}, params);
+  ASSERT_TRUE(rechunked.has_value());
+  EXPECT_EQ(rechunked->entries(), chunked);
+}
+
 TEST(SignatureTest, LevelsGrowWithSizeAndStopAtTheTop) {
   std::mt19937_64 rng(4);
   SignatureParams p;

@@ -95,6 +95,36 @@ TEST(StateStoreTest, ARejoinIsKeptAndStartsFromTheFirstRecord) {
   EXPECT_EQ(read->rejoin_known_seq, 70u);
 }
 
+TEST(StateStoreTest, ASignatureHoldsWhileItsFileIsUnchanged) {
+  testing::TempDir tmp;
+  auto opened = StateStore::Open(tmp.path(), "site1", "web1");
+  ASSERT_TRUE(opened.has_value());
+  StateStore& store = **opened;
+  const LocalStat stat{77, 300, 1'000, 2'000};
+  const ChunkParams params;
+  const std::vector<ChunkEntry> chunks = {{Hash128{1, 2}, 100},
+                                          {Hash128{3, 4}, 200}};
+  ASSERT_TRUE(store.Put(Record("big.bin", 300), stat).has_value());
+  ASSERT_TRUE(store.PutSignature("big.bin", stat, params, chunks).ok());
+  auto kept = store.GetSignature("big.bin", stat, params);
+  ASSERT_TRUE(kept.has_value() && kept->has_value());
+  EXPECT_EQ(**kept, chunks);
+  // Another stat (the file changed) or other params: nothing.
+  LocalStat touched = stat;
+  touched.ctime_ns += 1;
+  EXPECT_FALSE(store.GetSignature("big.bin", touched, params)->has_value());
+  ChunkParams other = params;
+  other.avg *= 2;
+  other.max *= 2;
+  EXPECT_FALSE(store.GetSignature("big.bin", stat, other)->has_value());
+  // A new record of the path drops it.
+  ASSERT_TRUE(store.Put(Record("big.bin", 300), stat).has_value());
+  EXPECT_FALSE(store.GetSignature("big.bin", stat, params)->has_value());
+  ASSERT_TRUE(store.PutSignature("big.bin", stat, params, chunks).ok());
+  ASSERT_TRUE(store.Remove("big.bin").ok());
+  EXPECT_FALSE(store.GetSignature("big.bin", stat, params)->has_value());
+}
+
 TEST(StateStoreTest, AnotherMembersStateIsRefused) {
   testing::TempDir tmp;
   ASSERT_TRUE(StateStore::Open(tmp.path(), "site1", "web1").has_value());

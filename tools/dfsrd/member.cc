@@ -735,9 +735,30 @@ void Member::Serve(int fd, std::string peer) {
   --server_connections_;
 }
 
+std::vector<repl::ChunkEntry> Member::ChunksOf(
+    const std::string& rel, std::span<const uint8_t> data,
+    const repl::LocalStat& before, const repl::ChunkParams& params) {
+  if (auto kept = store_->GetSignature(rel, before, params); kept && *kept) {
+    ++counters_.signatures_reused;
+    return std::move(**kept);
+  }
+  auto chunks = repl::ChunkData(params, data);
+  ++counters_.files_chunked;
+  // Kept only if the file is still as it was before it was mapped.
+  struct stat st {};
+  if (::lstat((folder_ / rel).c_str(), &st) == 0 && StatOf(st) == before) {
+    (void)store_->PutSignature(rel, before, params, chunks);
+  }
+  return chunks;
+}
+
 Status Member::ServeFile(Connection& c, const repl::FileRequest& request) {
   // Only what this member's own index holds, as it holds it: the path
   // never reaches the file system unless it is a live record here.
+  struct stat st {};
+  const repl::LocalStat before =
+      ::lstat((folder_ / request.path).c_str(), &st) == 0 ? StatOf(st)
+                                                          : repl::LocalStat{};
   auto file = OpenAnnounced(request.path, request.hash);
   if (!file) {
     return c.Send(FrameType::kError,
@@ -747,6 +768,9 @@ Status Member::ServeFile(Connection& c, const repl::FileRequest& request) {
   }
   SyncChannel channel(c);
   repl::SenderOptions options;
+  const auto chunks =
+      ChunksOf(request.path, file->data(), before, options.data);
+  options.chunks = &chunks;
   auto sent = repl::RunSender(channel, file->data(), options);
   counters_.bytes_sent += channel.bytes_sent();
   if (!sent) {
@@ -1141,17 +1165,22 @@ Result<fs::path> Member::Stage(Connection& c, const FileRecord& record,
     fs::remove(staged, ec);
   }
   // Otherwise a delta against our old version, if we have one.
-  std::vector<std::string> basis_paths;
+  repl::ReceiverOptions options;
+  std::vector<repl::Basis::Source> basis_files;
+  std::vector<repl::ChunkEntry> old_chunks;
   if (local && !local->deleted && !local->is_dir) {
     const fs::path old = folder_ / local->path;
     struct stat st {};
     if (::lstat(old.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-      basis_paths.push_back(old.string());
+      if (auto mapped = repl::MappedFile::Open(old)) {
+        old_chunks = ChunksOf(local->path, mapped->data(), StatOf(st),
+                              options.params.data);
+      }
+      basis_files.push_back({old.string(), &old_chunks});
     }
   }
-  repl::ReceiverOptions options;
   DFS_ASSIGN_OR_RETURN(repl::Basis basis,
-                       repl::Basis::Open(basis_paths, options.params.data));
+                       repl::Basis::Open(basis_files, options.params.data));
   DFS_RETURN_IF_ERROR(
       c.Send(FrameType::kReplFileRequest,
              repl::EncodeFileRequest({record.path, record.hash})));
@@ -1534,6 +1563,12 @@ std::string Member::RenderMetrics() {
           counters_.deletes_applied);
   counter("refused_total", "Peer messages or records refused.",
           counters_.refused_paths);
+  counter("files_chunked_total",
+          "Large files chunked for a delta (to send, or as a basis).",
+          counters_.files_chunked);
+  counter("signatures_reused_total",
+          "Chunkings saved: a file unchanged since its signature was kept.",
+          counters_.signatures_reused);
   auto high = store_->HighSeq();
   out +=
       "# HELP dfsrd_backlog_in Records a peer has that this member has "
@@ -1581,6 +1616,8 @@ void Member::WriteStatusFile() {
   j["batched_against_old"] = counters_.batched_against_old.load();
   j["batched_whole"] = counters_.batched_whole.load();
   j["fetched_by_delta"] = counters_.fetched_by_delta.load();
+  j["files_chunked"] = counters_.files_chunked.load();
+  j["signatures_reused"] = counters_.signatures_reused.load();
   (void)WriteFileAtomically((config_.state_dir / "counters.json").string(),
                             j.dump() + "\n");
 }

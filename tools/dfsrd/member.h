@@ -51,7 +51,7 @@ struct Counters {
       files_copied_locally{0}, bytes_received{0}, bytes_sent{0},
       content_bytes_received{0}, conflicts{0}, deletes_applied{0},
       refused_paths{0}, batched_against_old{0}, batched_whole{0},
-      fetched_by_delta{0};
+      fetched_by_delta{0}, files_chunked{0}, signatures_reused{0};
 };
 
 class Member {
@@ -174,6 +174,13 @@ class Member {
   Status KeepConflictCopy(const std::string& rel,
                           const repl::FileRecord& local);
   void EnforceConflictQuota();
+  // The chunks of a large local file (`data`, mapped from `rel` whose stat
+  // before mapping was `before`): a kept signature while the file is
+  // unchanged, else chunked now and kept.
+  std::vector<repl::ChunkEntry> ChunksOf(const std::string& rel,
+                                         std::span<const uint8_t> data,
+                                         const repl::LocalStat& before,
+                                         const repl::ChunkParams& params);
   // ---- helpers
   // The local path of `rel`, its parent folders made (refused when one of
   // them is not a plain folder: a symlink there could lead outside).

@@ -9,7 +9,7 @@ namespace fs = std::filesystem;
 
 struct StateStore::Tables {
   lmdb::Dbi meta = 0, records = 0, by_seq = 0, stats = 0, by_hash = 0,
-            peers = 0;
+            peers = 0, signatures = 0;
 };
 
 namespace {
@@ -24,6 +24,8 @@ std::string HashKey(const Hash128& hash, std::string_view path) {
   return w.Take();
 }
 std::string HashPrefix(const Hash128& hash) { return HashKey(hash, ""); }
+
+constexpr size_t kStatBytes = 32;  // EncodeStat's four u64
 
 std::string EncodeStat(const LocalStat& s) {
   ByteWriter w;
@@ -93,8 +95,11 @@ Status StateStore::OpenTables(lmdb::Txn& txn, const fs::path& dir,
   for (auto [name, table] :
        {std::pair{"meta", &t.meta}, std::pair{"records", &t.records},
         std::pair{"by_seq", &t.by_seq}, std::pair{"stats", &t.stats},
-        std::pair{"by_hash", &t.by_hash}, std::pair{"peers", &t.peers}}) {
+        std::pair{"by_hash", &t.by_hash}, std::pair{"peers", &t.peers},
+        std::pair{"signatures", &t.signatures}}) {
     DFS_ASSIGN_OR_RETURN(auto opened, txn.OpenTable(name, create));
+    // A store from before signatures were kept reads without them.
+    if (!opened && table == &t.signatures) continue;
     if (!opened) {
       return Fail(Errc::kCorrupt, dir.string() + " lacks the '" + name +
                                       "' table of a dfsrd state store");
@@ -211,6 +216,7 @@ Result<uint64_t> StateStore::Put(FileRecord record,
   } else {
     DFS_RETURN_IF_ERROR(txn.Delete(t.stats, record.path));
   }
+  DFS_RETURN_IF_ERROR(txn.Delete(t.signatures, record.path));
   DFS_RETURN_IF_ERROR(txn.Commit("recording " + record.path));
   return seq;
 }
@@ -255,7 +261,46 @@ Status StateStore::Remove(const std::string& path) {
   DFS_RETURN_IF_ERROR(txn.Delete(t.by_hash, HashKey(old.hash, old.path)));
   DFS_RETURN_IF_ERROR(txn.Delete(t.records, path));
   DFS_RETURN_IF_ERROR(txn.Delete(t.stats, path));
+  DFS_RETURN_IF_ERROR(txn.Delete(t.signatures, path));
   return txn.Commit("forgetting " + path);
+}
+
+Status StateStore::PutSignature(const std::string& path, const LocalStat& stat,
+                                const ChunkParams& params,
+                                const std::vector<ChunkEntry>& chunks) {
+  ByteWriter w;
+  w.Raw(EncodeStat(stat));
+  EncodeChunkParams(w, params);
+  w.Raw(EncodeEntries(chunks));
+  DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, env_->BeginWrite());
+  DFS_RETURN_IF_ERROR(txn.Put(tables_->signatures, path, w.data()));
+  return txn.Commit("keeping the signature of " + path);
+}
+
+Result<std::optional<std::vector<ChunkEntry>>> StateStore::GetSignature(
+    const std::string& path, const LocalStat& stat,
+    const ChunkParams& params) const {
+  using Out = std::optional<std::vector<ChunkEntry>>;
+  if (tables_->signatures == 0) return Out();
+  DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, env_->BeginRead());
+  DFS_ASSIGN_OR_RETURN(auto bytes, txn.Get(tables_->signatures, path));
+  if (!bytes) return Out();
+  ByteReader r(*bytes);
+  DFS_ASSIGN_OR_RETURN(std::string_view stat_bytes,
+                       r.Raw("signature stat", kStatBytes));
+  DFS_ASSIGN_OR_RETURN(LocalStat kept, DecodeStat(stat_bytes));
+  DFS_ASSIGN_OR_RETURN(ChunkParams kept_params, DecodeChunkParams(r));
+  if (!(kept == stat) || kept_params != params) return Out();
+  DFS_ASSIGN_OR_RETURN(std::string_view stream,
+                       r.Raw("signature", r.remaining()));
+  DFS_ASSIGN_OR_RETURN(auto entries, DecodeEntries(stream, kept_params.max));
+  uint64_t total = 0;
+  for (const auto& e : entries) total += e.length;
+  if (total != stat.size) {
+    return Fail(Errc::kCorrupt,
+                "the signature kept for " + path + " does not cover the file");
+  }
+  return Out(std::move(entries));
 }
 
 Result<std::pair<uint64_t, std::vector<FileRecord>>> StateStore::SinceWithHigh(

@@ -53,6 +53,14 @@ class Basis {
   // `threads`: as for ChunkData.
   static Result<Basis> Open(const std::vector<std::string>& paths,
                             const ChunkParams& params, unsigned threads = 1);
+  // A file and, when known, its chunks under the same params (kept from
+  // an earlier chunking: used if they cover the file, else it is chunked).
+  struct Source {
+    std::string path;
+    const std::vector<ChunkEntry>* chunks = nullptr;
+  };
+  static Result<Basis> Open(const std::vector<Source>& files,
+                            const ChunkParams& params, unsigned threads = 1);
   const std::vector<ChunkEntry>& entries() const { return entries_; }
   uint64_t size() const { return size_; }
   std::span<const uint8_t> Chunk(size_t i) const {

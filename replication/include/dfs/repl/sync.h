@@ -107,6 +107,9 @@ struct SenderOptions {
   ChunkParams data;            // used unless the receiver asks for others
   int zstd_level = 3;          // 0: no compression
   unsigned chunk_threads = 1;  // for the new file (ChunkData)
+  // The new file's chunks under `data`, when known (a kept signature):
+  // not chunked again unless the receiver asks for other params.
+  const std::vector<ChunkEntry>* chunks = nullptr;
 };
 Result<SyncStats> RunSender(Channel& channel, std::span<const uint8_t> data,
                             const SenderOptions& options);

@@ -21,6 +21,7 @@
 
 #include "dfs/common/result.h"
 #include "dfs/repl/index.h"
+#include "dfs/repl/signature.h"
 
 namespace dfs::lmdb {
 class Env;
@@ -114,6 +115,17 @@ class StateStore {
   Status PutStat(const std::string& path, const LocalStat& stat);
   // Forgets a path entirely (a tombstone past its lifetime).
   Status Remove(const std::string& path);
+
+  // The chunk list of a large local file, valid while the file's stat is
+  // `stat` (kept so that a file served to several peers, or again after a
+  // restart, is chunked once). A new record for the path drops it.
+  Status PutSignature(const std::string& path, const LocalStat& stat,
+                      const ChunkParams& params,
+                      const std::vector<ChunkEntry>& chunks);
+  // Nothing when none is kept for this stat and these params.
+  Result<std::optional<std::vector<ChunkEntry>>> GetSignature(
+      const std::string& path, const LocalStat& stat,
+      const ChunkParams& params) const;
 
   // Records with seq > `since`, in seq order, at most `max`.
   Result<std::vector<FileRecord>> Since(uint64_t since, size_t max) const;
