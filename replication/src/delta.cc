@@ -127,46 +127,45 @@ void DeltaEncoder::FlushLiteral(std::string& out, bool whole_records_only) {
   }
 }
 
-void DeltaEncoder::Encode(std::span<const uint8_t> data,
-                          const std::vector<ChunkEntry>& chunks,
-                          const std::function<void(std::string&&)>& emit) {
+void DeltaEncoder::FlushRun(std::string& out) {
+  if (run_count_ == 0) return;
+  const size_t before = out.size();
+  out.push_back(static_cast<char>(kCopy));
+  AppendVarint(out, run_first_);
+  AppendVarint(out, run_count_);
+  stats_.record_bytes += out.size() - before;
+  run_count_ = 0;
+}
+
+std::optional<std::string> DeltaEncoder::NextBatch(
+    std::span<const uint8_t> data, const std::vector<ChunkEntry>& chunks) {
+  if (finished_) return std::nullopt;
   std::string out;
-  uint64_t run_first = 0, run_count = 0;
-  auto flush_run = [&] {
-    if (run_count == 0) return;
-    const size_t before = out.size();
-    out.push_back(static_cast<char>(kCopy));
-    AppendVarint(out, run_first);
-    AppendVarint(out, run_count);
-    stats_.record_bytes += out.size() - before;
-    run_count = 0;
-  };
-  size_t offset = 0;
-  size_t emitted_upto = 0;
-  for (const auto& c : chunks) {
+  while (next_chunk_ < chunks.size()) {
+    const ChunkEntry& c = chunks[next_chunk_++];
     // The basis chunk after the run is the likeliest match (and, of equal
     // chunks, the one that keeps the run going): try it before the index.
-    const uint64_t next = run_first + run_count;
+    const uint64_t next = run_first_ + run_count_;
     std::optional<uint64_t> found;
-    if (run_count > 0 && next < basis_.size() && basis_[next] == c) {
+    if (run_count_ > 0 && next < basis_.size() && basis_[next] == c) {
       found = next;
     } else {
       found = Find(c);
     }
     if (found) {
       if (!pending_literal_.empty()) FlushLiteral(out, false);
-      if (run_count > 0 && *found == next) {
-        ++run_count;
+      if (run_count_ > 0 && *found == next) {
+        ++run_count_;
       } else {
-        flush_run();
-        run_first = *found;
-        run_count = 1;
+        FlushRun(out);
+        run_first_ = *found;
+        run_count_ = 1;
       }
       stats_.copied_bytes += c.length;
     } else {
-      flush_run();
+      FlushRun(out);
       if (pending_literal_.empty()) {
-        pending_literal_ = data.subspan(offset, c.length);
+        pending_literal_ = data.subspan(offset_, c.length);
       } else {
         pending_literal_ = std::span<const uint8_t>(
             pending_literal_.data(), pending_literal_.size() + c.length);
@@ -177,20 +176,27 @@ void DeltaEncoder::Encode(std::span<const uint8_t> data,
         FlushLiteral(out, /*whole_records_only=*/true);
       }
     }
-    offset += c.length;
+    offset_ += c.length;
     // A batch goes out when it is big, or when it already describes a lot
     // of the file: a long copy run reaches the receiver (which can write
     // it) while we go on, instead of after the next megabyte of records.
     if (out.size() >= kRecordBatchBytes ||
-        (!out.empty() && offset - emitted_upto >= kBatchCoverBytes)) {
-      emit(std::move(out));
-      out.clear();
-      emitted_upto = offset;
+        (!out.empty() && offset_ - emitted_upto_ >= kBatchCoverBytes)) {
+      emitted_upto_ = offset_;
+      return out;
     }
   }
-  flush_run();
+  FlushRun(out);
   if (!pending_literal_.empty()) FlushLiteral(out, false);
-  if (!out.empty()) emit(std::move(out));
+  finished_ = true;
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+void DeltaEncoder::Encode(std::span<const uint8_t> data,
+                          const std::vector<ChunkEntry>& chunks,
+                          const std::function<void(std::string&&)>& emit) {
+  while (auto batch = NextBatch(data, chunks)) emit(std::move(*batch));
 }
 
 Status DecodeRecords(std::string_view records, uint64_t basis_chunks,

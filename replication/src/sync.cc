@@ -120,234 +120,337 @@ Result<GetChunks> DecodeGetChunks(std::string_view payload) {
   return g;
 }
 
+// ------------------------------------------------------------ either side
+
+std::optional<SyncFrame> SyncSide::NextToSend() {
+  if (outbox_.empty()) return std::nullopt;
+  SyncFrame frame = std::move(outbox_.front());
+  outbox_.pop_front();
+  return frame;
+}
+
+void SyncSide::Queue(SyncMessage type, std::string payload) {
+  outbox_.push_back(SyncFrame{type, std::move(payload)});
+}
+
+void SyncSide::Abort(Error error) {
+  if (over_) return;
+  Queue(SyncMessage::kError, error.context.substr(0, kMaxErrorBytes));
+  error_ = std::move(error);
+  over_ = true;
+}
+
+void SyncSide::Stop(Error error) {
+  if (over_) return;
+  error_ = std::move(error);
+  over_ = true;
+}
+
+Result<SyncStats> Drive(Channel& channel, SyncSide& side) {
+  for (;;) {
+    while (auto frame = side.NextToSend()) {
+      DFS_RETURN_IF_ERROR(channel.Send(frame->type, frame->payload));
+    }
+    if (side.finished()) break;
+    auto frame = channel.Receive();
+    if (!frame) return Unexpected(frame.error());
+    side.OnFrame(std::move(*frame));
+  }
+  if (side.error()) return Unexpected(*side.error());
+  SyncStats stats = side.stats();
+  stats.bytes_sent = channel.bytes_sent();
+  stats.bytes_received = channel.bytes_received();
+  return stats;
+}
+
+// ------------------------------------------------------------ receiver
+
+SyncReceiver::SyncReceiver(const Basis& basis, std::string out_path,
+                           const ReceiverOptions& options)
+    : basis_(basis), out_path_(std::move(out_path)), options_(options) {
+  if (Status valid = ValidateSignatureParams(options_.params); !valid) {
+    Abort(valid.error());
+    return;
+  }
+  levels_ = BuildLevels(EncodeEntries(basis_.entries()), options_.params);
+  level_entries_.resize(levels_.size());
+  level_offsets_.resize(levels_.size());
+  for (size_t k = 1; k < levels_.size(); ++k) {
+    auto entries = DecodeEntries(levels_[k], options_.params.sig.max);
+    if (!entries) {
+      Abort(entries.error());
+      return;
+    }
+    level_entries_[k] = std::move(*entries);
+    level_offsets_[k] = Offsets(level_entries_[k]);
+  }
+  Hello hello;
+  hello.params = options_.params;
+  hello.levels = static_cast<uint8_t>(levels_.size());
+  hello.basis_chunks = basis_.entries().size();
+  hello.top = levels_.back();
+  stats_.levels = levels_.size();
+  stats_.signature_bytes = hello.top.size();
+  Queue(SyncMessage::kHello, EncodeHello(hello));
+}
+
+SyncReceiver::~SyncReceiver() = default;
+
+void SyncReceiver::OnFrame(SyncFrame frame) {
+  if (over()) return;
+  switch (frame.type) {
+    case SyncMessage::kGetChunks: {
+      auto request = DecodeGetChunks(frame.payload);
+      if (!request) return Abort(request.error());
+      const size_t k = request->level;  // wants chunks of level k (1-based)
+      if (k >= levels_.size()) {
+        return Abort(MakeError(Errc::kCorrupt, "no such level"));
+      }
+      const auto& entries = level_entries_[k];
+      const auto& offsets = level_offsets_[k];
+      const std::string& stream = levels_[k - 1];
+      std::string reply(1, static_cast<char>(k));
+      for (uint64_t i : request->indices) {
+        if (i >= entries.size() ||
+            reply.size() + entries[i].length > kMaxChunksReplyBytes + 1) {
+          return Abort(MakeError(Errc::kCorrupt, "chunk request out of range"));
+        }
+        reply.append(stream, offsets[i], entries[i].length);
+      }
+      stats_.signature_bytes += reply.size() - 1;
+      return Queue(SyncMessage::kChunks, std::move(reply));
+    }
+    case SyncMessage::kDeltaStart: {
+      if (writer_) return Abort(OutOfOrder(frame, "delta records"));
+      auto header = DecodeDeltaHeader(frame.payload);
+      if (!header) return Abort(header.error());
+      auto created =
+          PatchWriter::Create(out_path_, basis_, *header, options_.durable);
+      if (!created) return Abort(created.error());
+      writer_ = std::move(created).value();
+      stats_.new_size = header->new_size;
+      return;
+    }
+    case SyncMessage::kDeltaRecords: {
+      if (!writer_) return Abort(OutOfOrder(frame, "delta start"));
+      stats_.delta.record_bytes += frame.payload.size();
+      if (Status applied = writer_->Apply(frame.payload); !applied) {
+        return Abort(applied.error());
+      }
+      return;
+    }
+    case SyncMessage::kDeltaEnd: {
+      if (!writer_) return Abort(OutOfOrder(frame, "delta start"));
+      if (Status committed = writer_->Commit(); !committed) {
+        return Abort(committed.error());
+      }
+      Queue(SyncMessage::kDone, "");
+      return Finish();
+    }
+    case SyncMessage::kError:
+      return Stop(PeerError(frame));
+    default:
+      return Abort(OutOfOrder(frame, "a request"));
+  }
+}
+
 Result<SyncStats> RunReceiver(Channel& channel, const Basis& basis,
                               const std::string& out_path,
                               const ReceiverOptions& options) {
-  DFS_RETURN_IF_ERROR(ValidateSignatureParams(options.params));
-  const auto levels =
-      BuildLevels(EncodeEntries(basis.entries()), options.params);
-  // Level k's chunks are the entries of level k+1 (index k here).
-  std::vector<std::vector<ChunkEntry>> level_entries(levels.size());
-  std::vector<std::vector<uint64_t>> level_offsets(levels.size());
-  for (size_t k = 1; k < levels.size(); ++k) {
-    DFS_ASSIGN_OR_RETURN(level_entries[k],
-                         DecodeEntries(levels[k], options.params.sig.max));
-    level_offsets[k] = Offsets(level_entries[k]);
-  }
-  Hello hello;
-  hello.params = options.params;
-  hello.levels = static_cast<uint8_t>(levels.size());
-  hello.basis_chunks = basis.entries().size();
-  hello.top = levels.back();
-  DFS_RETURN_IF_ERROR(channel.Send(SyncMessage::kHello, EncodeHello(hello)));
+  SyncReceiver receiver(basis, out_path, options);
+  return Drive(channel, receiver);
+}
 
-  SyncStats stats;
-  stats.levels = levels.size();
-  stats.signature_bytes = hello.top.size();
-  std::unique_ptr<PatchWriter> writer;
-  for (;;) {
-    auto frame = channel.Receive();
-    if (!frame) return Unexpected(frame.error());
-    switch (frame->type) {
-      case SyncMessage::kGetChunks: {
-        auto request = DecodeGetChunks(frame->payload);
-        if (!request) return Abort<SyncStats>(channel, request.error());
-        const size_t k = request->level;  // wants chunks of level k (1-based)
-        if (k >= levels.size()) {
-          return Abort<SyncStats>(channel,
-                                  MakeError(Errc::kCorrupt, "no such level"));
-        }
-        const auto& entries = level_entries[k];
-        const auto& offsets = level_offsets[k];
-        const std::string& stream = levels[k - 1];
-        std::string reply(1, static_cast<char>(k));
-        for (uint64_t i : request->indices) {
-          if (i >= entries.size() ||
-              reply.size() + entries[i].length > kMaxChunksReplyBytes + 1) {
-            return Abort<SyncStats>(
-                channel,
-                MakeError(Errc::kCorrupt, "chunk request out of range"));
-          }
-          reply.append(stream, offsets[i], entries[i].length);
-        }
-        stats.signature_bytes += reply.size() - 1;
-        DFS_RETURN_IF_ERROR(channel.Send(SyncMessage::kChunks, reply));
-        break;
-      }
-      case SyncMessage::kDeltaStart: {
-        auto header = DecodeDeltaHeader(frame->payload);
-        if (!header) return Abort<SyncStats>(channel, header.error());
-        auto created =
-            PatchWriter::Create(out_path, basis, *header, options.durable);
-        if (!created) return Abort<SyncStats>(channel, created.error());
-        writer = std::move(created).value();
-        stats.new_size = header->new_size;
-        break;
-      }
-      case SyncMessage::kDeltaRecords: {
-        if (!writer)
-          return Abort<SyncStats>(channel, OutOfOrder(*frame, "delta start"));
-        stats.delta.record_bytes += frame->payload.size();
-        if (auto st = writer->Apply(frame->payload); !st) {
-          return Abort<SyncStats>(channel, st.error());
-        }
-        break;
-      }
-      case SyncMessage::kDeltaEnd: {
-        if (!writer)
-          return Abort<SyncStats>(channel, OutOfOrder(*frame, "delta start"));
-        if (auto st = writer->Commit(); !st)
-          return Abort<SyncStats>(channel, st.error());
-        DFS_RETURN_IF_ERROR(channel.Send(SyncMessage::kDone, ""));
-        stats.bytes_sent = channel.bytes_sent();
-        stats.bytes_received = channel.bytes_received();
-        return stats;
-      }
-      case SyncMessage::kError:
-        return Unexpected(PeerError(*frame));
-      default:
-        return Abort<SyncStats>(channel, OutOfOrder(*frame, "a request"));
-    }
+// ------------------------------------------------------------ sender
+
+SyncSender::SyncSender(std::span<const uint8_t> data,
+                       const SenderOptions& options)
+    : data_(data), options_(options) {
+  // Chunk the new file while the receiver builds its signature.
+  if (Status valid = ValidateParams(options_.data); !valid) {
+    Abort(valid.error());
+    return;
   }
+  chunks_ = options_.chunks
+                ? *options_.chunks
+                : ChunkData(options_.data, data_, options_.chunk_threads);
+  options_.chunks = nullptr;  // not ours to keep pointing at
+  whole_ = HashBytes(data_);
+  stats_.new_size = data_.size();
+}
+
+SyncSender::~SyncSender() = default;
+
+void SyncSender::OnFrame(SyncFrame frame) {
+  if (over()) return;
+  if (frame.type == SyncMessage::kError) return Stop(PeerError(frame));
+  switch (state_) {
+    case State::kHello:
+      if (frame.type != SyncMessage::kHello) {
+        return Abort(OutOfOrder(frame, "hello"));
+      }
+      return TakeHello(frame);
+    case State::kChunks:
+      return TakeChunks(frame);
+    case State::kStreaming:
+      return Abort(OutOfOrder(frame, "the end of our delta"));
+    case State::kDone:
+      if (frame.type != SyncMessage::kDone) {
+        return Stop(OutOfOrder(frame, "done"));
+      }
+      stats_.delta = encoder_->stats();
+      return Finish();
+  }
+}
+
+void SyncSender::TakeHello(const SyncFrame& frame) {
+  auto hello = DecodeHello(frame.payload);
+  if (!hello) return Abort(hello.error());
+  params_ = hello->params;
+  if (params_.data != options_.data) {
+    chunks_ = ChunkData(params_.data, data_, options_.chunk_threads);
+  }
+  stats_.levels = hello->levels;
+  stats_.signature_bytes = hello->top.size();
+  basis_chunks_ = hello->basis_chunks;
+  // Our own levels 1..n-1 are the pool the receiver's levels are rebuilt
+  // from: similar files have mostly the same signature chunks.
+  own_ = BuildLevels(EncodeEntries(chunks_), params_, hello->levels);
+  current_ = std::move(hello->top);  // level `levels`
+  level_ = hello->levels;
+  DescendLevels();
+}
+
+void SyncSender::DescendLevels() {
+  while (level_ > 1) {
+    const size_t k = level_ - 1;  // rebuilding level k from level k+1
+    auto wanted = DecodeEntries(current_, params_.sig.max);
+    if (!wanted) return Abort(wanted.error());
+    wanted_ = std::move(*wanted);
+    // Our level k's chunks are listed by our level k+1: decode, not
+    // re-chunk.
+    pool_.clear();
+    const std::string& pool_stream = own_[k - 1];
+    auto ours = DecodeEntries(own_[k], params_.sig.max);
+    if (!ours) return Abort(ours.error());
+    size_t at = 0;
+    for (const auto& e : *ours) {
+      pool_.try_emplace(e.hash,
+                        std::string_view(pool_stream).substr(at, e.length));
+      at += e.length;
+    }
+    uint64_t total = 0;
+    missing_.clear();
+    for (uint64_t i = 0; i < wanted_.size(); ++i) {
+      total += wanted_[i].length;
+      if (!pool_.count(wanted_[i].hash)) missing_.push_back(i);
+    }
+    if (total > kMaxLevelBytes) {
+      return Abort(MakeError(Errc::kLimitExceeded,
+                             "receiver's signature level too large"));
+    }
+    fetched_.clear();
+    next_missing_ = 0;
+    if (!missing_.empty()) {
+      state_ = State::kChunks;
+      return AskForMissing();  // TakeChunks comes back here when done
+    }
+    std::string below;
+    below.reserve(total);
+    for (const auto& e : wanted_) below += pool_.at(e.hash);
+    current_ = std::move(below);
+    --level_;
+  }
+  StartDelta();
+}
+
+void SyncSender::AskForMissing() {
+  // What we lack, in replies of at most kMaxChunksReplyBytes.
+  GetChunks request;
+  request.level = static_cast<uint8_t>(level_ - 1);
+  asked_bytes_ = 0;
+  while (next_missing_ < missing_.size() &&
+         asked_bytes_ + wanted_[missing_[next_missing_]].length <=
+             kMaxChunksReplyBytes) {
+    asked_bytes_ += wanted_[missing_[next_missing_]].length;
+    request.indices.push_back(missing_[next_missing_++]);
+  }
+  asked_ = request.indices;
+  Queue(SyncMessage::kGetChunks, EncodeGetChunks(request));
+}
+
+void SyncSender::TakeChunks(const SyncFrame& reply) {
+  const size_t k = level_ - 1;
+  if (reply.type != SyncMessage::kChunks ||
+      reply.payload.size() != asked_bytes_ + 1 ||
+      static_cast<uint8_t>(reply.payload[0]) != k) {
+    return Abort(
+        MakeError(Errc::kCorrupt, "bad chunk reply from the receiver"));
+  }
+  stats_.signature_bytes += asked_bytes_;
+  size_t at = 1;
+  for (uint64_t i : asked_) {
+    const auto& e = wanted_[i];
+    std::string bytes_of(reply.payload, at, e.length);
+    at += e.length;
+    if (!(HashBytes(reinterpret_cast<const uint8_t*>(bytes_of.data()),
+                    bytes_of.size()) == e.hash)) {
+      return Abort(MakeError(Errc::kCorrupt,
+                             "receiver sent a chunk that does not match its "
+                             "hash"));
+    }
+    fetched_.emplace(i, std::move(bytes_of));
+  }
+  if (next_missing_ < missing_.size()) return AskForMissing();
+  uint64_t total = 0;
+  for (const auto& e : wanted_) total += e.length;
+  std::string below;
+  below.reserve(total);
+  for (uint64_t i = 0; i < wanted_.size(); ++i) {
+    auto it = fetched_.find(i);
+    below += it != fetched_.end() ? std::string_view(it->second)
+                                  : pool_.at(wanted_[i].hash);
+  }
+  fetched_.clear();
+  current_ = std::move(below);
+  --level_;
+  state_ = State::kHello;  // not waiting for chunks any more
+  DescendLevels();
+}
+
+void SyncSender::StartDelta() {
+  auto basis = DecodeEntries(current_, params_.data.max);
+  if (!basis) return Abort(basis.error());
+  if (basis->size() != basis_chunks_) {
+    return Abort(MakeError(Errc::kCorrupt,
+                           "receiver's signature does not list its basis"));
+  }
+  DeltaHeader header{data_.size(), whole_, basis->size()};
+  Queue(SyncMessage::kDeltaStart, EncodeDeltaHeader(header));
+  // The encoder indexes the basis list: it lives as long as the encoder.
+  basis_entries_ = std::move(*basis);
+  encoder_ =
+      std::make_unique<DeltaEncoder>(basis_entries_, options_.zstd_level);
+  current_.clear();
+  own_.clear();
+  pool_.clear();
+  state_ = State::kStreaming;
+}
+
+std::optional<SyncFrame> SyncSender::NextToSend() {
+  if (auto queued = SyncSide::NextToSend()) return queued;
+  if (state_ != State::kStreaming || over()) return std::nullopt;
+  if (auto records = encoder_->NextBatch(data_, chunks_)) {
+    return SyncFrame{SyncMessage::kDeltaRecords, std::move(*records)};
+  }
+  state_ = State::kDone;
+  return SyncFrame{SyncMessage::kDeltaEnd, ""};
 }
 
 Result<SyncStats> RunSender(Channel& channel, std::span<const uint8_t> data,
                             const SenderOptions& options) {
-  // Chunk the new file while the receiver builds its signature.
-  DFS_RETURN_IF_ERROR(ValidateParams(options.data));
-  std::vector<ChunkEntry> chunks =
-      options.chunks ? *options.chunks
-                     : ChunkData(options.data, data, options.chunk_threads);
-  const Hash128 whole = HashBytes(data);
-
-  auto frame = channel.Receive();
-  if (!frame) return Unexpected(frame.error());
-  if (frame->type == SyncMessage::kError) return Unexpected(PeerError(*frame));
-  if (frame->type != SyncMessage::kHello) {
-    return Abort<SyncStats>(channel, OutOfOrder(*frame, "hello"));
-  }
-  auto hello = DecodeHello(frame->payload);
-  if (!hello) return Abort<SyncStats>(channel, hello.error());
-  const SignatureParams& params = hello->params;
-  if (params.data != options.data) {
-    chunks = ChunkData(params.data, data, options.chunk_threads);
-  }
-  SyncStats stats;
-  stats.levels = hello->levels;
-  stats.signature_bytes = hello->top.size();
-  stats.new_size = data.size();
-
-  // Our own levels 1..n-1 are the pool the receiver's levels are rebuilt
-  // from: similar files have mostly the same signature chunks.
-  const auto own = BuildLevels(EncodeEntries(chunks), params, hello->levels);
-  std::string current = std::move(hello->top);  // level `levels`
-  for (size_t k = hello->levels - 1; k >= 1; --k) {
-    auto wanted = DecodeEntries(current, params.sig.max);
-    if (!wanted) return Abort<SyncStats>(channel, wanted.error());
-    // Our level k's chunks are listed by our level k+1: decode, not re-chunk.
-    const std::string& pool_stream = own[k - 1];
-    std::unordered_map<Hash128, std::string_view, Hash128Hasher> pool;
-    {
-      auto ours = DecodeEntries(own[k], params.sig.max);
-      if (!ours) return Abort<SyncStats>(channel, ours.error());
-      size_t at = 0;
-      for (const auto& e : *ours) {
-        pool.try_emplace(e.hash,
-                         std::string_view(pool_stream).substr(at, e.length));
-        at += e.length;
-      }
-    }
-    uint64_t total = 0;
-    std::vector<uint64_t> missing;
-    for (uint64_t i = 0; i < wanted->size(); ++i) {
-      total += (*wanted)[i].length;
-      if (!pool.count((*wanted)[i].hash)) missing.push_back(i);
-    }
-    if (total > kMaxLevelBytes) {
-      return Abort<SyncStats>(
-          channel, MakeError(Errc::kLimitExceeded,
-                             "receiver's signature level too large"));
-    }
-    // Fetch what we lack, in replies of at most kMaxChunksReplyBytes.
-    std::unordered_map<uint64_t, std::string> fetched;
-    for (size_t from = 0; from < missing.size();) {
-      GetChunks request;
-      request.level = static_cast<uint8_t>(k);
-      size_t bytes = 0;
-      while (from < missing.size() &&
-             bytes + (*wanted)[missing[from]].length <= kMaxChunksReplyBytes) {
-        bytes += (*wanted)[missing[from]].length;
-        request.indices.push_back(missing[from++]);
-      }
-      DFS_RETURN_IF_ERROR(
-          channel.Send(SyncMessage::kGetChunks, EncodeGetChunks(request)));
-      auto reply = channel.Receive();
-      if (!reply) return Unexpected(reply.error());
-      if (reply->type == SyncMessage::kError)
-        return Unexpected(PeerError(*reply));
-      if (reply->type != SyncMessage::kChunks ||
-          reply->payload.size() != bytes + 1 ||
-          static_cast<uint8_t>(reply->payload[0]) != k) {
-        return Abort<SyncStats>(
-            channel,
-            MakeError(Errc::kCorrupt, "bad chunk reply from the receiver"));
-      }
-      stats.signature_bytes += bytes;
-      size_t at = 1;
-      for (uint64_t i : request.indices) {
-        const auto& e = (*wanted)[i];
-        std::string bytes_of(reply->payload, at, e.length);
-        at += e.length;
-        if (!(HashBytes(reinterpret_cast<const uint8_t*>(bytes_of.data()),
-                        bytes_of.size()) == e.hash)) {
-          return Abort<SyncStats>(
-              channel, MakeError(Errc::kCorrupt,
-                                 "receiver sent a chunk that does not "
-                                 "match its hash"));
-        }
-        fetched.emplace(i, std::move(bytes_of));
-      }
-    }
-    std::string below;
-    below.reserve(total);
-    for (uint64_t i = 0; i < wanted->size(); ++i) {
-      auto it = fetched.find(i);
-      if (it != fetched.end()) {
-        below += it->second;
-      } else {
-        below += pool.at((*wanted)[i].hash);
-      }
-    }
-    current = std::move(below);
-  }
-  auto basis = DecodeEntries(current, params.data.max);
-  if (!basis) return Abort<SyncStats>(channel, basis.error());
-  if (basis->size() != hello->basis_chunks) {
-    return Abort<SyncStats>(channel,
-                            MakeError(Errc::kCorrupt,
-                                      "receiver's signature does not list its "
-                                      "basis"));
-  }
-
-  DeltaHeader header{data.size(), whole, basis->size()};
-  DFS_RETURN_IF_ERROR(
-      channel.Send(SyncMessage::kDeltaStart, EncodeDeltaHeader(header)));
-  DeltaEncoder encoder(*basis, options.zstd_level);
-  Status sent = Status::Ok();
-  encoder.Encode(data, chunks, [&](std::string&& records) {
-    if (sent) sent = channel.Send(SyncMessage::kDeltaRecords, records);
-  });
-  DFS_RETURN_IF_ERROR(sent);
-  DFS_RETURN_IF_ERROR(channel.Send(SyncMessage::kDeltaEnd, ""));
-  auto done = channel.Receive();
-  if (!done) return Unexpected(done.error());
-  if (done->type == SyncMessage::kError) return Unexpected(PeerError(*done));
-  if (done->type != SyncMessage::kDone)
-    return Unexpected(OutOfOrder(*done, "done"));
-  stats.delta = encoder.stats();
-  stats.bytes_sent = channel.bytes_sent();
-  stats.bytes_received = channel.bytes_received();
-  return stats;
+  SyncSender sender(data, options);
+  return Drive(channel, sender);
 }
 
 }  // namespace dfs::repl

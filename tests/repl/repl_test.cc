@@ -682,6 +682,93 @@ TEST_F(SyncTest, ASenderLyingAboutTheFileInstallsNothing) {
   EXPECT_EQ(FilesIn(dir_.path()), 1u);
 }
 
+// The sides as state machines: one thread, no channels, many exchanges
+// at once, each moved a frame at a time in turn.
+TEST(SyncMachineTest, OneThreadDrivesManyExchangesAtOnce) {
+  testing::TempDir dir;
+  std::mt19937_64 rng(21);
+  constexpr int kTransfers = 12;
+  struct Transfer {
+    Bytes old_data, new_data;
+    std::unique_ptr<Basis> basis;
+    std::unique_ptr<SyncReceiver> receiver;
+    std::unique_ptr<SyncSender> sender;
+    fs::path out;
+  };
+  std::vector<Transfer> transfers(kTransfers);
+  ReceiverOptions ropt;
+  ropt.durable = false;
+  ropt.params.top_bytes = 256;  // several levels: several round trips
+  for (int i = 0; i < kTransfers; ++i) {
+    Transfer& t = transfers[i];
+    t.old_data = RandomBytes(rng, 200'000 + rng() % 2'000'000);
+    t.new_data = Edit(rng, t.old_data, 1 + static_cast<int>(rng() % 6));
+    const fs::path old_path = dir.path() / ("old" + std::to_string(i));
+    WriteFile(old_path, t.old_data);
+    auto basis = Basis::Open({old_path.string()}, ropt.params.data);
+    ASSERT_TRUE(basis.has_value());
+    t.basis = std::make_unique<Basis>(std::move(*basis));
+    t.out = dir.path() / ("new" + std::to_string(i));
+    t.receiver = std::make_unique<SyncReceiver>(*t.basis, t.out.string(), ropt);
+    t.sender = std::make_unique<SyncSender>(t.new_data,
+                                            SenderOptions{ropt.params.data, 3});
+  }
+  // Round robin: each exchange moves one frame each way, then the next.
+  size_t steps = 0, interleaved = 0;
+  for (bool busy = true; busy && steps < 1'000'000;) {
+    busy = false;
+    int moved_this_round = 0;
+    for (Transfer& t : transfers) {
+      bool moved = false;
+      if (auto f = t.receiver->NextToSend()) {
+        t.sender->OnFrame(std::move(*f));
+        moved = true;
+      }
+      if (auto f = t.sender->NextToSend()) {
+        t.receiver->OnFrame(std::move(*f));
+        moved = true;
+      }
+      busy |= moved || !t.receiver->finished() || !t.sender->finished();
+      moved_this_round += moved;
+      ++steps;
+    }
+    if (moved_this_round > 1) ++interleaved;
+  }
+  EXPECT_GT(interleaved, 0u);  // several exchanges were under way at once
+  for (Transfer& t : transfers) {
+    ASSERT_TRUE(t.receiver->finished() && t.sender->finished());
+    ASSERT_FALSE(t.receiver->error()) << t.receiver->error()->context;
+    ASSERT_FALSE(t.sender->error()) << t.sender->error()->context;
+    EXPECT_TRUE(ReadFile(t.out) == t.new_data);
+    EXPECT_GE(t.receiver->stats().levels, 2u);
+    EXPECT_LT(t.sender->stats().delta.literal_bytes, t.new_data.size());
+  }
+}
+
+TEST(SyncMachineTest, AFrameOutOfPlaceEndsTheExchangeAndTellsThePeer) {
+  testing::TempDir dir;
+  const fs::path old_path = dir.path() / "old";
+  WriteFile(old_path, Bytes(50'000, 7));
+  auto basis = Basis::Open({old_path.string()}, ChunkParams{});
+  ASSERT_TRUE(basis.has_value());
+  SyncReceiver receiver(*basis, (dir.path() / "out").string(), {});
+  ASSERT_TRUE(receiver.NextToSend().has_value());  // its hello
+  receiver.OnFrame({SyncMessage::kDeltaRecords, "\x01\x00\x01"});
+  ASSERT_TRUE(receiver.error().has_value());
+  auto told = receiver.NextToSend();
+  ASSERT_TRUE(told.has_value());
+  EXPECT_EQ(told->type, SyncMessage::kError);
+  EXPECT_TRUE(receiver.finished());
+  EXPECT_FALSE(fs::exists(dir.path() / "out"));
+
+  const Bytes data(10'000, 1);
+  SyncSender sender(data, {});
+  sender.OnFrame({SyncMessage::kChunks, "anything"});  // before any hello
+  ASSERT_TRUE(sender.error().has_value());
+  EXPECT_EQ(sender.NextToSend()->type, SyncMessage::kError);
+  EXPECT_TRUE(sender.finished());
+}
+
 TEST(SyncMessagesTest, DecodersCheckEveryLimit) {
   GetChunks g{2, {0, 5, 6, 1000}};
   auto back = DecodeGetChunks(EncodeGetChunks(g));

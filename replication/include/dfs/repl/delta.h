@@ -52,12 +52,19 @@ class DeltaEncoder {
   void Encode(std::span<const uint8_t> data,
               const std::vector<ChunkEntry>& chunks,
               const std::function<void(std::string&&)>& emit);
+  // The same a batch at a time, resuming where the last call stopped
+  // (the same `data` and `chunks` each call): the next batch, or nothing
+  // once the file is described. A sender produces records only as fast as
+  // they leave, never the whole delta in memory.
+  std::optional<std::string> NextBatch(std::span<const uint8_t> data,
+                                       const std::vector<ChunkEntry>& chunks);
   const DeltaStats& stats() const { return stats_; }
 
  private:
   // Turns the pending literal run into records; with `whole_records_only`
   // a tail shorter than a full record stays pending.
   void FlushLiteral(std::string& out, bool whole_records_only);
+  void FlushRun(std::string& out);
   // The basis chunk with this hash (and length), or none.
   std::optional<uint64_t> Find(const ChunkEntry& chunk) const;
   // Open addressing over basis indices + 1 (0 = empty), at most half full:
@@ -74,6 +81,11 @@ class DeltaEncoder {
   int zstd_level_;
   DeltaStats stats_;
   std::span<const uint8_t> pending_literal_;
+  // Where NextBatch stands.
+  size_t next_chunk_ = 0;
+  uint64_t offset_ = 0, emitted_upto_ = 0;
+  uint64_t run_first_ = 0, run_count_ = 0;
+  bool finished_ = false;
 };
 
 struct DeltaOp {

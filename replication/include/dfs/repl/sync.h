@@ -20,9 +20,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "dfs/common/result.h"
@@ -113,5 +117,105 @@ struct SenderOptions {
 };
 Result<SyncStats> RunSender(Channel& channel, std::span<const uint8_t> data,
                             const SenderOptions& options);
+
+// The two sides as state machines: frames in, frames out, no I/O and no
+// waiting, so one thread can drive any number of exchanges (an event loop
+// feeds each the frames its socket delivers and sends what it yields);
+// RunReceiver and RunSender drive one over a blocking Channel.
+class SyncSide {
+ public:
+  virtual ~SyncSide() = default;
+  // The next frame to send, if any: take every one before waiting for the
+  // peer. (A sender makes its delta records here, one batch a call, so a
+  // delta is never whole in memory.)
+  virtual std::optional<SyncFrame> NextToSend();
+  // A frame from the peer.
+  virtual void OnFrame(SyncFrame frame) = 0;
+  // Over, with nothing left to send; error() says whether it failed.
+  bool finished() const { return over_ && outbox_.empty(); }
+  const std::optional<Error>& error() const { return error_; }
+  const SyncStats& stats() const { return stats_; }
+
+ protected:
+  void Queue(SyncMessage type, std::string payload);
+  // A failure here: the peer is told (an Error frame), then it is over.
+  void Abort(Error error);
+  // The peer failed (its Error frame): over, nothing to tell it.
+  void Stop(Error error);
+  void Finish() { over_ = true; }
+  bool over() const { return over_; }
+
+  SyncStats stats_;
+
+ private:
+  std::deque<SyncFrame> outbox_;
+  std::optional<Error> error_;
+  bool over_ = false;
+};
+
+class SyncReceiver final : public SyncSide {
+ public:
+  // Builds the basis's signature levels and queues the Hello. `basis`
+  // must outlive it; the new file is built at `out_path` (installed only
+  // once its whole-file hash checks out).
+  SyncReceiver(const Basis& basis, std::string out_path,
+               const ReceiverOptions& options);
+  ~SyncReceiver() override;
+  void OnFrame(SyncFrame frame) override;
+
+ private:
+  const Basis& basis_;
+  std::string out_path_;
+  ReceiverOptions options_;
+  std::vector<std::string> levels_;
+  // Level k's chunks are the entries of level k+1 (index k here).
+  std::vector<std::vector<ChunkEntry>> level_entries_;
+  std::vector<std::vector<uint64_t>> level_offsets_;
+  std::unique_ptr<PatchWriter> writer_;
+};
+
+class SyncSender final : public SyncSide {
+ public:
+  // Chunks `data` (unless options.chunks has them). `data` must outlive it.
+  SyncSender(std::span<const uint8_t> data, const SenderOptions& options);
+  ~SyncSender() override;
+  std::optional<SyncFrame> NextToSend() override;
+  void OnFrame(SyncFrame frame) override;
+
+ private:
+  enum class State { kHello, kChunks, kStreaming, kDone };
+  void TakeHello(const SyncFrame& frame);
+  void TakeChunks(const SyncFrame& frame);
+  // Rebuilds the receiver's levels from the top down, asking for what our
+  // own levels lack; at level 0, starts the delta.
+  void DescendLevels();
+  void AskForMissing();
+  void StartDelta();
+
+  std::span<const uint8_t> data_;
+  SenderOptions options_;
+  State state_ = State::kHello;
+  std::vector<ChunkEntry> chunks_;
+  Hash128 whole_;
+  SignatureParams params_;
+  uint64_t basis_chunks_ = 0;
+  std::vector<std::string> own_;  // our levels 1..n-1
+  std::string current_;           // the receiver's level `level_`
+  size_t level_ = 0;
+  // The level being rebuilt: its entries, our chunks that may fill it,
+  // what we lack and have fetched, and the request in flight.
+  std::vector<ChunkEntry> wanted_;
+  std::unordered_map<Hash128, std::string_view, Hash128Hasher> pool_;
+  std::vector<uint64_t> missing_;
+  size_t next_missing_ = 0;
+  std::unordered_map<uint64_t, std::string> fetched_;
+  std::vector<uint64_t> asked_;
+  size_t asked_bytes_ = 0;
+  std::vector<ChunkEntry> basis_entries_;
+  std::unique_ptr<DeltaEncoder> encoder_;
+};
+
+// Drives `side` over a blocking channel until it is over.
+Result<SyncStats> Drive(Channel& channel, SyncSide& side);
 
 }  // namespace dfs::repl
