@@ -207,6 +207,14 @@ std::string RandomBytes(size_t n, uint64_t seed) {
   return out;
 }
 
+// The status of member `i` as JSON (null when it cannot be read).
+nlohmann::json StatusOf(const Group& g, size_t i) {
+  auto r = testing::Run(
+      {DFSRD_PATH, "status", "--config", g.Config(i).string(), "--json"});
+  auto status = nlohmann::json::parse(r.out, nullptr, false);
+  return r.exit_code == 0 && !status.is_discarded() ? status : nullptr;
+}
+
 TEST(DfsrdTest, CreateModifyRenameAndDeleteOnDifferentMembersConverge) {
   Group g(3);
   WriteFile(g.Folder(0) / "index.html", "<h1>v1</h1>");
@@ -253,6 +261,43 @@ TEST(DfsrdTest, CreateModifyRenameAndDeleteOnDifferentMembersConverge) {
     }
     return status.find("\"files_copied_locally\": 1") != std::string::npos;
   })) << status;
+}
+
+TEST(DfsrdTest, AFolderRenameMovesNoContent) {
+  Group g(2);
+  for (int i = 0; i < 3; ++i) {
+    WriteFile(g.Folder(0) / "assets" / ("a" + std::to_string(i) + ".bin"),
+              RandomBytes(100'000, 100 + i));
+  }
+  g.StartAll();
+  ASSERT_TRUE(WaitFor([&] { return g.Converged({0, 1}); })) << g.Logs();
+  auto received = [&] {
+    auto status = StatusOf(g, 0);
+    return status.is_null() ? nlohmann::json() : status["counters"];
+  };
+  nlohmann::json before;
+  ASSERT_TRUE(WaitFor([&] {
+    before = received();
+    return !before.is_null();
+  }));
+  fs::rename(g.Folder(1) / "assets", g.Folder(1) / "static");
+  ASSERT_TRUE(WaitFor([&] {
+    return fs::exists(g.Folder(0) / "static" / "a2.bin") &&
+           !fs::exists(g.Folder(0) / "assets") && g.Converged({0, 1});
+  })) << g.Logs();
+  // The three files were copied from their old names on web1: records
+  // crossed, not their 300 KB.
+  nlohmann::json after;
+  EXPECT_TRUE(WaitFor([&] {
+    after = received();
+    return after.value("files_copied_locally", 0) -
+               before.value("files_copied_locally", 0) ==
+           3;
+  })) << after.dump();
+  EXPECT_LT(
+      after.value("bytes_received", 0) - before.value("bytes_received", 0),
+      30'000)
+      << after.dump();
 }
 
 TEST(DfsrdTest, ConcurrentEditsGiveOneWinnerEverywhereAndKeepTheLoser) {
@@ -324,14 +369,6 @@ TEST(DfsrdTest, ADeleteWhileAMemberIsDownDoesNotComeBack) {
   ASSERT_TRUE(WaitFor([&] { return g.Converged({0, 1, 2}); })) << g.Logs();
   EXPECT_FALSE(fs::exists(g.Folder(0) / "old.html"));
   EXPECT_EQ(ReadFile(g.Folder(2) / "keep.html"), "kept");
-}
-
-// The status of member `i` as JSON (null when it cannot be read).
-nlohmann::json StatusOf(const Group& g, size_t i) {
-  auto r = testing::Run(
-      {DFSRD_PATH, "status", "--config", g.Config(i).string(), "--json"});
-  auto status = nlohmann::json::parse(r.out, nullptr, false);
-  return r.exit_code == 0 && !status.is_discarded() ? status : nullptr;
 }
 
 TEST(DfsrdTest,

@@ -18,6 +18,7 @@
 
 #include "dfs/common/atomic_file.h"
 #include "dfs/common/error.h"
+#include "dfs/referral_net/peer_link.h"
 #include "dfs/repl/compress.h"
 #include "dfs/repl/files.h"
 #include "dfs/repl/sync.h"
@@ -796,7 +797,8 @@ void Member::RejoinIfStale(repl::PeerState& state, const std::string& peer) {
 }
 
 void Member::PullLoop(MemberConfig peer) {
-  auto backoff = kMinBackoff;
+  // The same pacing as every other reconnecting link in the project.
+  referral_net::Backoff backoff(kMinBackoff, kMaxBackoff);
   std::string reported;  // the failure last logged: each new one is logged
   // A rejoin's full pull names every path the peer knows: kept here, so
   // one interrupted by a restart starts again from the first record.
@@ -820,8 +822,7 @@ void Member::PullLoop(MemberConfig peer) {
         }
         reported = why;
       }
-      SleepFor(backoff);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(kMaxBackoff));
+      SleepFor(backoff.Next());
       continue;
     }
     Connection& c = **connection;
@@ -830,7 +831,7 @@ void Member::PullLoop(MemberConfig peer) {
     (void)store_->UpdatePeer(
         peer.name, [&](repl::PeerState& s) { RejoinIfStale(s, peer.name); });
     reported.clear();
-    backoff = kMinBackoff;
+    backoff.Reset();
     {
       std::lock_guard lock(links_mutex_);
       links_.insert(&c);
@@ -851,7 +852,7 @@ void Member::PullLoop(MemberConfig peer) {
       std::lock_guard lock(links_mutex_);
       links_.erase(&c);
     }
-    SleepFor(backoff);
+    SleepFor(backoff.Next());
   }
 }
 
