@@ -739,6 +739,16 @@ void Member::Serve(int fd, std::string peer) {
 std::vector<repl::ChunkEntry> Member::ChunksOf(
     const std::string& rel, std::span<const uint8_t> data,
     const repl::LocalStat& before, const repl::ChunkParams& params) {
+  const std::string owner = std::to_string(++chunk_claim_counter_);
+  while (!chunk_claims_.Claim(rel, owner)) {
+    chunk_claims_.WaitUnclaimed(rel, std::chrono::seconds(1));
+  }
+  struct Unclaim {
+    FetchClaims& claims;
+    const std::string& rel;
+    const std::string& owner;
+    ~Unclaim() { claims.Release(rel, owner); }
+  } unclaim{chunk_claims_, rel, owner};
   if (auto kept = store_->GetSignature(rel, before, params); kept && *kept) {
     ++counters_.signatures_reused;
     return std::move(**kept);

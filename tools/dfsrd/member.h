@@ -225,6 +225,10 @@ class Member {
   std::map<int, std::string> watched_dirs_;  // inotify wd -> folder ("" top)
   std::atomic<uint64_t> staging_counter_{0};
   FetchClaims fetch_claims_;
+  // Paths being chunked (ChunksOf): several peers asking for one new
+  // version at once wait for one chunking and reuse its signature.
+  FetchClaims chunk_claims_;
+  std::atomic<uint64_t> chunk_claim_counter_{0};
   // bandwidth_kbps: every link's writes share it (null: no limit).
   std::unique_ptr<RateLimiter> send_limit_;
   Counters counters_;
