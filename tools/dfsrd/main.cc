@@ -11,6 +11,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "config.h"
 #include "dfs/referral_net/auth.h"
@@ -72,11 +73,13 @@ uint64_t ConflictsKept(const fs::path& folder) {
   return n;
 }
 
-int Status(const GroupConfig& config, bool as_json) {
+// The member's state as `dfsrd status --json` prints it; null (and a
+// message on stderr) when the store cannot be read.
+nlohmann::json StatusJson(const GroupConfig& config) {
   auto store = dfs::repl::StateStore::OpenForReading(config.state_dir);
   if (!store) {
     std::cerr << "dfsrd: " << store.error().Message() << "\n";
-    return 1;
+    return nullptr;
   }
   auto high = (*store)->HighSeq();
   auto records = (*store)->RecordCount();
@@ -118,9 +121,50 @@ int Status(const GroupConfig& config, bool as_json) {
     p["backlog_out"] = state->BacklogOut(high ? *high : 0);
     out["peers"].push_back(p);
   }
+  return out;
+}
+
+// In step: every peer answered after `since_ms` and nothing of theirs is
+// left to take.
+bool InStep(const nlohmann::json& status, int64_t since_ms) {
+  if (status.is_null()) return false;
+  const int64_t now = NowMillis();
+  for (const auto& p : status["peers"]) {
+    if (p["last_contact_ms_ago"].is_null() ||
+        now - p["last_contact_ms_ago"].get<int64_t>() < since_ms ||
+        p["backlog_in"].get<uint64_t>() != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+int Status(const GroupConfig& config, bool as_json, double wait_seconds) {
+  nlohmann::json out = StatusJson(config);
+  int exit_code = 0;
+  if (wait_seconds > 0) {
+    // For a service that must not serve the folder before it has what its
+    // peers have (a web server's unit: ExecStartPre=dfsrd status
+    // --wait-in-step 60): polls until in step, or fails at the deadline.
+    const int64_t started = NowMillis();
+    const int64_t deadline =
+        started + static_cast<int64_t>(wait_seconds * 1000);
+    while (!InStep(out, started) && NowMillis() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      out = StatusJson(config);
+    }
+    if (!InStep(out, started)) {
+      std::cerr << "dfsrd: not in step with every peer after " << wait_seconds
+                << " s\n";
+      exit_code = 1;
+    }
+  }
+  if (out.is_null()) return 1;
+  const uint64_t tombstones = out["tombstones"];
+  const nlohmann::json counters = out["counters"];
   if (as_json) {
     std::cout << out.dump(2) << "\n";
-    return 0;
+    return exit_code;
   }
   std::cout << "group " << config.group << ", member " << config.member << ": "
             << out["records"] << " records (" << tombstones
@@ -148,7 +192,7 @@ int Status(const GroupConfig& config, bool as_json) {
               << counters.value("bytes_sent", 0) << ", conflicts "
               << counters.value("conflicts", 0) << "\n";
   }
-  return 0;
+  return exit_code;
 }
 
 }  // namespace
@@ -167,6 +211,11 @@ int main(int argc, char** argv) {
   bool as_json = false;
   status->add_flag("--json", as_json, "as JSON");
   status->add_option("--config", config_path, "the member's JSON config");
+  double wait_seconds = 0;
+  status->add_option("--wait-in-step", wait_seconds,
+                     "wait (at most this many seconds) until every peer has "
+                     "answered and nothing of theirs is left to take; exit 1 "
+                     "if not");
   CLI11_PARSE(app, argc, argv);
   if (config_path.empty()) {
     std::cerr << "dfsrd: give --config FILE\n";
@@ -180,7 +229,7 @@ int main(int argc, char** argv) {
     std::cerr << "dfsrd: " << config.error().Message() << "\n";
     return 2;
   }
-  if (status->parsed()) return Status(*config, as_json);
+  if (status->parsed()) return Status(*config, as_json, wait_seconds);
   if (!metrics.empty()) config->metrics = metrics;
   return Run(*config);
 }
