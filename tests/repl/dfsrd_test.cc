@@ -263,6 +263,27 @@ TEST(DfsrdTest, CreateModifyRenameAndDeleteOnDifferentMembersConverge) {
   })) << status;
 }
 
+TEST(DfsrdTest, AFileWrittenJustBeforeStartIsTakenOnceItSettles) {
+  Group g(2);
+  // Files must be still for 2 s; the full scan (the safety net) comes only
+  // every minute, as by default.
+  for (size_t i = 0; i < 2; ++i) {
+    g.WriteConfig(i, g.root() / "group.key", {},
+                  R"(,"scan_interval_ms":60000,"settle_ms":2000)");
+  }
+  WriteFile(g.Folder(0) / "deployed.html", "written a moment before start");
+  g.StartAll();
+  // Not at the next full scan a minute later: once it has been still for
+  // `settle`.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return ReadFile(g.Folder(1) / "deployed.html") ==
+               "written a moment before start";
+      },
+      15s))
+      << g.Logs();
+}
+
 TEST(DfsrdTest, AFolderRenameMovesNoContent) {
   Group g(2);
   for (int i = 0; i < 3; ++i) {

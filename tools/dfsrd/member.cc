@@ -242,6 +242,17 @@ void Member::ScanLoop() {
   const auto tick = std::min(config_.scan_interval, kHousekeepingInterval);
   auto last_scan = Clock::now();
   while (SleepFor(tick)) {
+    std::set<std::string> unsettled;
+    {
+      std::lock_guard lock(unsettled_mutex_);
+      unsettled.swap(unsettled_);
+    }
+    for (const std::string& rel : unsettled) {
+      if (!CheckPath(rel, /*closed=*/false)) {
+        std::lock_guard lock(unsettled_mutex_);
+        unsettled_.insert(rel);
+      }
+    }
     PurgeLinks(recent_dir_, kRecentLifetime, /*keep_if_still_linked=*/false);
     // A version some live file still has costs nothing (the same inode);
     // one replaced long ago goes.
@@ -310,8 +321,12 @@ Status Member::ScanOnce() {
     seen.insert(rel);
     if (S_ISDIR(st.st_mode)) {
       CheckDirectory(rel, st);
-    } else {
-      CheckFile(rel, st);
+    } else if (!CheckFile(rel, st)) {
+      // Written a moment ago (before dfsrd started, or while inotify
+      // could not tell): looked at again every tick until it settles,
+      // not at the next full scan.
+      std::lock_guard lock(unsettled_mutex_);
+      unsettled_.insert(rel);
     }
   }
   if (complete) RecordDeletions(seen);

@@ -221,6 +221,9 @@ class Member {
   std::atomic<size_t> server_connections_{0};
   std::mutex warned_mutex_;
   std::set<std::string> warned_paths_;
+  // Files a scan found still being written: checked again every tick.
+  std::mutex unsettled_mutex_;
+  std::set<std::string> unsettled_;
   std::mutex watches_mutex_;
   std::map<int, std::string> watched_dirs_;  // inotify wd -> folder ("" top)
   std::atomic<uint64_t> staging_counter_{0};
