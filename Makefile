@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all setup configure build test test-unit demo bench fuzz clean format
+.PHONY: all setup configure build test test-unit demo drill install bench fuzz clean format
 
 all: build
 
@@ -24,8 +24,19 @@ test: build
 test-unit: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit
 
+# The web farm of seed 003 on loopback; Ctrl-C stops it.
 demo: build
 	@bash scripts/demo.sh $(BUILD_DIR)
+
+# Seed 003's failover drill against that farm, under HTTP load.
+drill: build
+	@python3 scripts/drill.py --build $(BUILD_DIR)
+
+# Binaries, systemd units and example configs (PREFIX=/usr/local; DESTDIR
+# for packaging).
+PREFIX ?= /usr/local
+install: build
+	@cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 bench: build
 	@bash bench/run.sh $(BUILD_DIR)
@@ -40,4 +51,4 @@ format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) build-fuzz demo-store
+	rm -rf $(BUILD_DIR) build-fuzz demo-store demo-farm
