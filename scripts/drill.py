@@ -183,7 +183,7 @@ def main():
         verdict("primary content server killed", failover is not None and
                 after[1] == before[1] and after[2] == before[2],
                 "served from web2 after %s s; %d requests meanwhile, %d failed, %d wrong"
-                % ("%.2f" % failover if failover is not None else "never",
+                % ("%.3f" % failover if failover is not None else "never",
                    after[0] - before[0], after[1] - before[1], after[2] - before[2]))
 
         # 2. An edit on the backup.
@@ -198,7 +198,7 @@ def main():
         results["edit_visible_s"] = visible
         verdict("content edited on the backup", visible is not None,
                 "release 2 served by the web node after %s s"
-                % ("%.2f" % visible if visible is not None else "never"))
+                % ("%.3f" % visible if visible is not None else "never"))
 
         # 3. The primary returns: in step first, then serving.
         before = load.counts()
@@ -287,7 +287,7 @@ def main():
 
     def fmt(key):
         v = results.get(key)
-        return "%.2f s" % v if isinstance(v, (int, float)) else "never"
+        return "%.3f s" % v if isinstance(v, (int, float)) else "never"
 
     print("failover %s, edit visible %s, replication lag %s, failback %s (limit %.1f s)"
           % (fmt("failover_s"), fmt("edit_visible_s"), fmt("replication_lag_s"),
