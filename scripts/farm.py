@@ -422,7 +422,10 @@ def main():
     args = parser.parse_args()
     farm = Farm(args.dir, os.path.join(ROOT, args.build, "bin"), args.ttl, args.probe_ms)
     stop = []
+    # Ctrl-C and SIGTERM both stop the farm (set here: a shell may have
+    # started us with SIGINT ignored).
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     try:
         farm.up()
         control = farm.path("control")
