@@ -633,38 +633,42 @@ TEST(DfsrdTest, ALargeFileServedToSeveralPeersIsChunkedOnce) {
                   R"(,"topology":"hub","hub":"web1")");
   }
   g.StartAll();
+  // Written aside (a filtered *.tmp name) and renamed in: announced whole.
+  auto deploy = [&](const std::string& bytes) {
+    WriteFile(g.Folder(0) / "big.bin.tmp", bytes);
+    fs::rename(g.Folder(0) / "big.bin.tmp", g.Folder(0) / "big.bin");
+  };
+  // web1's counters once `reused` signatures were reused (they are written
+  // every scan: waited for).
+  nlohmann::json counters;
+  auto reused = [&](int times) {
+    return WaitFor([&] {
+      auto status = StatusOf(g, 0);
+      if (status.is_null()) return false;
+      counters = status["counters"];
+      return counters.value("signatures_reused", 0) == times;
+    });
+  };
   const std::string content = RandomBytes(3'000'000, 7);
-  WriteFile(g.Folder(0) / "big.bin", content);
+  deploy(content);
   ASSERT_TRUE(WaitFor([&] {
     return ReadFile(g.Folder(1) / "big.bin") == content &&
            ReadFile(g.Folder(2) / "big.bin") == content;
   })) << g.Logs();
-  // Its signature was kept after the first chunking (counters are written
-  // every scan: wait for them).
-  nlohmann::json counters;
-  EXPECT_TRUE(WaitFor([&] {
-    auto status = StatusOf(g, 0);
-    if (status.is_null()) return false;
-    counters = status["counters"];
-    return counters.value("signatures_reused", 0) == 1;
-  })) << counters.dump();
+  // Its signature was kept after the first chunking.
+  EXPECT_TRUE(reused(1)) << counters.dump();
   EXPECT_EQ(counters.value("files_chunked", 0), 1) << counters.dump();
 
   // Changed: chunked once more (the kept signature no longer matches its
   // stat); the spokes use their old copy as the basis.
   std::string changed = content;
   changed.replace(1'000'000, 5, "EDIT!");
-  WriteFile(g.Folder(0) / "big.bin", changed);
+  deploy(changed);
   ASSERT_TRUE(WaitFor([&] {
     return ReadFile(g.Folder(1) / "big.bin") == changed &&
            ReadFile(g.Folder(2) / "big.bin") == changed;
   })) << g.Logs();
-  EXPECT_TRUE(WaitFor([&] {
-    auto status = StatusOf(g, 0);
-    if (status.is_null()) return false;
-    counters = status["counters"];
-    return counters.value("signatures_reused", 0) == 2;
-  })) << counters.dump();
+  EXPECT_TRUE(reused(2)) << counters.dump();
   EXPECT_EQ(counters.value("files_chunked", 0), 2) << counters.dump();
 }
 
