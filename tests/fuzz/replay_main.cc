@@ -84,10 +84,23 @@ int main(int argc, char** argv) {
     ss << in.rdbuf();
     corpus.push_back(ss.str());
   }
+  if (ec || corpus.empty()) {
+    // Mutations of nothing test next to nothing: a missing or empty corpus
+    // is a broken test, not a clean run.
+    std::fprintf(stderr, "%s: no corpus in %s%s%s\n", argv[0], argv[1],
+                 ec ? ": " : "", ec ? ec.message().c_str() : "");
+    return 1;
+  }
   for (const auto& input : corpus) RunOne(input);
   const long iterations = argc > 2 ? std::atol(argv[2]) : 10000;
-  const unsigned seed =
-      argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 20261123u;
+  // The seed: the third argument, else DFS_FUZZ_SEED, else a fixed one;
+  // printed, so a failure can be replayed.
+  const char* from_env = std::getenv("DFS_FUZZ_SEED");
+  const unsigned seed = argc > 3 ? std::strtoul(argv[3], nullptr, 10)
+                        : from_env != nullptr
+                            ? std::strtoul(from_env, nullptr, 10)
+                            : 20261123u;
+  std::fprintf(stderr, "seed %u (DFS_FUZZ_SEED=%u to replay)\n", seed, seed);
   std::mt19937 rng(seed);
   for (long i = 0; i < iterations; ++i) RunOne(Mutate(corpus, rng));
   std::printf("%zu corpus inputs and %ld mutations (seed %u) ran clean\n",

@@ -17,6 +17,7 @@
 #include "dfs/repl/files.h"
 #include "dfs/repl/signature.h"
 #include "dfs/repl/sync.h"
+#include "testing/seed.h"
 #include "testing/temp_dir.h"
 
 namespace dfs::repl {
@@ -286,7 +287,7 @@ class DeltaTest : public ::testing::Test {
 };
 
 TEST_F(DeltaTest, RandomFilesAndRandomEditScriptsRoundTrip) {
-  std::mt19937_64 rng(5);
+  std::mt19937_64 rng(testing::TestSeed(5));
   for (int trial = 0; trial < 40; ++trial) {
     const size_t size = trial % 8 == 0 ? rng() % 600 : rng() % (1 << 20);
     const Bytes old_data =
@@ -625,7 +626,7 @@ TEST_F(SyncTest, RebuildsTheNewFileFetchingOnlyChangedSignatureChunks) {
 }
 
 TEST_F(SyncTest, RandomEditsRoundTrip) {
-  std::mt19937_64 rng(10);
+  std::mt19937_64 rng(testing::TestSeed(10));
   for (int trial = 0; trial < 8; ++trial) {
     const Bytes old_data = RandomBytes(rng, rng() % (3 << 20));
     const Bytes new_data = Edit(rng, old_data, 1 + rng() % 10);
@@ -686,7 +687,7 @@ TEST_F(SyncTest, ASenderLyingAboutTheFileInstallsNothing) {
 // at once, each moved a frame at a time in turn.
 TEST(SyncMachineTest, OneThreadDrivesManyExchangesAtOnce) {
   testing::TempDir dir;
-  std::mt19937_64 rng(21);
+  std::mt19937_64 rng(testing::TestSeed(21));
   constexpr int kTransfers = 12;
   struct Transfer {
     Bytes old_data, new_data;

@@ -7,6 +7,7 @@
 
 #include "dfs/ns/model.h"
 #include "dfs/ns/namespace.h"
+#include "testing/seed.h"
 
 namespace dfs::testing {
 
@@ -81,10 +82,5 @@ class RandomNamespace {
  private:
   std::mt19937 rng_;
 };
-
-inline uint32_t TestSeed() {
-  return static_cast<uint32_t>(
-      ::testing::UnitTest::GetInstance()->random_seed());
-}
 
 }  // namespace dfs::testing
