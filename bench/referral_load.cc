@@ -21,10 +21,10 @@ using asio::awaitable;
 using asio::redirect_error;
 using asio::use_awaitable;
 using asio::ip::tcp;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 struct Shared {
-  Clock::time_point end;
+  SteadyClock::time_point end;
   uint64_t max_requests = 0;
   uint64_t sent = 0, errors = 0;
   std::vector<uint32_t> latencies_ns;
@@ -44,9 +44,9 @@ awaitable<void> Worker(tcp::endpoint server, std::vector<std::string> frames,
   std::array<char, 5> header;
   std::string payload;
   size_t i = 0;
-  while (Clock::now() < shared.end && shared.sent < shared.max_requests) {
+  while (SteadyClock::now() < shared.end && shared.sent < shared.max_requests) {
     const std::string& frame = frames[i++ % frames.size()];
-    const auto start = Clock::now();
+    const auto start = SteadyClock::now();
     co_await asio::async_write(socket, asio::buffer(frame),
                                redirect_error(use_awaitable, ec));
     if (!ec)
@@ -69,7 +69,7 @@ awaitable<void> Worker(tcp::endpoint server, std::vector<std::string> frames,
     }
     ++shared.sent;
     shared.latencies_ns.push_back(static_cast<uint32_t>(
-        std::min<int64_t>((Clock::now() - start).count(), UINT32_MAX)));
+        std::min<int64_t>((SteadyClock::now() - start).count(), UINT32_MAX)));
   }
 }
 
@@ -108,8 +108,8 @@ int main(int argc, char** argv) {
   Shared shared;
   shared.max_requests = max_requests;
   shared.latencies_ns.reserve(std::min<uint64_t>(max_requests, 50000000));
-  const auto start = Clock::now();
-  shared.end = start + std::chrono::duration_cast<Clock::duration>(
+  const auto start = SteadyClock::now();
+  shared.end = start + std::chrono::duration_cast<SteadyClock::duration>(
                            std::chrono::duration<double>(seconds));
   for (int c = 0; c < connections; ++c) {
     asio::co_spawn(io, Worker(*endpoint, frames, shared),
@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
   }
   io.run();
   const double elapsed =
-      std::chrono::duration<double>(Clock::now() - start).count();
+      std::chrono::duration<double>(SteadyClock::now() - start).count();
   auto& l = shared.latencies_ns;
   if (l.empty()) {
     std::fprintf(stderr, "no request succeeded (errors: %llu)\n",

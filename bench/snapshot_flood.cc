@@ -23,7 +23,7 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 namespace rn = dfs::referral_net;
 using dfs::referral::FrameType;
 
@@ -106,10 +106,10 @@ int main(int argc, char** argv) {
     }
     key = *k;
   }
-  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  const auto end = SteadyClock::now() + std::chrono::duration<double>(seconds);
   std::vector<int> fds;
   size_t asked = 0, refused_connections = 0, sessions = 0;
-  for (int i = 0; i < connections && Clock::now() < end; ++i) {
+  for (int i = 0; i < connections && SteadyClock::now() < end; ++i) {
     const int fd = Connect(port);
     if (fd < 0) {
       ++refused_connections;
@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
   // Unauthenticated: keep asking on every connection, reading nothing.
   const std::string request =
       dfs::referral::EncodeFrame(FrameType::kSnapshotRequest, "");
-  while (mode == "unauth" && Clock::now() < end) {
+  while (mode == "unauth" && SteadyClock::now() < end) {
     for (int fd : fds) {
       if (send(fd, request.data(), request.size(),
                MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {

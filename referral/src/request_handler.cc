@@ -6,7 +6,7 @@
 namespace dfs::referral {
 
 HandledRequest RequestHandler::Handle(const Frame& frame,
-                                      const Client& client) {
+                                      const Requester& client) {
   auto error = [](RequestOutcome outcome, uint32_t status,
                   std::string_view message) {
     return HandledRequest{EncodeErrorFrame(status, message), outcome};

@@ -15,7 +15,7 @@ Resolver::Resolver(const ns::NamespaceIndex& index, const SiteTable& sites,
     : index_(index), sites_(sites), healthy_(std::move(healthy)), rng_(seed) {}
 
 Result<Referral> Resolver::Resolve(std::string_view path,
-                                   const Client& client) {
+                                   const Requester& client) {
   // MS-DFSC paths carry one leading backslash; the namespace parser wants
   // UNC. Prefix one and remember it, so PathConsumed counts the client's
   // own characters.

@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "dfs/ns/codec.h"
-#include "dfs/referral/replication.h"
+#include "dfs/referral/namespace_copy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view bytes(reinterpret_cast<const char*>(data), size);

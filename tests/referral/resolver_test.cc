@@ -30,7 +30,7 @@ class ResolverTest : public ::testing::Test {
   }
   Result<Referral> Resolve(std::string_view path) {
     Resolver resolver(index_, sites_, nullptr, 1);
-    return resolver.Resolve(path, Client{});
+    return resolver.Resolve(path, Requester{});
   }
   ns::NamespaceIndex index_;
   SiteTable sites_;
@@ -177,7 +177,7 @@ TEST_F(ResolverTest, ClientAddressPicksTheSite) {
   Resolver resolver(index_, sites_, nullptr, 3);
   for (int i = 0; i < 20; ++i) {
     auto r = resolver.Resolve("\\contoso\\webfarm\\Geo",
-                              Client{*IpAddress::Parse("10.2.3.4")});
+                              Requester{*IpAddress::Parse("10.2.3.4")});
     ASSERT_TRUE(r);
     EXPECT_EQ(r->targets[0].path, "\\dal\\c");
   }

@@ -41,7 +41,7 @@ TEST(FetchClaimsTest, AWaiterWakesWhenTheClaimIsGivenUp) {
 }
 
 TEST(TokenBucketTest, KeepsTheRateWhateverTheBurstOfTakes) {
-  const auto t0 = TokenBucket::Clock::now();
+  const auto t0 = TokenBucket::SteadyClock::now();
   TokenBucket bucket(/*bytes_per_second=*/1000, /*burst=*/100, t0);
   EXPECT_EQ(bucket.Take(100, t0).count(), 0);  // the burst goes at once
   // Then each take waits for its bytes, debts included.

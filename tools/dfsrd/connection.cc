@@ -18,17 +18,17 @@
 
 namespace dfs::dfsrd {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 using referral::Frame;
 using referral::FrameType;
 
 namespace {
 
 // Waits until `fd` is ready for `events` or the deadline passes.
-Status WaitFor(int fd, short events, Clock::time_point deadline) {
+Status WaitFor(int fd, short events, SteadyClock::time_point deadline) {
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - Clock::now());
+        deadline - SteadyClock::now());
     if (left.count() <= 0) return Fail(Errc::kIo, "timed out");
     pollfd p{fd, events, 0};
     const int n = ::poll(&p, 1, static_cast<int>(left.count()));
@@ -88,7 +88,7 @@ Result<std::unique_ptr<Connection>> Connection::Connect(
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Fail(Errc::kIo, std::strerror(errno));
   auto c = std::unique_ptr<Connection>(new Connection(fd, address, timeout));
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = SteadyClock::now() + timeout;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
     if (errno != EINPROGRESS) {
       return Fail(Errc::kIo,
@@ -140,7 +140,7 @@ Result<std::unique_ptr<Connection>> Connection::Accept(
     referral::SessionStep result;
     {
       std::lock_guard lock(throttle_mutex);
-      result = c->session_->OnFrame(frame, Clock::now());
+      result = c->session_->OnFrame(frame, SteadyClock::now());
     }
     if (result.event == referral::SessionEvent::kWrongKey) {
       // Guessing is slow: every wrong key costs its connection a pause.
@@ -160,7 +160,7 @@ Result<std::unique_ptr<Connection>> Connection::Accept(
 }
 
 Status Connection::WriteAll(std::string_view bytes) {
-  auto deadline = Clock::now() + timeout_;
+  auto deadline = SteadyClock::now() + timeout_;
   while (!bytes.empty()) {
     size_t piece = bytes.size();
     if (limiter_ != nullptr) {
@@ -168,12 +168,12 @@ Status Connection::WriteAll(std::string_view bytes) {
       if (!limiter_->Acquire(piece)) {
         return Fail(Errc::kIo, "sending to " + peer_ + ": stopping");
       }
-      deadline = Clock::now() + timeout_;
+      deadline = SteadyClock::now() + timeout_;
     }
     const ssize_t n = ::send(fd_, bytes.data(), piece, MSG_NOSIGNAL);
     if (n > 0) {
       bytes.remove_prefix(static_cast<size_t>(n));
-      if (authenticated_) deadline = Clock::now() + timeout_;
+      if (authenticated_) deadline = SteadyClock::now() + timeout_;
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
@@ -187,12 +187,12 @@ Status Connection::WriteAll(std::string_view bytes) {
 }
 
 Result<Frame> Connection::ReadFrame(std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
+  auto deadline = SteadyClock::now() + timeout;
   char buffer[64 * 1024];
   while (pending_.empty()) {
     const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
     if (n > 0) {
-      if (authenticated_) deadline = Clock::now() + timeout;
+      if (authenticated_) deadline = SteadyClock::now() + timeout;
       auto frames =
           framer_.Feed(std::string_view(buffer, static_cast<size_t>(n)));
       if (!frames) return Unexpected<Error>(std::move(frames).error());
@@ -229,7 +229,7 @@ Result<Frame> Connection::Receive(std::chrono::milliseconds timeout) {
     DFS_ASSIGN_OR_RETURN(std::string payload, sealer_->Open(frame));
     return Frame{frame.type, std::move(payload)};
   }
-  referral::SessionStep step = session_->OnFrame(frame, Clock::now());
+  referral::SessionStep step = session_->OnFrame(frame, SteadyClock::now());
   if (step.close) {
     return Fail(Errc::kCorrupt,
                 "a frame from " + peer_ + " whose MAC does not match");

@@ -29,7 +29,7 @@ namespace fs = std::filesystem;
 using referral::Frame;
 using referral::FrameType;
 using repl::FileRecord;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
@@ -240,7 +240,7 @@ void Member::ScanLoop() {
   // inotify watches every folder (it costs an lstat and a state read per
   // file: a second of CPU at 100,000 files), every tick when it does not.
   const auto tick = std::min(config_.scan_interval, kHousekeepingInterval);
-  auto last_scan = Clock::now();
+  auto last_scan = SteadyClock::now();
   while (SleepFor(tick)) {
     std::set<std::string> unsettled;
     {
@@ -257,8 +257,8 @@ void Member::ScanLoop() {
     // A version some live file still has costs nothing (the same inode);
     // one replaced long ago goes.
     PurgeLinks(versions_dir_, kVersionLifetime, /*keep_if_still_linked=*/true);
-    if (!watching_ || Clock::now() - last_scan >= config_.scan_interval) {
-      last_scan = Clock::now();
+    if (!watching_ || SteadyClock::now() - last_scan >= config_.scan_interval) {
+      last_scan = SteadyClock::now();
       Status scanned = ScanOnce();
       if (!scanned.ok()) {
         spdlog::error("DFSR3011 scanning {} failed: {}", folder_.string(),
@@ -543,7 +543,7 @@ void Member::WatchLoop() {
   // yet closed after writing is taken only once it has been still for
   // `settle` (CheckFile), so a half-written file is never announced.
   struct Due {
-    Clock::time_point at;
+    SteadyClock::time_point at;
     bool closed = false;  // a close after writing was seen
   };
   std::map<std::string, Due> closed_writes;
@@ -553,7 +553,7 @@ void Member::WatchLoop() {
     // (path, the writer is done with it), in the order events came.
     std::vector<std::pair<std::string, bool>> changed;
     int wait_ms = 200;
-    const auto now = Clock::now();
+    const auto now = SteadyClock::now();
     for (auto it = closed_writes.begin(); it != closed_writes.end();) {
       if (it->second.at <= now) {
         changed.emplace_back(it->first, it->second.closed);
@@ -621,7 +621,7 @@ void Member::WatchLoop() {
       // a temp file is gone under its final name. A later event for it
       // puts that moment off again.
       Due& due = closed_writes[rel];
-      due.at = Clock::now() + close_delay;
+      due.at = SteadyClock::now() + close_delay;
       due.closed |= (event->mask & IN_CLOSE_WRITE) != 0;
     }
     if (overflowed) {
@@ -640,7 +640,7 @@ void Member::WatchLoop() {
     for (const auto& [rel, closed] : changed) {
       if (!CheckPath(rel, closed)) {
         // Not settled: look again once it may be.
-        closed_writes[rel] = Due{Clock::now() + config_.settle, closed};
+        closed_writes[rel] = Due{SteadyClock::now() + config_.settle, closed};
       }
     }
   }

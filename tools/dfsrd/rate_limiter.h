@@ -19,15 +19,16 @@ namespace dfs::dfsrd {
 
 class TokenBucket {
  public:
-  using Clock = std::chrono::steady_clock;
+  using SteadyClock = std::chrono::steady_clock;
   // `bytes_per_second` > 0; `burst`: what may go at once after a pause.
-  TokenBucket(uint64_t bytes_per_second, uint64_t burst, Clock::time_point now)
+  TokenBucket(uint64_t bytes_per_second, uint64_t burst,
+              SteadyClock::time_point now)
       : rate_(static_cast<double>(bytes_per_second)),
         burst_(static_cast<double>(burst)),
         tokens_(static_cast<double>(burst)),
         last_(now) {}
   // Takes `bytes` at `now`: how long the caller waits before sending them.
-  std::chrono::nanoseconds Take(uint64_t bytes, Clock::time_point now) {
+  std::chrono::nanoseconds Take(uint64_t bytes, SteadyClock::time_point now) {
     if (now > last_) {
       const double elapsed = std::chrono::duration<double>(now - last_).count();
       tokens_ = std::min(burst_, tokens_ + elapsed * rate_);
@@ -41,7 +42,7 @@ class TokenBucket {
 
  private:
   double rate_, burst_, tokens_;
-  Clock::time_point last_;
+  SteadyClock::time_point last_;
 };
 
 class RateLimiter {
@@ -49,12 +50,12 @@ class RateLimiter {
   // kbps: kilobits (1,000 bits) a second.
   explicit RateLimiter(uint64_t kbps)
       : bucket_(std::max<uint64_t>(kbps * 125, 1), BurstFor(kbps),
-                TokenBucket::Clock::now()),
+                TokenBucket::SteadyClock::now()),
         piece_(std::clamp<uint64_t>(kbps * 125 / 20, 1024, 64 * 1024)) {}
   // Waits until `bytes` may go (false: cancelled).
   bool Acquire(uint64_t bytes) {
     std::unique_lock lock(mutex_);
-    const auto wait = bucket_.Take(bytes, TokenBucket::Clock::now());
+    const auto wait = bucket_.Take(bytes, TokenBucket::SteadyClock::now());
     if (wait.count() == 0) return !cancelled_;
     return !cancelled_wake_.wait_for(lock, wait, [&] { return cancelled_; });
   }

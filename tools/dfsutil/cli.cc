@@ -408,7 +408,7 @@ void DiagReferral(const Globals& g, const DiagReferralOptions& o) {
   ns::NamespaceIndex index;
   CheckOk(store->LoadInto(index));
   ref::SiteTable sites = Check(ref::SiteTable::FromNamespace(index));
-  ref::Client client;
+  ref::Requester client;
   if (!o.client_address.empty())
     client.address = Check(ref::IpAddress::Parse(o.client_address));
   const uint64_t seed = o.seed_given ? o.seed : std::random_device{}();

@@ -5,7 +5,7 @@
 #include "coroutines.h"
 #include "dfs/common/error.h"
 #include "dfs/referral/framing.h"
-#include "dfs/referral/replication.h"
+#include "dfs/referral/namespace_copy.h"
 
 namespace dfs::referral_net {
 

@@ -15,7 +15,7 @@
 #include "dfs/referral/framing.h"
 #include "dfs/referral/health.h"
 #include "dfs/referral/limits.h"
-#include "dfs/referral/replication.h"
+#include "dfs/referral/namespace_copy.h"
 #include "dfs/referral/request_handler.h"
 #include "dfs/referral/resolver.h"
 #include "dfs/referral/session.h"
@@ -28,7 +28,7 @@
 
 namespace dfs::referral_net {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 using referral::kStatusInvalidParameter;
 
@@ -169,8 +169,8 @@ class Server::Impl {
  private:
   // ------------------------------------------------------------ connections
 
-  static referral::Client ClientOf(const tcp::socket& socket) {
-    referral::Client client;
+  static referral::Requester ClientOf(const tcp::socket& socket) {
+    referral::Requester client;
     boost::system::error_code ec;
     auto remote = socket.remote_endpoint(ec);
     if (ec) return client;
@@ -186,10 +186,10 @@ class Server::Impl {
 
   awaitable<void> Serve(tcp::socket raw, Listener::ConnectionSlot slot) {
     auto socket = std::make_shared<tcp::socket>(std::move(raw));
-    auto deadline = std::make_shared<Clock::time_point>(Clock::now() +
-                                                        options_.idle_timeout);
+    auto deadline = std::make_shared<SteadyClock::time_point>(
+        SteadyClock::now() + options_.idle_timeout);
     asio::co_spawn(io_, Watchdog(socket, deadline), LogErrors("watchdog"));
-    const referral::Client client = ClientOf(*socket);
+    const referral::Requester client = ClientOf(*socket);
     const std::string& peer = slot.address();
     referral::Framer framer;
     referral::ServerSession session(session_keys_, auth_throttle_, peer);
@@ -208,12 +208,14 @@ class Server::Impl {
       }
       // Only whole frames buy more time: a peer trickling one frame byte
       // by byte still meets the deadline it started with.
-      if (!frames->empty()) *deadline = Clock::now() + options_.idle_timeout;
+      if (!frames->empty())
+        *deadline = SteadyClock::now() + options_.idle_timeout;
       bool drop = false;
       for (const auto& frame : *frames) {
         Reply reply;
         if (session.Claims(frame)) {
-          referral::SessionStep step = session.OnFrame(frame, Clock::now());
+          referral::SessionStep step =
+              session.OnFrame(frame, SteadyClock::now());
           if (!(co_await AfterStep(step, peer))) {
             drop = true;
             break;
@@ -304,13 +306,13 @@ class Server::Impl {
   }
 
   awaitable<void> Watchdog(std::shared_ptr<tcp::socket> socket,
-                           std::shared_ptr<Clock::time_point> deadline) {
+                           std::shared_ptr<SteadyClock::time_point> deadline) {
     asio::steady_timer timer(io_);
     while (socket->is_open()) {
       timer.expires_at(*deadline);
       boost::system::error_code ec;
       co_await timer.async_wait(redirect_error(use_awaitable, ec));
-      if (socket->is_open() && Clock::now() >= *deadline) {
+      if (socket->is_open() && SteadyClock::now() >= *deadline) {
         ++metrics_.idle_closed;
         socket->close(ec);
       }
@@ -319,13 +321,13 @@ class Server::Impl {
 
   // The pure handler answers; this counts what it did.
   std::string Answer(const referral::Frame& frame,
-                     const referral::Client& client) {
-    const auto start = Clock::now();
+                     const referral::Requester& client) {
+    const auto start = SteadyClock::now();
     referral::HandledRequest handled = handler_.Handle(frame, client);
     switch (handled.outcome) {
       case referral::RequestOutcome::kOk:
         ++metrics_.referrals_ok;
-        metrics_.ObserveLatency(Clock::now() - start);
+        metrics_.ObserveLatency(SteadyClock::now() - start);
         break;
       case referral::RequestOutcome::kNotFound:
         ++metrics_.referrals_not_found;

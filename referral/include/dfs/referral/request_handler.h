@@ -32,7 +32,7 @@ class RequestHandler {
 
   // Replication and admin frames are not this handler's: they are
   // kBadRequest here (the server routes them to a session first).
-  HandledRequest Handle(const Frame& frame, const Client& client);
+  HandledRequest Handle(const Frame& frame, const Requester& client);
 
  private:
   Resolver& resolver_;

@@ -51,7 +51,9 @@ struct Referral {
   std::vector<ReferralTarget> targets;
 };
 
-struct Client {
+// Who asks for a referral (its address decides its site). Not the web
+// node's cache engine, which is client::Client.
+struct Requester {
   std::optional<IpAddress> address;
 };
 
@@ -68,7 +70,7 @@ class Resolver {
   // names) and never makes the request fail.
   // Errors: kInvalidArgument (a bad host or root name), kNotFound (no such
   // root, or the root or folder is offline).
-  Result<Referral> Resolve(std::string_view path, const Client& client);
+  Result<Referral> Resolve(std::string_view path, const Requester& client);
 
  private:
   const ns::NamespaceIndex& index_;

@@ -33,7 +33,7 @@
 
 #include "dfs/referral/admin.h"
 #include "dfs/referral/framing.h"
-#include "dfs/referral/replication.h"
+#include "dfs/referral/namespace_copy.h"
 #include "dfs/referral/session_crypto.h"
 
 namespace dfs::referral {
@@ -45,7 +45,7 @@ using SessionClock = std::chrono::steady_clock;
 struct SessionKeys {
   std::string admin_key;
   std::string replica_key;
-  std::string content_key;  // dfsrd's group key; never falls back
+  std::string content_key;              // dfsrd's group key; never falls back
   bool admin_commands_enabled = false;  // the server can run commands
   const std::string& For(SessionPurpose purpose) const;
 };

@@ -1,4 +1,4 @@
-#include "dfs/referral/replication.h"
+#include "dfs/referral/namespace_copy.h"
 
 #include "dfs/common/bytes.h"
 #include "dfs/common/error.h"

@@ -1,10 +1,10 @@
 // The messages one namespace server uses to copy another's namespace
-// (dfsd --replica-of): "what changed since serial N?" answered with the
-// primary's change-log entries, or with "too far behind" when its log no
-// longer reaches back that far, after which the replica asks for a
-// snapshot. Pure encoders and decoders; the replica treats every byte from
-// the network as hostile. Format: referral/FORMAT.md. Fuzz target:
-// tests/fuzz/referral_changes_fuzz.cc.
+// (dfsd --replica-of; not file replication, which is dfs::repl and dfsrd):
+// "what changed since serial N?" answered with the primary's change-log
+// entries, or with "too far behind" when its log no longer reaches back that
+// far, after which the replica asks for a snapshot. Pure encoders and decoders;
+// the replica treats every byte from the network as hostile. Format:
+// referral/FORMAT.md. Fuzz target: tests/fuzz/referral_changes_fuzz.cc.
 #pragma once
 
 #include <cstdint>
