@@ -64,30 +64,10 @@ Result<ChangeEntry> Store::SnapshotEntry() const {
   ChangeEntry snapshot;
   snapshot.serial = view.Serial();
   snapshot.description = "snapshot";
-  DFS_ASSIGN_OR_RETURN(auto subnets, view.ListSubnets());
-  for (auto& m : subnets) snapshot.mutations.push_back(std::move(m));
-  DFS_ASSIGN_OR_RETURN(auto costs, view.ListSiteCosts());
-  for (auto& m : costs) snapshot.mutations.push_back(std::move(m));
-  DFS_RETURN_IF_ERROR(view.Scan(
-      impl_->tables_.aliases, "",
-      [&](std::string_view k, std::string_view v) -> Result<bool> {
-        snapshot.mutations.push_back(PutAlias{std::string(k), std::string(v)});
-        return true;
-      }));
-  DFS_RETURN_IF_ERROR(view.Scan(
-      impl_->tables_.roots, "",
-      [&](std::string_view k, std::string_view v) -> Result<bool> {
-        DFS_ASSIGN_OR_RETURN(Root root, DecodeRoot(v));
-        snapshot.mutations.push_back(PutRoot{std::string(k), std::move(root)});
-        return true;
-      }));
-  DFS_RETURN_IF_ERROR(
-      view.Scan(impl_->tables_.folders, "",
-                [&](std::string_view k, std::string_view v) -> Result<bool> {
-                  DFS_ASSIGN_OR_RETURN(PutFolder put, FolderFromDb(k, v));
-                  snapshot.mutations.push_back(std::move(put));
-                  return true;
-                }));
+  DFS_RETURN_IF_ERROR(ScanRecords(view, [&](Mutation&& m) {
+    snapshot.mutations.push_back(std::move(m));
+    return Status::Ok();
+  }));
   return snapshot;
 }
 

@@ -154,57 +154,39 @@ Result<uint64_t> Store::Update(
   return entry.serial;
 }
 
-namespace {
-
-// A reader that owns its read transaction: a consistent view for as long
-// as the caller keeps it.
-class SnapshotView final : public NamespaceReader {
- public:
-  SnapshotView(lmdb::Txn txn, const StoreTables& tables)
-      : txn_(std::move(txn)), view_(txn_, tables) {}
-  Result<std::optional<Root>> GetRoot(std::string_view k) const override {
-    return view_.GetRoot(k);
-  }
-  Result<std::optional<Folder>> GetFolder(std::string_view r,
-                                          std::string_view f) const override {
-    return view_.GetFolder(r, f);
-  }
-  Result<std::vector<Folder>> ListFolders(std::string_view r) const override {
-    return view_.ListFolders(r);
-  }
-  Result<bool> HasFolderBelow(std::string_view r,
-                              std::string_view f) const override {
-    return view_.HasFolderBelow(r, f);
-  }
-  Result<std::vector<RootEntry>> ListRoots() const override {
-    return view_.ListRoots();
-  }
-  Result<std::string> CanonicalHost(std::string_view h) const override {
-    return view_.CanonicalHost(h);
-  }
-  Result<std::vector<std::pair<std::string, std::string>>> ListAliases()
-      const override {
-    return view_.ListAliases();
-  }
-  Result<std::vector<PutSubnet>> ListSubnets() const override {
-    return view_.ListSubnets();
-  }
-  Result<std::vector<PutSiteCost>> ListSiteCosts() const override {
-    return view_.ListSiteCosts();
-  }
-  uint64_t Serial() const override { return view_.Serial(); }
-
- private:
-  lmdb::Txn txn_;
-  TableView view_;
-};
-
-}  // namespace
-
 Result<std::unique_ptr<NamespaceReader>> Store::Snapshot() const {
   DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, impl_->env_->BeginRead());
   return std::unique_ptr<NamespaceReader>(
-      std::make_unique<SnapshotView>(std::move(txn), impl_->tables_));
+      std::make_unique<TableView>(std::move(txn), impl_->tables_));
+}
+
+Status ScanRecords(const TableView& view,
+                   const std::function<Status(Mutation&&)>& visit) {
+  const StoreTables& t = view.tables();
+  DFS_RETURN_IF_ERROR(view.Scan(
+      t.aliases, "",
+      [&](std::string_view k, std::string_view v) -> Result<bool> {
+        DFS_RETURN_IF_ERROR(visit(PutAlias{std::string(k), std::string(v)}));
+        return true;
+      }));
+  DFS_RETURN_IF_ERROR(view.Scan(
+      t.roots, "", [&](std::string_view k, std::string_view v) -> Result<bool> {
+        DFS_ASSIGN_OR_RETURN(Root root, DecodeRoot(v));
+        DFS_RETURN_IF_ERROR(visit(PutRoot{std::string(k), std::move(root)}));
+        return true;
+      }));
+  DFS_RETURN_IF_ERROR(
+      view.Scan(t.folders, "",
+                [&](std::string_view k, std::string_view v) -> Result<bool> {
+                  DFS_ASSIGN_OR_RETURN(PutFolder put, FolderFromDb(k, v));
+                  DFS_RETURN_IF_ERROR(visit(std::move(put)));
+                  return true;
+                }));
+  DFS_ASSIGN_OR_RETURN(auto subnets, view.ListSubnets());
+  for (auto& m : subnets) DFS_RETURN_IF_ERROR(visit(std::move(m)));
+  DFS_ASSIGN_OR_RETURN(auto costs, view.ListSiteCosts());
+  for (auto& m : costs) DFS_RETURN_IF_ERROR(visit(std::move(m)));
+  return Status::Ok();
 }
 
 Status Store::LoadInto(NamespaceIndex& index) const {
@@ -212,31 +194,7 @@ Status Store::LoadInto(NamespaceIndex& index) const {
   TableView view(txn, impl_->tables_);
   NamespaceIndex fresh;
   DFS_RETURN_IF_ERROR(
-      view.Scan(impl_->tables_.aliases, "",
-                [&](std::string_view k, std::string_view v) -> Result<bool> {
-                  DFS_RETURN_IF_ERROR(
-                      fresh.Apply(PutAlias{std::string(k), std::string(v)}));
-                  return true;
-                }));
-  DFS_RETURN_IF_ERROR(
-      view.Scan(impl_->tables_.roots, "",
-                [&](std::string_view k, std::string_view v) -> Result<bool> {
-                  DFS_ASSIGN_OR_RETURN(Root root, DecodeRoot(v));
-                  DFS_RETURN_IF_ERROR(
-                      fresh.Apply(PutRoot{std::string(k), std::move(root)}));
-                  return true;
-                }));
-  DFS_RETURN_IF_ERROR(
-      view.Scan(impl_->tables_.folders, "",
-                [&](std::string_view k, std::string_view v) -> Result<bool> {
-                  DFS_ASSIGN_OR_RETURN(PutFolder put, FolderFromDb(k, v));
-                  DFS_RETURN_IF_ERROR(fresh.Apply(put));
-                  return true;
-                }));
-  DFS_ASSIGN_OR_RETURN(auto subnets, view.ListSubnets());
-  for (auto& m : subnets) DFS_RETURN_IF_ERROR(fresh.Apply(std::move(m)));
-  DFS_ASSIGN_OR_RETURN(auto costs, view.ListSiteCosts());
-  for (auto& m : costs) DFS_RETURN_IF_ERROR(fresh.Apply(std::move(m)));
+      ScanRecords(view, [&](Mutation&& m) { return fresh.Apply(m); }));
   fresh.SetSerial(view.Serial());
   index = std::move(fresh);
   return Status::Ok();

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +44,12 @@ class TableView final : public NamespaceWriter {
  public:
   TableView(lmdb::Txn& txn, const StoreTables& tables)
       : txn_(txn), tables_(tables) {}
+  // A view that owns its (read) transaction: a consistent reader for as
+  // long as it lives (Store::Snapshot).
+  TableView(lmdb::Txn&& owned, const StoreTables& tables)
+      : owned_(std::move(owned)), txn_(*owned_), tables_(tables) {}
+  TableView(const TableView&) = delete;
+  TableView& operator=(const TableView&) = delete;
 
   lmdb::Txn& txn() { return txn_; }
   const StoreTables& tables() const { return tables_; }
@@ -93,11 +101,18 @@ class TableView final : public NamespaceWriter {
   Status Write(const PutSiteCost& m);
   Status Write(const DeleteSiteCost& m);
 
+  std::optional<lmdb::Txn> owned_;  // before txn_, which may refer to it
   lmdb::Txn& txn_;
   StoreTables tables_;
   size_t mutation_count_ = 0;
   std::vector<Mutation> logged_;
 };
+
+// Every record of the namespace as the mutations that make it, in an order
+// that applies (aliases, roots, folders, subnets, site costs): one scan for
+// loading an index and for a replica's snapshot.
+Status ScanRecords(const TableView& view,
+                   const std::function<Status(Mutation&&)>& visit);
 
 // The change log (change_log.cc). Writes `entry` as the next log entry,
 // moves the serial, trims the log to options.change_log_keep and commits
