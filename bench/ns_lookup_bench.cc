@@ -110,9 +110,16 @@ Fixture& Get(size_t folders) {
   f.index_rss_bytes = ResidentBytes() - rss_before;
   f.stats = f.store->Stats().value();
 
+  // As many distinct paths as there are folders, in a shuffled order: every
+  // lookup of a pass meets another folder (4,096 cycled paths measured a
+  // warm cache: 649 ns against 1,036 ns at 1M folders).
   std::mt19937 rng(42);
-  for (int i = 0; i < 4096; ++i) {
-    size_t k = rng() % folders;
+  std::vector<size_t> order(folders);
+  for (size_t k = 0; k < folders; ++k) order[k] = k;
+  std::shuffle(order.begin(), order.end(), rng);
+  f.paths.reserve(folders);
+  for (size_t i = 0; i < folders; ++i) {
+    const size_t k = order[i];
     std::string path =
         (i % 2 ? "//CONTOSO.COM/WebFarm/" : "\\\\contoso.com\\webfarm\\");
     if (i % 8 == 7) {
@@ -132,7 +139,8 @@ void BM_FindLongestPrefix(benchmark::State& state) {
   NormalizedPath scratch;
   size_t i = 0, matched = 0;
   for (auto _ : state) {
-    auto m = f.index.FindLongestPrefix(f.paths[i++ & 4095], scratch);
+    auto m = f.index.FindLongestPrefix(f.paths[i], scratch);
+    if (++i == f.paths.size()) i = 0;
     matched += (m && *m && (*m)->folder) ? 1 : 0;
     benchmark::DoNotOptimize(m);
   }

@@ -26,8 +26,15 @@ using SteadyClock = std::chrono::steady_clock;
 struct Shared {
   SteadyClock::time_point end;
   uint64_t max_requests = 0;
-  uint64_t sent = 0, errors = 0;
+  // served: referral answers; error_replies: answers of another kind (not
+  // served, not timed); workers_failed: connections that ended early.
+  uint64_t sent = 0, served = 0, error_replies = 0, workers_failed = 0;
+  std::string first_failure;
   std::vector<uint32_t> latencies_ns;
+  void WorkerFailed(const std::string& why) {
+    ++workers_failed;
+    if (first_failure.empty()) first_failure = why;
+  }
 };
 
 awaitable<void> Worker(tcp::endpoint server, std::vector<std::string> frames,
@@ -37,7 +44,7 @@ awaitable<void> Worker(tcp::endpoint server, std::vector<std::string> frames,
   boost::system::error_code ec;
   co_await socket.async_connect(server, redirect_error(use_awaitable, ec));
   if (ec) {
-    ++shared.errors;
+    shared.WorkerFailed("connect: " + ec.message());
     co_return;
   }
   socket.set_option(tcp::no_delay(true));
@@ -53,7 +60,7 @@ awaitable<void> Worker(tcp::endpoint server, std::vector<std::string> frames,
       co_await asio::async_read(socket, asio::buffer(header),
                                 redirect_error(use_awaitable, ec));
     if (ec) {
-      ++shared.errors;
+      shared.WorkerFailed("request: " + ec.message());
       co_return;
     }
     const auto* h = reinterpret_cast<const uint8_t*>(header.data());
@@ -62,12 +69,17 @@ awaitable<void> Worker(tcp::endpoint server, std::vector<std::string> frames,
     payload.resize(n);
     co_await asio::async_read(socket, asio::buffer(payload),
                               redirect_error(use_awaitable, ec));
-    if (ec || h[4] != static_cast<uint8_t>(
-                          dfs::referral::FrameType::kReferralResponse)) {
-      ++shared.errors;
-      if (ec) co_return;
+    if (ec) {
+      shared.WorkerFailed("reply: " + ec.message());
+      co_return;
     }
     ++shared.sent;
+    if (h[4] !=
+        static_cast<uint8_t>(dfs::referral::FrameType::kReferralResponse)) {
+      ++shared.error_replies;  // answered, but not a referral: not served
+      continue;
+    }
+    ++shared.served;
     shared.latencies_ns.push_back(static_cast<uint32_t>(
         std::min<int64_t>((SteadyClock::now() - start).count(), UINT32_MAX)));
   }
@@ -75,6 +87,7 @@ awaitable<void> Worker(tcp::endpoint server, std::vector<std::string> frames,
 
 int main(int argc, char** argv) {
   std::string server = "127.0.0.1:7445";
+  std::string label = "dfsd";
   int connections = 50;
   double seconds = 10;
   uint64_t folders = 100000, max_requests = 20000000;
@@ -85,6 +98,7 @@ int main(int argc, char** argv) {
   app.add_option("--folders", folders,
                  "paths are spread over Site0..Site<N-1>");
   app.add_option("--max-requests", max_requests);
+  app.add_option("--label", label, "what the figures are of (dfsd, null)");
   CLI11_PARSE(app, argc, argv);
 
   auto endpoint = dfs::referral_net::ParseEndpoint(server);
@@ -120,8 +134,13 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(SteadyClock::now() - start).count();
   auto& l = shared.latencies_ns;
   if (l.empty()) {
-    std::fprintf(stderr, "no request succeeded (errors: %llu)\n",
-                 (unsigned long long)shared.errors);
+    std::fprintf(stderr,
+                 "%s: no referral served (%llu error replies, %d of %d "
+                 "connections failed%s%s)\n",
+                 label.c_str(), (unsigned long long)shared.error_replies,
+                 (int)shared.workers_failed, connections,
+                 shared.first_failure.empty() ? "" : ": ",
+                 shared.first_failure.c_str());
     return 1;
   }
   std::sort(l.begin(), l.end());
@@ -130,11 +149,13 @@ int main(int argc, char** argv) {
            1000.0;
   };
   std::printf(
-      "dfsd: %llu requests in %.1f s over %d connections: %.0f requests/s, p50 "
-      "%.0f us, "
-      "p99 %.0f us, p99.9 %.0f us, errors %llu\n",
-      (unsigned long long)shared.sent, elapsed, connections,
-      shared.sent / elapsed, pct(0.50), pct(0.99), pct(0.999),
-      (unsigned long long)shared.errors);
-  return shared.errors == 0 ? 0 : 1;
+      "%s: %llu referrals served in %.1f s over %d connections: %.0f "
+      "served/s, p50 %.0f us, p99 %.0f us, p99.9 %.0f us; error replies "
+      "%llu, connections failed %llu%s%s\n",
+      label.c_str(), (unsigned long long)shared.served, elapsed, connections,
+      shared.served / elapsed, pct(0.50), pct(0.99), pct(0.999),
+      (unsigned long long)shared.error_replies,
+      (unsigned long long)shared.workers_failed,
+      shared.first_failure.empty() ? "" : ": ", shared.first_failure.c_str());
+  return shared.error_replies == 0 && shared.workers_failed == 0 ? 0 : 1;
 }
