@@ -1,21 +1,8 @@
 #include "mount_metrics.h"
 
-#include <sstream>
+#include "dfs/common/prometheus_text.h"
 
 namespace dfs::tools {
-namespace {
-
-// Prometheus label values escape backslash, quote and newline.
-std::string Label(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    out += c == '\n' ? ' ' : c;
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string_view TargetOpName(TargetOp op) {
   switch (op) {
@@ -62,69 +49,62 @@ void MountMetrics::Count(client::ClientEventKind kind) {
 std::string MountMetrics::Render(
     const std::vector<client::CacheEntryView>& entries,
     size_t helper_threads) const {
-  std::ostringstream o;
-  o << "# HELP dfs_client_active_target The target each cached referral "
-       "uses now (1).\n# TYPE dfs_client_active_target gauge\n";
+  PrometheusText o;
+  o.Family("dfs_client_active_target", "gauge",
+           "The target each cached referral uses now (1).");
   for (const auto& e : entries) {
     if (e.referral.targets.empty()) continue;
-    o << "dfs_client_active_target{prefix=\"" << Label(e.referral.prefix)
-      << "\",target=\"" << Label(e.referral.ActiveTarget().unc) << "\",state=\""
-      << client::TargetStateName(e.referral.ActiveTarget().state) << "\"} 1\n";
+    o.Sample(
+        "dfs_client_active_target",
+        {{"prefix", e.referral.prefix},
+         {"target", e.referral.ActiveTarget().unc},
+         {"state", client::TargetStateName(e.referral.ActiveTarget().state)}},
+        1);
   }
-  o << "# HELP dfs_client_events_total Failovers, failbacks and failures "
-       "seen.\n# TYPE dfs_client_events_total counter\n";
+  o.Family("dfs_client_events_total", "counter",
+           "Failovers, failbacks and failures seen.");
   for (size_t i = 0; i < kEvents; ++i) {
-    o << "dfs_client_events_total{event=\""
-      << client::ClientEventName(static_cast<client::ClientEventKind>(i))
-      << "\"} " << events_[i].load() << "\n";
+    o.Sample("dfs_client_events_total",
+             {{"event", client::ClientEventName(
+                            static_cast<client::ClientEventKind>(i))}},
+             events_[i].load());
   }
-  o << "# HELP dfs_client_read_failovers_total Reads that met a failed "
-       "target mid-file: continued on an identical copy, or refused (EIO) "
-       "because the copies differ.\n"
-       "# TYPE dfs_client_read_failovers_total counter\n"
-    << "dfs_client_read_failovers_total{result=\"continued\"} "
-    << reads_continued_.load() << "\n"
-    << "dfs_client_read_failovers_total{result=\"copies_differ\"} "
-    << reads_refused_differs_.load() << "\n";
-  o << "# HELP dfs_client_target_operations_total Operations on content "
-       "targets by outcome.\n"
-       "# TYPE dfs_client_target_operations_total counter\n";
+  o.Family("dfs_client_read_failovers_total", "counter",
+           "Reads that met a failed target mid-file: continued on an "
+           "identical copy, or refused (EIO) because the copies differ.")
+      .Sample("dfs_client_read_failovers_total", {{"result", "continued"}},
+              reads_continued_.load())
+      .Sample("dfs_client_read_failovers_total", {{"result", "copies_differ"}},
+              reads_refused_differs_.load());
+  o.Family("dfs_client_target_operations_total", "counter",
+           "Operations on content targets by outcome.");
   for (size_t i = 0; i < kOps; ++i) {
     const auto name = TargetOpName(static_cast<TargetOp>(i));
     const PerOp& p = ops_[i];
-    o << "dfs_client_target_operations_total{op=\"" << name
-      << "\",result=\"ok\"} " << p.ok.load() << "\n"
-      << "dfs_client_target_operations_total{op=\"" << name
-      << "\",result=\"error\"} " << p.error.load() << "\n"
-      << "dfs_client_target_operations_total{op=\"" << name
-      << "\",result=\"timeout\"} " << p.timeout.load() << "\n"
-      << "dfs_client_target_operations_total{op=\"" << name
-      << "\",result=\"refused\"} " << p.refused.load() << "\n";
-  }
-  o << "# HELP dfs_client_target_operation_seconds Time of operations on "
-       "content targets (timeouts included).\n"
-       "# TYPE dfs_client_target_operation_seconds histogram\n";
-  for (size_t i = 0; i < kOps; ++i) {
-    const auto name = TargetOpName(static_cast<TargetOp>(i));
-    const PerOp& p = ops_[i];
-    uint64_t cumulative = 0;
-    for (size_t b = 0; b < kLatencyBuckets.size(); ++b) {
-      cumulative += p.buckets[b].load();
-      o << "dfs_client_target_operation_seconds_bucket{op=\"" << name
-        << "\",le=\"" << kLatencyBuckets[b] << "\"} " << cumulative << "\n";
+    for (const auto& [result, value] :
+         {std::pair<std::string_view, uint64_t>{"ok", p.ok.load()},
+          {"error", p.error.load()},
+          {"timeout", p.timeout.load()},
+          {"refused", p.refused.load()}}) {
+      o.Sample("dfs_client_target_operations_total",
+               {{"op", name}, {"result", result}}, value);
     }
-    cumulative += p.buckets.back().load();
-    o << "dfs_client_target_operation_seconds_bucket{op=\"" << name
-      << "\",le=\"+Inf\"} " << cumulative << "\n"
-      << "dfs_client_target_operation_seconds_sum{op=\"" << name << "\"} "
-      << static_cast<double>(p.sum_ns.load()) / 1e9 << "\n"
-      << "dfs_client_target_operation_seconds_count{op=\"" << name << "\"} "
-      << cumulative << "\n";
   }
-  o << "# HELP dfs_client_helper_threads Threads making calls on targets "
-       "(stuck ones included).\n# TYPE dfs_client_helper_threads gauge\n"
-    << "dfs_client_helper_threads " << helper_threads << "\n";
-  return o.str();
+  o.Family("dfs_client_target_operation_seconds", "histogram",
+           "Time of operations on content targets (timeouts included).");
+  for (size_t i = 0; i < kOps; ++i) {
+    const PerOp& p = ops_[i];
+    std::array<uint64_t, kLatencyBuckets.size() + 1> counts{};
+    for (size_t b = 0; b < counts.size(); ++b) counts[b] = p.buckets[b].load();
+    o.Histogram("dfs_client_target_operation_seconds",
+                {{"op", TargetOpName(static_cast<TargetOp>(i))}},
+                kLatencyBuckets, counts,
+                static_cast<double>(p.sum_ns.load()) / 1e9);
+  }
+  o.Gauge("dfs_client_helper_threads",
+          "Threads making calls on targets (stuck ones included).",
+          helper_threads);
+  return o.Take();
 }
 
 }  // namespace dfs::tools

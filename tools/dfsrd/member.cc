@@ -18,6 +18,7 @@
 
 #include "dfs/common/atomic_file.h"
 #include "dfs/common/error.h"
+#include "dfs/common/prometheus_text.h"
 #include "dfs/referral_net/peer_link.h"
 #include "dfs/repl/compress.h"
 #include "dfs/repl/files.h"
@@ -1564,64 +1565,71 @@ Status Member::Prefetch(Connection& c, const std::vector<FileRecord>& records,
 // ------------------------------------------------------------ status
 
 std::string Member::RenderMetrics() {
-  std::string out;
-  auto counter = [&](const char* name, const char* help, uint64_t value) {
-    out += std::string("# HELP dfsrd_") + name + " " + help +
-           "\n# TYPE dfsrd_" + name + " counter\ndfsrd_" + name + " " +
-           std::to_string(value) + "\n";
+  PrometheusText o;
+  o.Counter("dfsrd_local_changes_total",
+            "Changes taken from this member's folder.",
+            counters_.local_changes.load());
+  o.Counter("dfsrd_files_received_total", "Files fetched from peers.",
+            counters_.files_received.load());
+  o.Counter("dfsrd_files_copied_locally_total",
+            "Files built from local content (renames, copies).",
+            counters_.files_copied_locally.load());
+  o.Counter("dfsrd_wire_bytes_received_total", "Bytes received from peers.",
+            counters_.bytes_received.load());
+  o.Counter("dfsrd_content_bytes_received_total",
+            "Bytes of the files received (what the wire bytes stood for).",
+            counters_.content_bytes_received.load());
+  o.Counter("dfsrd_wire_bytes_sent_total", "Bytes sent to peers.",
+            counters_.bytes_sent.load());
+  o.Counter("dfsrd_conflicts_total", "Conflicts settled here.",
+            counters_.conflicts.load());
+  o.Counter("dfsrd_deletes_applied_total", "Deletions taken from peers.",
+            counters_.deletes_applied.load());
+  o.Counter("dfsrd_refused_total", "Peer messages or records refused.",
+            counters_.refused_paths.load());
+  o.Counter("dfsrd_files_chunked_total",
+            "Large files chunked for a delta (to send, or as a basis).",
+            counters_.files_chunked.load());
+  o.Counter("dfsrd_signatures_reused_total",
+            "Chunkings saved: a file unchanged since its signature was kept.",
+            counters_.signatures_reused.load());
+  // Per peer: read once, written as three families.
+  struct PeerFigures {
+    std::string name;
+    uint64_t in = 0, out = 0;
+    std::optional<double> contact_seconds;
   };
-  counter("local_changes_total", "Changes taken from this member's folder.",
-          counters_.local_changes);
-  counter("files_received_total", "Files fetched from peers.",
-          counters_.files_received);
-  counter("files_copied_locally_total",
-          "Files built from local content (renames, copies).",
-          counters_.files_copied_locally);
-  counter("wire_bytes_received_total", "Bytes received from peers.",
-          counters_.bytes_received);
-  counter("content_bytes_received_total",
-          "Bytes of the files received (what the wire bytes stood for).",
-          counters_.content_bytes_received);
-  counter("wire_bytes_sent_total", "Bytes sent to peers.",
-          counters_.bytes_sent);
-  counter("conflicts_total", "Conflicts settled here.", counters_.conflicts);
-  counter("deletes_applied_total", "Deletions taken from peers.",
-          counters_.deletes_applied);
-  counter("refused_total", "Peer messages or records refused.",
-          counters_.refused_paths);
-  counter("files_chunked_total",
-          "Large files chunked for a delta (to send, or as a basis).",
-          counters_.files_chunked);
-  counter("signatures_reused_total",
-          "Chunkings saved: a file unchanged since its signature was kept.",
-          counters_.signatures_reused);
+  std::vector<PeerFigures> peers;
   auto high = store_->HighSeq();
-  out +=
-      "# HELP dfsrd_backlog_in Records a peer has that this member has "
-      "not taken.\n# TYPE dfsrd_backlog_in gauge\n";
-  std::string out_backlog =
-      "# HELP dfsrd_backlog_out Records of this member a peer has not taken."
-      "\n# TYPE dfsrd_backlog_out gauge\n";
-  std::string contact =
-      "# HELP dfsrd_peer_last_contact_seconds Since the last exchange with a "
-      "peer.\n# TYPE dfsrd_peer_last_contact_seconds gauge\n";
   const int64_t now = NowMillis();
   for (const auto& m : config_.members) {
     if (m.name == self_) continue;
     auto peer = store_->Peer(m.name);
     if (!peer) continue;
-    const std::string label = "{peer=\"" + m.name + "\"}";
-    out += "dfsrd_backlog_in" + label + " " +
-           std::to_string(peer->BacklogIn()) + "\n";
-    out_backlog += "dfsrd_backlog_out" + label + " " +
-                   std::to_string(peer->BacklogOut(high ? *high : 0)) + "\n";
-    const int64_t last = peer->LastContactMs();
-    if (last > 0) {
-      contact += "dfsrd_peer_last_contact_seconds" + label + " " +
-                 std::to_string((now - last) / 1000.0) + "\n";
+    PeerFigures f{m.name, peer->BacklogIn(), peer->BacklogOut(high ? *high : 0),
+                  std::nullopt};
+    if (const int64_t last = peer->LastContactMs(); last > 0) {
+      f.contact_seconds = (now - last) / 1000.0;
+    }
+    peers.push_back(std::move(f));
+  }
+  o.Family("dfsrd_backlog_in", "gauge",
+           "Records a peer has that this member has not taken.");
+  for (const auto& f : peers)
+    o.Sample("dfsrd_backlog_in", {{"peer", f.name}}, f.in);
+  o.Family("dfsrd_backlog_out", "gauge",
+           "Records of this member a peer has not taken.");
+  for (const auto& f : peers)
+    o.Sample("dfsrd_backlog_out", {{"peer", f.name}}, f.out);
+  o.Family("dfsrd_peer_last_contact_seconds", "gauge",
+           "Since the last exchange with a peer.");
+  for (const auto& f : peers) {
+    if (f.contact_seconds) {
+      o.Sample("dfsrd_peer_last_contact_seconds", {{"peer", f.name}},
+               *f.contact_seconds);
     }
   }
-  return out + out_backlog + contact;
+  return o.Take();
 }
 
 void Member::WriteStatusFile() {
