@@ -16,7 +16,6 @@
 #include "dfs/ns/document.h"
 #include "dfs/ns/store.h"
 #include "dfs/ns/xml.h"
-#include "streams.h"
 
 namespace dfs::tools {
 namespace {
@@ -73,21 +72,19 @@ json DiffJson(const ns::NamespaceDiff& diff) {
           {"folders", folders}};
 }
 
-void PrintDiff(const ns::NamespaceDiff& diff) {
-  for (const auto& r : diff.root_changes)
-    dfs::tools::Out() << "root: " << r << "\n";
+void PrintDiff(std::ostream& out_stream, const ns::NamespaceDiff& diff) {
+  for (const auto& r : diff.root_changes) out_stream << "root: " << r << "\n";
   for (const auto& f : diff.folders) {
     switch (f.kind) {
       case ns::FolderDiff::Kind::kAdded:
-        dfs::tools::Out() << "+ " << f.path << "  (only in the file)\n";
+        out_stream << "+ " << f.path << "  (only in the file)\n";
         break;
       case ns::FolderDiff::Kind::kRemoved:
-        dfs::tools::Out() << "- " << f.path << "  (only in the store)\n";
+        out_stream << "- " << f.path << "  (only in the store)\n";
         break;
       case ns::FolderDiff::Kind::kChanged:
-        dfs::tools::Out() << "~ " << f.path << "\n";
-        for (const auto& d : f.details)
-          dfs::tools::Out() << "    " << d << "\n";
+        out_stream << "~ " << f.path << "\n";
+        for (const auto& d : f.details) out_stream << "    " << d << "\n";
         break;
     }
   }
@@ -105,7 +102,7 @@ std::string BackupName(const ns::Root& root, uint64_t serial) {
 
 }  // namespace
 
-Result<int> RunExport(const ExportRequest& r) {
+Result<int> RunExport(const ExportRequest& r, std::ostream& out_stream) {
   DFS_ASSIGN_OR_RETURN(auto store, ns::Store::Open(r.store_dir));
   DFS_ASSIGN_OR_RETURN(auto snapshot, store->Snapshot());
   DFS_ASSIGN_OR_RETURN(ns::NamespaceDocument doc,
@@ -114,28 +111,29 @@ Result<int> RunExport(const ExportRequest& r) {
       ns::ExportXml(doc, r.downlevel ? ns::XmlDialect::kDownLevel
                                      : ns::XmlDialect::kWindows2008);
   if (r.file == "-") {
-    dfs::tools::Out() << xml;
+    out_stream << xml;
     return 0;
   }
   DFS_RETURN_IF_ERROR(WriteFileAtomically(r.file, xml));
   if (r.json) {
-    dfs::tools::Out() << json{{"ok", true},
-                              {"root", doc.root.Path()},
-                              {"file", r.file},
-                              {"folders", doc.folders.size()},
-                              {"serial", snapshot->Serial()},
-                              {"bytes", xml.size()}}
-                             .dump()
-                      << "\n";
+    out_stream << json{{"ok", true},
+                       {"root", doc.root.Path()},
+                       {"file", r.file},
+                       {"folders", doc.folders.size()},
+                       {"serial", snapshot->Serial()},
+                       {"bytes", xml.size()}}
+                      .dump()
+               << "\n";
   } else {
-    dfs::tools::Out() << "exported " << doc.root.Path() << " ("
-                      << doc.folders.size() << " folders, serial "
-                      << snapshot->Serial() << ") to " << r.file << "\n";
+    out_stream << "exported " << doc.root.Path() << " (" << doc.folders.size()
+               << " folders, serial " << snapshot->Serial() << ") to " << r.file
+               << "\n";
   }
   return 0;
 }
 
-Result<int> RunImport(const ImportRequest& r) {
+Result<int> RunImport(const ImportRequest& r, std::ostream& out_stream,
+                      std::ostream& err_stream) {
   DFS_ASSIGN_OR_RETURN(std::string bytes, ReadFile(r.file));
   auto parsed = ns::ImportXml(bytes);
   if (!parsed) {
@@ -143,7 +141,7 @@ Result<int> RunImport(const ImportRequest& r) {
                 r.file + ": " + parsed.error().Message());
   }
   for (const auto& w : parsed->warnings) {
-    dfs::tools::Err() << "dfsutil: warning: " << r.file << ": " << w << "\n";
+    err_stream << "dfsutil: warning: " << r.file << ": " << w << "\n";
   }
   DFS_ASSIGN_OR_RETURN(ns::NamespacePath target,
                        ns::ParseNamespacePath(r.root));
@@ -161,14 +159,14 @@ Result<int> RunImport(const ImportRequest& r) {
                          ns::ReadDocument(*snapshot, r.root));
     ns::NamespaceDiff diff = ns::Diff(current, parsed->doc);
     if (r.json) {
-      dfs::tools::Out() << DiffJson(diff).dump(2) << "\n";
+      out_stream << DiffJson(diff).dump(2) << "\n";
     } else if (diff.empty()) {
-      dfs::tools::Out() << "equal: " << current.root.Path() << " matches "
-                        << r.file << "\n";
+      out_stream << "equal: " << current.root.Path() << " matches " << r.file
+                 << "\n";
     } else {
-      PrintDiff(diff);
-      dfs::tools::Out() << diff.root_changes.size() + diff.folders.size()
-                        << " differences\n";
+      PrintDiff(out_stream, diff);
+      out_stream << diff.root_changes.size() + diff.folders.size()
+                 << " differences\n";
     }
     return diff.empty() ? 0 : 1;
   }
@@ -242,16 +240,14 @@ Result<int> RunImport(const ImportRequest& r) {
                 {"removed", c.removed},
                 {"rootChanged", !diff.root_changes.empty()}};
     out["backup"] = backup_path.empty() ? json(nullptr) : json(backup_path);
-    dfs::tools::Out() << out.dump() << "\n";
+    out_stream << out.dump() << "\n";
   } else {
-    dfs::tools::Out() << "ok: " << description << " (serial " << serial
-                      << "): " << c.added << " added, " << c.changed
-                      << " changed, " << c.removed << " removed"
-                      << (diff.root_changes.empty() ? "" : ", root updated")
-                      << "\n";
+    out_stream << "ok: " << description << " (serial " << serial
+               << "): " << c.added << " added, " << c.changed << " changed, "
+               << c.removed << " removed"
+               << (diff.root_changes.empty() ? "" : ", root updated") << "\n";
     if (!backup_path.empty())
-      dfs::tools::Out() << "backup of the replaced namespace: " << backup_path
-                        << "\n";
+      out_stream << "backup of the replaced namespace: " << backup_path << "\n";
   }
   return 0;
 }

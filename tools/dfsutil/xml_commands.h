@@ -1,6 +1,7 @@
 // dfsutil root export / root import {set|merge|compare}.
 #pragma once
 
+#include <ostream>
 #include <string>
 
 #include "dfs/common/result.h"
@@ -30,7 +31,9 @@ struct ImportRequest {
 
 // Both print their report; the int is the exit code (compare: 0 equal,
 // 1 different).
-Result<int> RunExport(const ExportRequest& request);
-Result<int> RunImport(const ImportRequest& request);
+Result<int> RunExport(const ExportRequest& request, std::ostream& out);
+// Warnings about the file go to `err`.
+Result<int> RunImport(const ImportRequest& request, std::ostream& out,
+                      std::ostream& err);
 
 }  // namespace dfs::tools

@@ -1,0 +1,77 @@
+// What every dfsutil command works with: the global flags, where it prints
+// (the terminal, or a remote admin's reply inside dfsd), and the command
+// chosen on the command line. Commands return a Status (errors as values);
+// RunCli (cli.cc) turns a failure into dfsutil's one-line error and exit
+// code. Each command group registers itself: namespace_commands.cc (root,
+// link, target, property, domain, site) and inspect_commands.cc (show,
+// diag, log, store); what they print is rendered in output.cc.
+#pragma once
+
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dfs/common/result.h"
+#include "dfs/ns/store.h"
+
+namespace CLI {
+class App;
+}
+
+namespace dfs::tools {
+
+struct Globals {
+  std::string store_dir;
+  bool json = false;
+};
+
+class CommandContext {
+ public:
+  CommandContext(std::ostream& out_stream, std::ostream& err_stream)
+      : out(out_stream), err(err_stream) {}
+  CommandContext(const CommandContext&) = delete;
+  CommandContext& operator=(const CommandContext&) = delete;
+
+  Globals globals;
+  std::ostream& out;
+  std::ostream& err;
+  // For commands whose outcome is more than ok/failed (compare: 1 when
+  // different; verify: 1 when damaged).
+  int exit_code = 0;
+  // The chosen command, set while the command line is parsed.
+  std::function<Status()> run;
+
+  // Storage for a command group's option values, alive as long as the
+  // context (the parser and the handlers refer to them).
+  template <typename T>
+  T& Keep() {
+    auto kept = std::make_shared<T>();
+    kept_.push_back(kept);
+    return *kept;
+  }
+
+ private:
+  std::vector<std::shared_ptr<void>> kept_;
+};
+
+// The store named by --store (or DFS_STORE). Errors: kInvalidArgument
+// without one, the store's.
+Result<std::unique_ptr<ns::Store>> OpenStore(const Globals& globals,
+                                             bool create);
+// Ok when --store (or DFS_STORE) names a store; else the error OpenStore
+// gives (for commands that open the store themselves).
+Status NeedStore(const Globals& globals);
+// The words of a change as the change log records it.
+std::string Describe(std::initializer_list<std::string_view> words);
+// One admin change in one transaction; prints the new serial.
+Status RunChange(CommandContext& ctx, const std::string& description,
+                 const std::function<Status(ns::NamespaceWriter&)>& change);
+
+void RegisterNamespaceCommands(CLI::App& app, CommandContext& ctx);
+void RegisterInspectCommands(CLI::App& app, CommandContext& ctx);
+
+}  // namespace dfs::tools
