@@ -11,6 +11,10 @@ Steps, each with a verdict:
      interval
   4. the primary namespace server (ns1) is killed -> every resolve still
      succeeds (ns2 answers), the load goes on
+  5. the primary content server hangs (SIGSTOP of its processes and of the
+     web node's FUSE mount of its share: reads of it block, its ports still
+     accept) -> served from the backup after one operation deadline, none
+     fails
 Figures: requests, failed requests, wrong bodies (each body is checked
 against the content expected at that moment), failover and failback
 seconds, replication lag.
@@ -43,6 +47,7 @@ class Load:
         self.expected = {"/Site1/index.html": {site_page("Site1", 1).encode()},
                          "/Site2/index.html": {site_page("Site2", 1).encode()}}
         self.requests = self.failed = self.wrong = 0
+        self.slowest = 0.0  # since the last mark()
         self.failures = []  # (time, what) of the first few
         self.stop_flag = threading.Event()
         self.max_requests, self.deadline = max_requests, time.monotonic() + max_seconds
@@ -65,6 +70,14 @@ class Load:
     def counts(self):
         with self.lock:
             return self.requests, self.failed, self.wrong
+
+    def mark(self):
+        with self.lock:
+            self.slowest = 0.0
+
+    def slowest_since_mark(self):
+        with self.lock:
+            return self.slowest
 
     def record(self, outcome, what):
         with self.lock:
@@ -89,9 +102,13 @@ class Load:
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+                started = time.monotonic()
                 conn.request("GET", path)
                 r = conn.getresponse()
                 body = r.read()
+                took = time.monotonic() - started
+                with self.lock:
+                    self.slowest = max(self.slowest, took)
                 with self.lock:
                     acceptable = body in self.expected[path]
                 if r.status != 200:
@@ -266,6 +283,35 @@ def main():
                 "meanwhile, %d failed, %d wrong"
                 % (resolves - resolve_failures, resolves, after[0] - before[0],
                    after[1] - before[1], after[2] - before[2]))
+
+        # 5. The primary content server hangs.
+        if farm.bindfs:
+            time.sleep(args.ttl + 1.0)  # back on web1 (failback after the TTL)
+            on_web1 = wait(lambda: serving(farm) == "web1", args.ttl + 5)
+            before = load.counts()
+            load.mark()
+            say("web1 hangs (SIGSTOP: its dfsrd, file service and the web node's "
+                "mount of its share)")
+            farm.hang_server("web1")
+            hung = wait(lambda: serving(farm) == "web2", 30)
+            time.sleep(2.0)
+            after = load.counts()
+            slowest = load.slowest_since_mark()
+            farm.resume_server("web1")
+            results["hang_failover_s"] = hung
+            results["hang_slowest_request_s"] = slowest
+            verdict("primary content server hangs",
+                    on_web1 is not None and hung is not None
+                    and after[1] == before[1] and after[2] == before[2],
+                    "served from web2 after %s s (the mount's operations on "
+                    "web1 each meet their 1 s deadline); slowest request %.2f s; %d requests meanwhile, "
+                    "%d failed, %d wrong"
+                    % ("%.2f" % hung if hung is not None else "never", slowest,
+                       after[0] - before[0], after[1] - before[1],
+                       after[2] - before[2]))
+        else:
+            say("skipped the hang step: no bindfs (or FUSE) for a share "
+                "that can hang")
     except Exception as e:  # the farm itself failed: that is a failed drill
         verdict("drill", False, "%s: %s" % (type(e).__name__, e))
     finally:

@@ -8,7 +8,10 @@
     two content servers     web1 127.0.0.11, web2 127.0.0.12: each a folder per site
                             kept in step by one dfsrd per site (a two-member mesh),
                             and its file service (nginx serving the folder: what the
-                            namespace servers and the web node probe)
+                            namespace servers and the web node probe); the web node
+                            reaches each server's folder through a FUSE mount of its
+                            own (bindfs, as it would an NFS or SMB share), so a
+                            server can hang (SIGSTOP) under the web node's reads
     a web node              127.0.0.31: dfsclient's FUSE mount of \\\\contoso, and nginx
                             serving the mount over HTTP (without FUSE: a small HTTP
                             server that resolves each request with `dfsclient resolve`)
@@ -47,6 +50,14 @@ def _die_with_parent():
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass
+
+
+def unmount(path):
+    """Unmounts a FUSE mount left behind (its daemon killed), lazily."""
+    # (A mount whose daemon died answers ENOTCONN: os.path.ismount cannot
+    # tell, so it is always asked; not mounted, fusermount3 only fails.)
+    subprocess.run(["fusermount3", "-u", "-z", "-q", path],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def free_port(ip):
@@ -91,6 +102,7 @@ class Farm:
         self.procs = {}  # name -> Popen
         self.fuse = (os.access("/dev/fuse", os.W_OK)
                      and shutil.which("fusermount3") is not None)
+        self.bindfs = shutil.which("bindfs") if self.fuse else None
         self.nginx = shutil.which("nginx") or (
             "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
         self.ports = {}
@@ -130,6 +142,7 @@ class Farm:
     def stop(self, name, sig=signal.SIGTERM):
         p = self.procs.pop(name, None)
         if p and p.poll() is None:
+            p.send_signal(signal.SIGCONT)  # a hung one must run to stop
             p.send_signal(sig)
             try:
                 p.wait(timeout=10)
@@ -143,9 +156,12 @@ class Farm:
 
     # ------------------------------------------------------------ setup
     def prepare(self):
-        if os.path.exists(self.path("web", "mnt")):
-            subprocess.run(["fusermount3", "-u", "-q", self.path("web", "mnt")],
-                           stderr=subprocess.DEVNULL)
+        # What an earlier farm here left mounted goes first (rmtree would
+        # walk into it).
+        for mnt in [self.path("web", "mnt")] + [self.path("web", "shares", s)
+                                                 for s in SERVERS]:
+            if os.path.isdir(os.path.dirname(mnt)):
+                unmount(mnt)
         shutil.rmtree(self.dir, ignore_errors=True)
         for d in ("logs", "keys", "ns1", "ns2", "web", "web/mnt"):
             os.makedirs(self.path(d), exist_ok=True)
@@ -193,6 +209,32 @@ class Farm:
             if ok:
                 return port
         raise RuntimeError("no common free port")
+
+    def share(self, server):
+        """Where the web node reads `server`'s folder: its FUSE mount of it
+        (bindfs), or the folder itself where bindfs or FUSE is missing."""
+        return self.path("web", "shares", server) if self.bindfs else self.content(server)
+
+    def start_share(self, server):
+        if not self.bindfs:
+            return
+        mnt = self.share(server)
+        unmount(mnt)  # what a killed one left behind
+        os.makedirs(mnt, exist_ok=True)
+        self.spawn(server + "-share-mount", [self.bindfs, "-f", "--no-allow-other",
+                                             self.content(server), mnt],
+                   ready=lambda: os.path.ismount(mnt))
+
+    def hang_server(self, server):
+        """The content server hangs: every process of it stopped (SIGSTOP),
+        its share's FUSE daemon too: reads of it block, connections to it
+        are still accepted by the kernel."""
+        for name in [n for n in self.procs if n.startswith(server + "-")]:
+            self.procs[name].send_signal(signal.SIGSTOP)
+
+    def resume_server(self, server):
+        for name in [n for n in self.procs if n.startswith(server + "-")]:
+            self.procs[name].send_signal(signal.SIGCONT)
 
     def content(self, server, site=None):
         base = self.path(server, "content")
@@ -302,13 +344,15 @@ http {
                                    capture_output=True, text=True)
                 if r.returncode != 0:
                     raise RuntimeError("%s %s not in step: %s" % (server, site, r.stderr))
+        self.start_share(server)
         ip, port = SERVERS[server], self.ports["share"]
         self.spawn(server + "-share", self.nginx_conf(server, ip, port, self.content(server)),
                    ready=lambda: listening(ip, port))
 
     def kill_server(self, server):
-        """The content server dies: its processes are killed (SIGKILL) and
-        its share is gone (its folder moved away, as an unreachable share)."""
+        """The content server dies: its processes are killed (SIGKILL), the
+        web node's mount of its share with them (reads fail: "transport
+        endpoint is not connected"), and its folder is moved away."""
         for name in [n for n in self.procs if n.startswith(server + "-")]:
             self.stop(name, signal.SIGKILL)
         os.rename(self.content(server), self.content(server) + ".down")
@@ -343,7 +387,7 @@ http {
         config = {
             "namespace_servers": [self.ns_address("ns1"), self.ns_address("ns2")],
             "namespace_timeout_ms": 500,
-            "mounts": {"//%s/content" % s: self.content(s) for s in SERVERS},
+            "mounts": {"//%s/content" % s: self.share(s) for s in SERVERS},
             "probes": dict({s: "%s:%d" % (ip, self.ports["share"])
                             for s, ip in SERVERS.items()}, ns1="none", ns2="none"),
             "probe_timeout_ms": 300,
@@ -401,15 +445,17 @@ http {
         return self
 
     def down(self):
-        for name in list(self.procs):
-            if name == "web-mount":
-                continue
+        # The web node first (it reads the shares), the shares' mounts last.
+        for name in ["web-nginx", "web-http", "web-mount"]:
             self.stop(name)
-        if "web-mount" in self.procs:
-            self.stop("web-mount")  # unmounts on SIGTERM
-        mnt = self.path("web", "mnt")
-        if os.path.ismount(mnt):
-            subprocess.run(["fusermount3", "-u", "-q", mnt], stderr=subprocess.DEVNULL)
+        for name in [n for n in self.procs if not n.endswith("-share-mount")]:
+            self.stop(name)
+        for name in list(self.procs):
+            self.stop(name)  # unmount on SIGTERM
+        unmount(self.path("web", "mnt"))
+        for server in SERVERS:
+            if self.bindfs:
+                unmount(self.share(server))
 
 
 def main():

@@ -17,7 +17,7 @@ PACKAGES=(
   samba-testsuite
   tshark
   redis-server redis-tools
-  libfuse3-dev fuse3 nginx-light
+  libfuse3-dev fuse3 nginx-light bindfs
   rsync rdiff bc zstd python3
 )
 
