@@ -375,6 +375,40 @@ void RegisterProperties(CLI::App& app, CommandContext& ctx) {
   }
 }
 
+// `add KEY VALUE` and `remove KEY` under `parent`, one change each (domain
+// aliases, site subnets).
+struct PairCommands {
+  const char* what;  // as the change log names it: "domain alias"
+  const char* add_help;
+  const char* remove_help;
+  const char* key;  // KEY's name and help
+  const char* key_help;
+  const char* value;
+  const char* value_help;
+  Status (*add)(ns::NamespaceWriter&, std::string_view, std::string_view);
+  Status (*remove)(ns::NamespaceWriter&, std::string_view);
+};
+
+void RegisterPair(CLI::App* parent, CommandContext& ctx,
+                  const PairCommands& c) {
+  Words& o = ctx.Keep<Words>();
+  auto* add = parent->add_subcommand("add", c.add_help);
+  add->add_option(c.key, o.value, c.key_help)->required();
+  add->add_option(c.value, o.extra, c.value_help)->required();
+  OnRun(add, ctx, [&ctx, &o, c] {
+    return RunChange(
+        ctx, Describe({std::string(c.what) + " add", o.value, o.extra}),
+        [&](ns::NamespaceWriter& w) { return c.add(w, o.value, o.extra); });
+  });
+  auto* remove = parent->add_subcommand("remove", c.remove_help);
+  remove->add_option(c.key, o.value)->required();
+  OnRun(remove, ctx, [&ctx, &o, c] {
+    return RunChange(
+        ctx, Describe({std::string(c.what) + " remove", o.value}),
+        [&](ns::NamespaceWriter& w) { return c.remove(w, o.value); });
+  });
+}
+
 void RegisterDomainAndSites(CLI::App& app, CommandContext& ctx) {
   Words& o = ctx.Keep<Words>();
   auto* domain = app.add_subcommand("domain", "domain names");
@@ -382,22 +416,10 @@ void RegisterDomainAndSites(CLI::App& app, CommandContext& ctx) {
   auto* alias = domain->add_subcommand(
       "alias", "NetBIOS and DNS names of one domain (OW = orcsweb.com)");
   alias->require_subcommand(1);
-  auto* add = alias->add_subcommand("add", "declare two names one domain");
-  add->add_option("NAME", o.value, "e.g. the NetBIOS name OW")->required();
-  add->add_option("OTHER", o.extra, "e.g. the FQDN orcsweb.com")->required();
-  OnRun(add, ctx, [&ctx, &o] {
-    return RunChange(ctx, Describe({"domain alias add", o.value, o.extra}),
-                     [&](ns::NamespaceWriter& w) {
-                       return ns::AddAlias(w, o.value, o.extra);
-                     });
-  });
-  auto* remove = alias->add_subcommand("remove", "forget an alias");
-  remove->add_option("NAME", o.value)->required();
-  OnRun(remove, ctx, [&ctx, &o] {
-    return RunChange(
-        ctx, Describe({"domain alias remove", o.value}),
-        [&](ns::NamespaceWriter& w) { return ns::RemoveAlias(w, o.value); });
-  });
+  RegisterPair(alias, ctx,
+               {"domain alias", "declare two names one domain",
+                "forget an alias", "NAME", "e.g. the NetBIOS name OW", "OTHER",
+                "e.g. the FQDN orcsweb.com", &ns::AddAlias, &ns::RemoveAlias});
   auto* list = alias->add_subcommand("list", "list aliases");
   OnRun(list, ctx, [&ctx]() -> Status {
     DFS_ASSIGN_OR_RETURN(auto reader, Reader(ctx));
@@ -412,22 +434,10 @@ void RegisterDomainAndSites(CLI::App& app, CommandContext& ctx) {
   auto* subnet =
       site->add_subcommand("subnet", "which site a client subnet is in");
   subnet->require_subcommand(1);
-  auto* subnet_add = subnet->add_subcommand("add", "map a subnet to a site");
-  subnet_add->add_option("CIDR", o.value, "e.g. 10.1.0.0/16")->required();
-  subnet_add->add_option("SITE", o.extra, "site name")->required();
-  OnRun(subnet_add, ctx, [&ctx, &o] {
-    return RunChange(ctx, Describe({"site subnet add", o.value, o.extra}),
-                     [&](ns::NamespaceWriter& w) {
-                       return ns::AddSubnet(w, o.value, o.extra);
-                     });
-  });
-  auto* subnet_remove = subnet->add_subcommand("remove", "forget a subnet");
-  subnet_remove->add_option("CIDR", o.value)->required();
-  OnRun(subnet_remove, ctx, [&ctx, &o] {
-    return RunChange(
-        ctx, Describe({"site subnet remove", o.value}),
-        [&](ns::NamespaceWriter& w) { return ns::RemoveSubnet(w, o.value); });
-  });
+  RegisterPair(subnet, ctx,
+               {"site subnet", "map a subnet to a site", "forget a subnet",
+                "CIDR", "e.g. 10.1.0.0/16", "SITE", "site name", &ns::AddSubnet,
+                &ns::RemoveSubnet});
   auto* cost =
       site->add_subcommand("cost", "the cost between two sites (default 1)");
   cost->require_subcommand(1);
