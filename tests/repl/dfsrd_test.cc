@@ -284,6 +284,53 @@ TEST(DfsrdTest, AFileWrittenJustBeforeStartIsTakenOnceItSettles) {
       << g.Logs();
 }
 
+// A member whose disk is full: what it cannot hold is refused whole (no
+// partial file anywhere, what it had stays), it keeps running, and it
+// catches up once there is room.
+TEST(DfsrdTest, AFullDiskLosesNothingAndCatchesUpOnceThereIsRoom) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  Group g(2);
+  // web2's folder on a 4 MiB file system of its own.
+  const std::string small_fs = g.Folder(1).string();
+  ASSERT_EQ(testing::Run({"/bin/mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs",
+                          small_fs})
+                .exit_code,
+            0);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { (void)testing::Run({"/bin/umount", "-l", path}); }
+  } unmount{small_fs};
+  WriteFile(g.Folder(0) / "index.html", "fits");
+  g.StartAll();
+  ASSERT_TRUE(WaitFor([&] { return g.Converged({0, 1}); })) << g.Logs();
+
+  const std::string big = RandomBytes(6'000'000, 11);
+  WriteFile(g.root() / "big.bin", big);
+  fs::rename(g.root() / "big.bin", g.Folder(0) / "big.bin");
+  // Refused before anything is written: the space is asked for first.
+  ASSERT_TRUE(WaitFor([&] {
+    return g.Log(1).find("disk full") != std::string::npos;
+  })) << g.Logs();
+  // Nothing half-written is visible, what was there is intact, and the
+  // member still answers.
+  EXPECT_FALSE(fs::exists(g.Folder(1) / "big.bin"));
+  EXPECT_EQ(ReadFile(g.Folder(1) / "index.html"), "fits");
+  for (const auto& entry : fs::directory_iterator(g.Folder(1))) {
+    const std::string name = entry.path().filename().string();
+    EXPECT_TRUE(name == "index.html" || name == ".dfsrd") << name;
+  }
+  EXPECT_FALSE(StatusOf(g, 1).is_null());
+
+  // Room again: it arrives, whole.
+  ASSERT_EQ(testing::Run({"/bin/mount", "-o", "remount,size=32m", small_fs})
+                .exit_code,
+            0);
+  ASSERT_TRUE(
+      WaitFor([&] { return ReadFile(g.Folder(1) / "big.bin") == big; }, 30s))
+      << g.Logs();
+  EXPECT_TRUE(g.Converged({0, 1}));
+}
+
 TEST(DfsrdTest, AFolderRenameMovesNoContent) {
   Group g(2);
   for (int i = 0; i < 3; ++i) {
