@@ -319,6 +319,7 @@ TEST(DfsrdTest, AFullDiskLosesNothingAndCatchesUpOnceThereIsRoom) {
     const std::string name = entry.path().filename().string();
     EXPECT_TRUE(name == "index.html" || name == ".dfsrd") << name;
   }
+  EXPECT_TRUE(fs::is_empty(g.Folder(1) / ".dfsrd" / "staging"));
   EXPECT_FALSE(StatusOf(g, 1).is_null());
 
   // Room again: it arrives, whole.
