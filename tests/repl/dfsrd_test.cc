@@ -493,10 +493,18 @@ TEST(DfsrdTest,
   })) << g.Logs();
   EXPECT_FALSE(fs::exists(g.Folder(0) / "gone.html"));  // not brought back
   EXPECT_TRUE(fs::exists(g.Folder(2) / "gone.html"));
-  // web3 saw it was away too long (its rejoin with web1 waits for a link).
+  // web3 saw it was away too long (its rejoin with web1 waits for a link),
+  // and says so in its status.
   EXPECT_NE(g.Log(2).find("DFSR3050 out of contact with web1"),
             std::string::npos)
       << g.Logs();
+  auto web3_status = StatusOf(g, 2);
+  ASSERT_FALSE(web3_status.is_null());
+  bool rejoining_web1 = false;
+  for (const auto& peer : web3_status["peers"]) {
+    if (peer["name"] == "web1") rejoining_web1 = peer["rejoining"].get<bool>();
+  }
+  EXPECT_TRUE(rejoining_web1) << web3_status.dump();
   g.Stop(2);
 
   g.Start(1);

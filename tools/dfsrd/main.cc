@@ -119,6 +119,9 @@ nlohmann::json StatusJson(const GroupConfig& config) {
         contact > 0 ? nlohmann::json(now - contact) : nlohmann::json(nullptr);
     p["backlog_in"] = state->BacklogIn();
     p["backlog_out"] = state->BacklogOut(high ? *high : 0);
+    // Out of contact longer than a tombstone lives: its whole index is
+    // being taken again (replication/README.md).
+    p["rejoining"] = state->rejoining;
     out["peers"].push_back(p);
   }
   return out;
@@ -181,7 +184,12 @@ int Status(const GroupConfig& config, bool as_json, double wait_seconds) {
                             p["last_contact_ms_ago"].get<int64_t>()) +
                             " ms ago")
               << ", backlog in " << p["backlog_in"] << ", out "
-              << p["backlog_out"] << "\n";
+              << p["backlog_out"]
+              << (p["rejoining"].get<bool>()
+                      ? " (rejoining: out of contact longer than a tombstone "
+                        "lives)"
+                      : "")
+              << "\n";
   }
   if (counters.is_object() && !counters.empty()) {
     std::cout << "  files received " << counters.value("files_received", 0)
