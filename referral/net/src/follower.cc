@@ -6,6 +6,7 @@
 #include "dfs/common/error.h"
 #include "dfs/referral/framing.h"
 #include "dfs/referral/namespace_copy.h"
+#include "dfs/referral/replica_pace.h"
 
 namespace dfs::referral_net {
 
@@ -45,7 +46,7 @@ awaitable<bool> NamespaceFollower::FetchSnapshot(PeerLink& link) {
 
 awaitable<void> NamespaceFollower::Follow(PeerLink& link) {
   asio::steady_timer pause(io_);
-  Backoff stalled(options_.interval, options_.max_stall_pause);
+  referral::ReplicaPace pace(options_.interval, options_.max_stall_pause);
   while (!stopping_ && link.is_open()) {
     boost::system::error_code ec;
     auto local = store_.Serial();
@@ -76,36 +77,27 @@ awaitable<void> NamespaceFollower::Follow(PeerLink& link) {
     }
     if (need_snapshot && !(co_await FetchSnapshot(link))) co_return;
     auto now = store_.Serial();
-    if (now && *now < changes->primary_serial) {
-      if (!behind_) {
-        spdlog::warn("DFS1010 replica behind: serial {}, primary {}", *now,
-                     changes->primary_serial);
-      }
-      behind_ = true;
-      if (*now > *local) {
-        stalled.Reset();
-        continue;  // progress: more to fetch right away
-      }
-      // The primary claims more than it sends: asking again at once would
-      // spin (and load it). Wait, longer each time it repeats.
-      const auto wait = stalled.Next();
-      if (wait == options_.interval) {
-        spdlog::error(
-            "DFS1014 primary {} claims serial {} but sent nothing after {}; "
-            "asking again later",
-            options_.primary_name, changes->primary_serial, *now);
-      }
-      pause.expires_after(wait);
-      co_await pause.async_wait(redirect_error(use_awaitable, ec));
-      continue;
+    if (!now) co_return;
+    const referral::ReplicaPace::Next next =
+        pace.After(*local, *now, changes->primary_serial);
+    if (next.fell_behind) {
+      spdlog::warn("DFS1010 replica behind: serial {}, primary {}", *now,
+                   changes->primary_serial);
     }
-    stalled.Reset();
-    if (behind_) {
+    if (next.stalled_first) {
+      // The primary claims more than it sends: asking again at once would
+      // spin (and load it).
+      spdlog::error(
+          "DFS1014 primary {} claims serial {} but sent nothing after {}; "
+          "asking again later",
+          options_.primary_name, changes->primary_serial, *now);
+    }
+    if (next.caught_up) {
       spdlog::info("DFS1011 replica caught up at serial {}",
                    changes->primary_serial);
     }
-    behind_ = false;
-    pause.expires_after(options_.interval);
+    if (next.wait.count() == 0) continue;
+    pause.expires_after(next.wait);
     co_await pause.async_wait(redirect_error(use_awaitable, ec));
   }
 }

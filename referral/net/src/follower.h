@@ -43,7 +43,6 @@ class NamespaceFollower {
   boost::asio::io_context& io_;
   ns::Store& store_;
   FollowerOptions options_;
-  bool behind_ = false;
   bool stopping_ = false;
 };
 
