@@ -4,6 +4,7 @@
 
 #include "coroutines.h"
 #include "dfs/common/error.h"
+#include "dfs/referral_net/peer_link.h"
 #include "dfs/referral_net/server.h"
 
 namespace dfs::referral_net {
@@ -83,23 +84,20 @@ void Listener::Stop() {
 
 // One log line per kRefusalLogInterval at most, with counts: a flood of
 // connections cannot become a flood of log lines.
-void Listener::NoteRefusal(Refusal why) {
+void Listener::NoteRefusal(referral::Refusal why) {
   ++metrics_.connections_rejected;
-  ++refusals_[static_cast<size_t>(why)];
-  const auto now = std::chrono::steady_clock::now();
-  if (now - refusals_logged_at_ < kRefusalLogInterval) return;
+  auto counts = refusal_log_.Note(why, std::chrono::steady_clock::now());
+  if (!counts) return;
   spdlog::warn(
       "DFS1006 connections refused since the last such line: {} at the "
       "limit of {} open, {} over {} from one address, {} out of "
       "descriptors",
-      refusals_[0], limits_.total, refusals_[1], limits_.per_address,
-      refusals_[2]);
-  refusals_ = {};
-  refusals_logged_at_ = now;
+      (*counts)[0], limits_.total, (*counts)[1], limits_.per_address,
+      (*counts)[2]);
 }
 
 awaitable<void> Listener::AcceptLoop(OnConnection on_connection) {
-  auto backoff = std::chrono::milliseconds(kMinAcceptBackoff);
+  Backoff backoff(kMinAcceptBackoff, kMaxAcceptBackoff);
   while (!stopping_) {
     boost::system::error_code ec;
     tcp::socket socket =
@@ -111,26 +109,21 @@ awaitable<void> Listener::AcceptLoop(OnConnection on_connection) {
           ec.value() == ENFILE) {
         // The kernel keeps the connection queued; retrying at once would
         // spin a core. Wait, longer each time, until one gets through.
-        NoteRefusal(Refusal::kDescriptors);
-        asio::steady_timer pause(io_, backoff);
+        NoteRefusal(referral::Refusal::kDescriptors);
+        asio::steady_timer pause(io_, backoff.Next());
         co_await pause.async_wait(redirect_error(use_awaitable, ec));
-        backoff =
-            std::min(backoff * 2, std::chrono::milliseconds(kMaxAcceptBackoff));
       }
       continue;
     }
-    backoff = kMinAcceptBackoff;
+    backoff.Reset();
     auto remote = socket.remote_endpoint(ec);
     std::string address = ec ? "?" : remote.address().to_string();
-    if (metrics_.connections_open >= limits_.total) {
-      NoteRefusal(Refusal::kTotal);
-      socket.close(ec);
-      continue;
-    }
     auto from_address = counts_->by_address.find(address);
-    if (from_address != counts_->by_address.end() &&
-        from_address->second >= limits_.per_address) {
-      NoteRefusal(Refusal::kPerAddress);
+    if (auto refused = referral::Admit(limits_, metrics_.connections_open,
+                                       from_address == counts_->by_address.end()
+                                           ? 0
+                                           : from_address->second)) {
+      NoteRefusal(*refused);
       socket.close(ec);
       continue;
     }

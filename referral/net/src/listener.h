@@ -58,11 +58,9 @@ class Listener {
   std::string address() const { return Describe(acceptor_); }
 
  private:
-  enum class Refusal { kTotal, kPerAddress, kDescriptors };
   boost::asio::awaitable<void> AcceptLoop(OnConnection on_connection);
-  void NoteRefusal(Refusal why);
+  void NoteRefusal(referral::Refusal why);
 
-  static constexpr auto kRefusalLogInterval = std::chrono::seconds(10);
   static constexpr auto kMinAcceptBackoff = std::chrono::milliseconds(10);
   static constexpr auto kMaxAcceptBackoff = std::chrono::milliseconds(1000);
 
@@ -71,8 +69,7 @@ class Listener {
   boost::asio::ip::tcp::acceptor acceptor_;
   referral::ConnectionLimits limits_;
   std::shared_ptr<Counts> counts_;
-  std::array<uint64_t, 3> refusals_{};
-  std::chrono::steady_clock::time_point refusals_logged_at_{};
+  referral::RefusalLog refusal_log_;
   bool stopping_ = false;
 };
 

@@ -186,9 +186,9 @@ class Server::Impl {
 
   awaitable<void> Serve(tcp::socket raw, Listener::ConnectionSlot slot) {
     auto socket = std::make_shared<tcp::socket>(std::move(raw));
-    auto deadline = std::make_shared<SteadyClock::time_point>(
-        SteadyClock::now() + options_.idle_timeout);
-    asio::co_spawn(io_, Watchdog(socket, deadline), LogErrors("watchdog"));
+    auto idle = std::make_shared<referral::IdleDeadline>(options_.idle_timeout,
+                                                         SteadyClock::now());
+    asio::co_spawn(io_, Watchdog(socket, idle), LogErrors("watchdog"));
     const referral::Requester client = ClientOf(*socket);
     const std::string& peer = slot.address();
     referral::Framer framer;
@@ -206,10 +206,7 @@ class Server::Impl {
                      frames.error().Message());
         break;
       }
-      // Only whole frames buy more time: a peer trickling one frame byte
-      // by byte still meets the deadline it started with.
-      if (!frames->empty())
-        *deadline = SteadyClock::now() + options_.idle_timeout;
+      idle->OnRead(frames->size(), SteadyClock::now());
       bool drop = false;
       for (const auto& frame : *frames) {
         Reply reply;
@@ -306,13 +303,13 @@ class Server::Impl {
   }
 
   awaitable<void> Watchdog(std::shared_ptr<tcp::socket> socket,
-                           std::shared_ptr<SteadyClock::time_point> deadline) {
+                           std::shared_ptr<referral::IdleDeadline> idle) {
     asio::steady_timer timer(io_);
     while (socket->is_open()) {
-      timer.expires_at(*deadline);
+      timer.expires_at(idle->deadline());
       boost::system::error_code ec;
       co_await timer.async_wait(redirect_error(use_awaitable, ec));
-      if (socket->is_open() && SteadyClock::now() >= *deadline) {
+      if (socket->is_open() && idle->Expired(SteadyClock::now())) {
         ++metrics_.idle_closed;
         socket->close(ec);
       }
