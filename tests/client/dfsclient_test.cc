@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "testing/daemon.h"
+#include "testing/freeze.h"
 #include "testing/loopback.h"
 #include "testing/subprocess.h"
 #include "testing/temp_dir.h"
@@ -309,7 +310,7 @@ TEST_F(DfsclientTest, Issue11AFrozenNamespaceServerIsSkipped) {
   const uint16_t second = ListeningPort(second_dfsd);
   WriteConfig({first, second}, 1000);
   ASSERT_EQ(Client({"resolve", "\\\\contoso\\webfarm\\Site1\\a"}).exit_code, 0);
-  ASSERT_EQ(kill(dfsd_->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(testing::Freeze(dfsd_->pid()));
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(Client({"pktflush"}).exit_code, 0);  // force a referral
     const auto start = std::chrono::steady_clock::now();
@@ -718,7 +719,7 @@ TEST_F(MountTest, Issue11AHungContentServerCostsTheDeadlineNotTheNode) {
   const fs::path site = mnt_ / "webfarm" / "Site1";
   ASSERT_EQ(ReadText(site / "page0.html"), "web1:0");
 
-  ASSERT_EQ(kill(inner_mount_->pid(), SIGSTOP), 0);  // web1 hangs
+  ASSERT_TRUE(testing::Freeze(inner_mount_->pid()));  // web1 hangs
   int from_backup = 0;
   for (int i = 1; i < 20; ++i) {
     const auto name = "page" + std::to_string(i) + ".html";

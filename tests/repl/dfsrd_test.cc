@@ -24,6 +24,7 @@
 #include "dfs/repl/hash.h"
 #include "dfs/repl/index.h"
 #include "testing/daemon.h"
+#include "testing/freeze.h"
 #include "testing/loopback.h"
 #include "testing/temp_dir.h"
 
@@ -142,6 +143,8 @@ class Group {
     if (daemons_[i]) daemons_[i]->Kill(SIGKILL);
   }
   void Signal(size_t i, int sig) { kill(daemons_[i]->pid(), sig); }
+  // SIGSTOP, returning once every thread has stopped (a hang, for sure).
+  bool Freeze(size_t i) { return testing::Freeze(daemons_[i]->pid()); }
   std::string Log(size_t i) const {
     return daemons_[i] ? daemons_[i]->Stderr() : std::string();
   }
@@ -590,7 +593,7 @@ TEST(DfsrdTest, AHungMemberDoesNotStallTheOthers) {
   WriteFile(g.Folder(0) / "index.html", "v1");
   g.StartAll();
   ASSERT_TRUE(WaitFor([&] { return g.Converged({0, 1, 2}); })) << g.Logs();
-  g.Signal(0, SIGSTOP);
+  ASSERT_TRUE(g.Freeze(0));
   WriteFile(g.Folder(1) / "index.html", "v2 while web1 hangs");
   WriteFile(g.Folder(1) / "new.html", "new while web1 hangs");
   const bool reached = WaitFor([&] {
@@ -619,7 +622,7 @@ TEST(DfsrdTest, SigkillMidReceiveLeavesNoPartialFileAndConverges) {
   // Catch web2 receiving: then freeze the sender, so the transfer is
   // certainly cut mid-way, and kill the receiver.
   ASSERT_TRUE(WaitFor(staging_busy, 30s)) << g.Logs();
-  g.Signal(0, SIGSTOP);
+  ASSERT_TRUE(g.Freeze(0));
   const bool cut_midway = !fs::exists(g.Folder(1) / "big.bin");
   g.Kill(1);
   g.Signal(0, SIGCONT);
