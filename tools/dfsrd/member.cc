@@ -1564,35 +1564,60 @@ Status Member::Prefetch(Connection& c, const std::vector<FileRecord>& records,
 
 // ------------------------------------------------------------ status
 
+namespace {
+
+// Every counter once: its key in counters.json (what `dfsrd status`
+// prints), its Prometheus name and help.
+struct CounterInfo {
+  const char* key;
+  const char* metric;
+  const char* help;
+  std::atomic<uint64_t> Counters::*value;
+};
+constexpr CounterInfo kCounterInfo[] = {
+    {"local_changes", "dfsrd_local_changes_total",
+     "Changes taken from this member's folder.", &Counters::local_changes},
+    {"files_received", "dfsrd_files_received_total",
+     "Files fetched from peers.", &Counters::files_received},
+    {"files_copied_locally", "dfsrd_files_copied_locally_total",
+     "Files built from local content (renames, copies).",
+     &Counters::files_copied_locally},
+    {"bytes_received", "dfsrd_wire_bytes_received_total",
+     "Bytes received from peers.", &Counters::bytes_received},
+    {"content_bytes_received", "dfsrd_content_bytes_received_total",
+     "Bytes of the files received (what the wire bytes stood for).",
+     &Counters::content_bytes_received},
+    {"bytes_sent", "dfsrd_wire_bytes_sent_total", "Bytes sent to peers.",
+     &Counters::bytes_sent},
+    {"conflicts", "dfsrd_conflicts_total", "Conflicts settled here.",
+     &Counters::conflicts},
+    {"deletes_applied", "dfsrd_deletes_applied_total",
+     "Deletions taken from peers.", &Counters::deletes_applied},
+    {"refused", "dfsrd_refused_total", "Peer messages or records refused.",
+     &Counters::refused_paths},
+    {"batched_against_old", "dfsrd_files_batched_against_old_total",
+     "Small files received compressed against their old version.",
+     &Counters::batched_against_old},
+    {"batched_whole", "dfsrd_files_batched_whole_total",
+     "Small files received whole (compressed).", &Counters::batched_whole},
+    {"fetched_by_delta", "dfsrd_files_fetched_by_delta_total",
+     "Large files received through the delta exchange.",
+     &Counters::fetched_by_delta},
+    {"files_chunked", "dfsrd_files_chunked_total",
+     "Large files chunked for a delta (to send, or as a basis).",
+     &Counters::files_chunked},
+    {"signatures_reused", "dfsrd_signatures_reused_total",
+     "Chunkings saved: a file unchanged since its signature was kept.",
+     &Counters::signatures_reused},
+};
+
+}  // namespace
+
 std::string Member::RenderMetrics() {
   PrometheusText o;
-  o.Counter("dfsrd_local_changes_total",
-            "Changes taken from this member's folder.",
-            counters_.local_changes.load());
-  o.Counter("dfsrd_files_received_total", "Files fetched from peers.",
-            counters_.files_received.load());
-  o.Counter("dfsrd_files_copied_locally_total",
-            "Files built from local content (renames, copies).",
-            counters_.files_copied_locally.load());
-  o.Counter("dfsrd_wire_bytes_received_total", "Bytes received from peers.",
-            counters_.bytes_received.load());
-  o.Counter("dfsrd_content_bytes_received_total",
-            "Bytes of the files received (what the wire bytes stood for).",
-            counters_.content_bytes_received.load());
-  o.Counter("dfsrd_wire_bytes_sent_total", "Bytes sent to peers.",
-            counters_.bytes_sent.load());
-  o.Counter("dfsrd_conflicts_total", "Conflicts settled here.",
-            counters_.conflicts.load());
-  o.Counter("dfsrd_deletes_applied_total", "Deletions taken from peers.",
-            counters_.deletes_applied.load());
-  o.Counter("dfsrd_refused_total", "Peer messages or records refused.",
-            counters_.refused_paths.load());
-  o.Counter("dfsrd_files_chunked_total",
-            "Large files chunked for a delta (to send, or as a basis).",
-            counters_.files_chunked.load());
-  o.Counter("dfsrd_signatures_reused_total",
-            "Chunkings saved: a file unchanged since its signature was kept.",
-            counters_.signatures_reused.load());
+  for (const CounterInfo& c : kCounterInfo) {
+    o.Counter(c.metric, c.help, (counters_.*c.value).load());
+  }
   // Per peer: read once, written as three families.
   struct PeerFigures {
     std::string name;
@@ -1638,20 +1663,9 @@ void Member::WriteStatusFile() {
   j["group"] = config_.group;
   j["pid"] = ::getpid();
   j["written_ms"] = NowMillis();
-  j["local_changes"] = counters_.local_changes.load();
-  j["files_received"] = counters_.files_received.load();
-  j["files_copied_locally"] = counters_.files_copied_locally.load();
-  j["bytes_received"] = counters_.bytes_received.load();
-  j["content_bytes_received"] = counters_.content_bytes_received.load();
-  j["bytes_sent"] = counters_.bytes_sent.load();
-  j["conflicts"] = counters_.conflicts.load();
-  j["deletes_applied"] = counters_.deletes_applied.load();
-  j["refused"] = counters_.refused_paths.load();
-  j["batched_against_old"] = counters_.batched_against_old.load();
-  j["batched_whole"] = counters_.batched_whole.load();
-  j["fetched_by_delta"] = counters_.fetched_by_delta.load();
-  j["files_chunked"] = counters_.files_chunked.load();
-  j["signatures_reused"] = counters_.signatures_reused.load();
+  for (const CounterInfo& c : kCounterInfo) {
+    j[c.key] = (counters_.*c.value).load();
+  }
   (void)WriteFileAtomically((config_.state_dir / "counters.json").string(),
                             j.dump() + "\n");
 }
