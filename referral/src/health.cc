@@ -18,9 +18,11 @@ HealthChange HealthTable::Record(std::string_view server, bool up) {
 
 bool HealthTable::Healthy(const ns::Target& target) const {
   if (up_.empty()) return true;
-  key_.clear();
-  ns::FoldCaseAppend(target.server, key_);
-  auto it = up_.find(std::string_view(key_));
+  // One scratch per thread: concurrent readers share the table, not this.
+  thread_local std::string key;
+  key.clear();
+  ns::FoldCaseAppend(target.server, key);
+  auto it = up_.find(std::string_view(key));
   return it == up_.end() || it->second;
 }
 

@@ -14,8 +14,14 @@ const std::string& SessionKeys::For(SessionPurpose purpose) const {
 
 // ------------------------------------------------------------ throttle
 
+size_t AuthThrottle::tracked_addresses() const {
+  std::lock_guard lock(mutex_);
+  return failures_.size();
+}
+
 bool AuthThrottle::Refuses(const std::string& address,
                            SessionClock::time_point now) {
+  std::lock_guard lock(mutex_);
   auto it = failures_.find(address);
   if (it == failures_.end()) return false;
   auto& times = it->second;
@@ -29,6 +35,7 @@ bool AuthThrottle::Refuses(const std::string& address,
 
 void AuthThrottle::RecordFailure(const std::string& address,
                                  SessionClock::time_point now) {
+  std::lock_guard lock(mutex_);
   if (failures_.size() >= kMaxTrackedAddresses) {
     // Many guessing addresses: forget those whose window has passed first,
     // so the table stays bounded.
@@ -43,6 +50,7 @@ void AuthThrottle::RecordFailure(const std::string& address,
 
 std::optional<uint64_t> AuthThrottle::NoteRefusal(
     SessionClock::time_point now) {
+  std::lock_guard lock(mutex_);
   ++unlogged_;
   if (logged_at_ && now - *logged_at_ < kLogInterval) return std::nullopt;
   logged_at_ = now;

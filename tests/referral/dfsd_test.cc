@@ -262,6 +262,75 @@ TEST_F(DfsdTest, ManyClientsAtOnce) {
   EXPECT_EQ(ok, kClients * kEach);
 }
 
+// Issue 15: referrals are answered on every core. Eight clients ask on
+// four referral threads while the namespace changes under them: every
+// answer is one the namespace held (the index is never read half changed),
+// each change is seen within a bound under that load (a writer is not
+// starved by the readers), and the per-thread counters add up to what the
+// clients were answered.
+TEST_F(DfsdTest, Issue15EveryReferralThreadAnswersFromTheNamespaceAsItChanges) {
+  const uint16_t port = StartDfsd({"--no-probe", "--threads", "4"});
+  const std::vector<std::string> without = {"\\web1\\content\\Site1",
+                                            "\\web2\\content\\Site1"};
+  const std::vector<std::string> with = {"\\web1\\content\\Site1",
+                                         "\\web3\\content\\Site1",
+                                         "\\web2\\content\\Site1"};
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> answered{0}, wrong{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c) {
+    clients.emplace_back([&] {
+      testing::TcpClient client(port);
+      // Bounded in count as well as by `stop`.
+      for (int i = 0; i < 200000 && !stop; ++i) {
+        auto a = Ask(client, "\\contoso\\webfarm\\Site1\\index.html");
+        if (!a || a->type != FrameType::kReferralResponse) {
+          ++wrong;
+          return;
+        }
+        ++answered;
+        const auto targets = Targets(*a);
+        if (targets != without && targets != with) ++wrong;
+      }
+    });
+  }
+  // Each change must reach a client asking under that load within 3 s.
+  testing::TcpClient observer(port);
+  uint64_t observed = 0;
+  auto wait_for = [&](const std::vector<std::string>& expected) {
+    const auto deadline = SteadyClock::now() + 3s;
+    while (SteadyClock::now() < deadline) {
+      auto a = Ask(observer, "\\contoso\\webfarm\\Site1");
+      if (!a) return false;
+      ++observed;
+      if (Targets(*a) == expected) return true;
+    }
+    return false;
+  };
+  for (int round = 0; round < 5; ++round) {
+    Dfsutil({"target", "add", "\\\\contoso\\webfarm\\Site1",
+             "\\\\web3\\content\\Site1"});
+    EXPECT_TRUE(wait_for(with)) << "round " << round;
+    Dfsutil({"target", "remove", "\\\\contoso\\webfarm\\Site1",
+             "\\\\web3\\content\\Site1"});
+    EXPECT_TRUE(wait_for(without)) << "round " << round;
+  }
+  stop = true;
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(wrong.load(), 0u);
+  EXPECT_GT(answered.load(), 0u);
+
+  testing::TcpClient http(metrics_port_);
+  ASSERT_TRUE(http.Send("GET /metrics HTTP/1.0\r\n\r\n"));
+  std::string body;
+  while (auto chunk = http.Receive(1)) body += *chunk;
+  EXPECT_NE(body.find("dfs_referral_workers 4\n"), std::string::npos) << body;
+  EXPECT_NE(body.find("dfs_referrals_total{result=\"ok\"} " +
+                      std::to_string(answered + observed) + "\n"),
+            std::string::npos)
+      << body << "\nanswered " << answered << " + observed " << observed;
+}
+
 // Issue 12: one address could hold every connection slot, and the limit
 // (4096) was above the usual descriptor limit (1024), so dfsd met EMFILE
 // first and its accept loop spun with nothing logged.

@@ -8,7 +8,7 @@
 //        [--probe-port 445] [--probe web1=127.0.0.1:8081 ...]
 //        [--probe-interval-ms 2000] [--probe-timeout-ms 1000] [--no-probe]
 //        [--probe-dns] [--replica-of PRIMARY_IP:PORT] [--admin-key FILE]
-//        [--replica-key FILE]
+//        [--replica-key FILE] [--threads N]
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -62,6 +62,10 @@ int main(int argc, char** argv) {
                  "close idle client connections after")
       ->capture_default_str();
   app.add_option("--seed", seed, "shuffle seed (0: random)");
+  app.add_option(
+      "--threads", options.threads,
+      "threads answering referrals (default: one per core this process "
+      "may run on)");
   app.add_option("--max-connections", options.max_connections,
                  "client connections at once (default: from the descriptor "
                  "limit, at most 4096)");

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <mutex>
+
 #include "coroutines.h"
 #include "dfs/common/error.h"
 #include "dfs/referral_net/peer_link.h"
@@ -36,34 +38,50 @@ uint16_t PortOf(const tcp::acceptor& acceptor) {
 }
 
 // Shared with the slots: a connection's coroutine may outlive the listener
-// at shutdown.
+// at shutdown. Slots are taken on the io thread and given back on the
+// worker thread that served the connection, hence the lock (held for a map
+// update, once per connection).
 struct Listener::Counts {
   Metrics* metrics;
+  std::mutex mutex;
   std::map<std::string, size_t> by_address;
+
+  size_t From(const std::string& address) {
+    std::lock_guard lock(mutex);
+    auto it = by_address.find(address);
+    return it == by_address.end() ? 0 : it->second;
+  }
 };
 
 Listener::ConnectionSlot::ConnectionSlot(std::shared_ptr<Counts> counts,
                                          std::string address)
     : counts_(std::move(counts)), address_(std::move(address)) {
-  ++counts_->by_address[address_];
+  {
+    std::lock_guard lock(counts_->mutex);
+    ++counts_->by_address[address_];
+  }
   ++counts_->metrics->connections_open;
   ++counts_->metrics->connections_total;
 }
 
 Listener::ConnectionSlot::~ConnectionSlot() {
   if (!counts_) return;  // moved from
-  auto it = counts_->by_address.find(address_);
-  if (it != counts_->by_address.end() && --it->second == 0) {
-    counts_->by_address.erase(it);
+  {
+    std::lock_guard lock(counts_->mutex);
+    auto it = counts_->by_address.find(address_);
+    if (it != counts_->by_address.end() && --it->second == 0) {
+      counts_->by_address.erase(it);
+    }
   }
   --counts_->metrics->connections_open;
 }
 
 Listener::Listener(asio::io_context& io, Metrics& metrics)
-    : io_(io),
-      metrics_(metrics),
-      acceptor_(io),
-      counts_(std::make_shared<Counts>(Counts{&metrics, {}})) {}
+    : io_(io), metrics_(metrics), acceptor_(io), counts_([&metrics] {
+        auto counts = std::make_shared<Counts>();
+        counts->metrics = &metrics;
+        return counts;
+      }()) {}
 
 Status Listener::Listen(const std::string& where,
                         referral::ConnectionLimits limits) {
@@ -71,8 +89,9 @@ Status Listener::Listen(const std::string& where,
   return referral_net::Listen(acceptor_, where);
 }
 
-void Listener::Start(OnConnection on_connection) {
-  asio::co_spawn(io_, AcceptLoop(std::move(on_connection)),
+void Listener::Start(PickContext pick_context, OnConnection on_connection) {
+  asio::co_spawn(io_,
+                 AcceptLoop(std::move(pick_context), std::move(on_connection)),
                  LogErrors("accept loop"));
 }
 
@@ -96,12 +115,14 @@ void Listener::NoteRefusal(referral::Refusal why) {
       (*counts)[2]);
 }
 
-awaitable<void> Listener::AcceptLoop(OnConnection on_connection) {
+awaitable<void> Listener::AcceptLoop(PickContext pick_context,
+                                     OnConnection on_connection) {
   Backoff backoff(kMinAcceptBackoff, kMaxAcceptBackoff);
   while (!stopping_) {
     boost::system::error_code ec;
-    tcp::socket socket =
-        co_await acceptor_.async_accept(redirect_error(use_awaitable, ec));
+    // The connection's socket belongs to the context that will serve it.
+    tcp::socket socket = co_await acceptor_.async_accept(
+        pick_context(), redirect_error(use_awaitable, ec));
     if (ec) {
       if (stopping_) co_return;
       if (ec == asio::error::no_descriptors ||
@@ -118,11 +139,8 @@ awaitable<void> Listener::AcceptLoop(OnConnection on_connection) {
     backoff.Reset();
     auto remote = socket.remote_endpoint(ec);
     std::string address = ec ? "?" : remote.address().to_string();
-    auto from_address = counts_->by_address.find(address);
     if (auto refused = referral::Admit(limits_, metrics_.connections_open,
-                                       from_address == counts_->by_address.end()
-                                           ? 0
-                                           : from_address->second)) {
+                                       counts_->From(address))) {
       NoteRefusal(*refused);
       socket.close(ec);
       continue;

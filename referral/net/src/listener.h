@@ -3,7 +3,8 @@
 // would spin a core), holds every connection to the limits (all open, per
 // client address) and logs refusals at most once per interval, with
 // counts. Each accepted connection comes with its ConnectionSlot, which
-// gives its place back when the connection's coroutine ends.
+// gives its place back when the connection's coroutine ends (on whichever
+// thread serves it).
 #pragma once
 
 #include <array>
@@ -48,17 +49,21 @@ class Listener {
   };
   using OnConnection =
       std::function<void(boost::asio::ip::tcp::socket, ConnectionSlot)>;
+  // The io_context the next connection is served on (its socket is made
+  // there); called on the listener's thread.
+  using PickContext = std::function<boost::asio::io_context&()>;
 
   // `metrics` must outlive the listener (connection counters).
   Listener(boost::asio::io_context& io, Metrics& metrics);
   Status Listen(const std::string& where, referral::ConnectionLimits limits);
-  void Start(OnConnection on_connection);
+  void Start(PickContext pick_context, OnConnection on_connection);
   void Stop();
   uint16_t port() const { return PortOf(acceptor_); }
   std::string address() const { return Describe(acceptor_); }
 
  private:
-  boost::asio::awaitable<void> AcceptLoop(OnConnection on_connection);
+  boost::asio::awaitable<void> AcceptLoop(PickContext pick_context,
+                                          OnConnection on_connection);
   void NoteRefusal(referral::Refusal why);
 
   static constexpr auto kMinAcceptBackoff = std::chrono::milliseconds(10);

@@ -7,12 +7,12 @@
 
 namespace dfs::referral_net {
 
-Prober::Prober(asio::io_context& io, ProbeOptions options,
-               referral::HealthTable& health, Metrics& metrics,
+Prober::Prober(asio::io_context& io, ProbeOptions options, ServingState& state,
+               Metrics& metrics,
                std::function<std::vector<std::string>()> servers)
     : io_(io),
       options_(std::move(options)),
-      health_(health),
+      state_(state),
       metrics_(metrics),
       servers_(std::move(servers)) {}
 
@@ -84,7 +84,12 @@ awaitable<void> Prober::Probe(std::string server) {
     }
   }
   ++(up ? metrics_.probes_up : metrics_.probes_down);
-  switch (health_.Record(server, up)) {
+  referral::HealthChange change;
+  {
+    auto writing = state_.Write();
+    change = state_.health.Record(server, up);
+  }
+  switch (change) {
     case referral::HealthChange::kCameUp:
       spdlog::info("DFS1002 target server up: {}", server);
       break;
@@ -94,7 +99,7 @@ awaitable<void> Prober::Probe(std::string server) {
     case referral::HealthChange::kNone:
       break;
   }
-  metrics_.servers_down = health_.DownCount();
+  metrics_.servers_down = state_.health.DownCount();
 }
 
 }  // namespace dfs::referral_net

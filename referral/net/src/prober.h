@@ -16,16 +16,17 @@
 #include "dfs/referral/health.h"
 #include "dfs/referral_net/server.h"
 #include "metrics.h"
+#include "serving_state.h"
 
 namespace dfs::referral_net {
 
 class Prober {
  public:
   // `servers` lists the target servers to probe (run on the io thread);
-  // `health` and `metrics` must outlive the prober.
-  Prober(boost::asio::io_context& io, ProbeOptions options,
-         referral::HealthTable& health, Metrics& metrics,
-         std::function<std::vector<std::string>()> servers);
+  // `state` (whose health table it records in, under the write lock) and
+  // `metrics` must outlive the prober.
+  Prober(boost::asio::io_context& io, ProbeOptions options, ServingState& state,
+         Metrics& metrics, std::function<std::vector<std::string>()> servers);
   void Start();
   void Stop() { stopping_ = true; }
 
@@ -39,7 +40,7 @@ class Prober {
 
   boost::asio::io_context& io_;
   ProbeOptions options_;
-  referral::HealthTable& health_;
+  ServingState& state_;
   Metrics& metrics_;
   std::function<std::vector<std::string>()> servers_;
   std::unordered_set<std::string> unprobed_;

@@ -8,13 +8,13 @@
 namespace dfs::referral_net {
 
 StoreRefresher::StoreRefresher(asio::io_context& io, const ns::Store& store,
-                               ns::NamespaceIndex& index, Metrics& metrics,
+                               ServingState& state, Metrics& metrics,
                                asio::thread_pool& loader,
                                std::chrono::milliseconds interval,
                                OnChange on_change)
     : io_(io),
       store_(store),
-      index_(index),
+      state_(state),
       metrics_(metrics),
       loader_(loader),
       interval_(interval),
@@ -30,23 +30,25 @@ awaitable<void> StoreRefresher::Loop() {
     timer.expires_after(interval_);
     boost::system::error_code ec;
     co_await timer.async_wait(redirect_error(use_awaitable, ec));
-    const uint64_t before = index_.Serial();
-    auto changed = store_.CatchUp(index_, /*allow_reload=*/false);
+    // This thread is the index's only writer: it reads it without the
+    // lock, and takes the lock only when the store has something new.
+    const uint64_t before = state_.index.Serial();
+    auto serial = store_.Serial();
+    if (serial && *serial == before) continue;
+    auto writing = state_.Write();
+    auto changed = store_.CatchUp(state_.index, /*allow_reload=*/false);
+    if (changed && *changed) on_change_(before);
+    writing.unlock();
     if (!changed &&
         changed.error().code == make_error_code(Errc::kNeedResync)) {
-      if (co_await ReloadOffThread()) {
-        ++metrics_.reloads;
-        on_change_(before);
-      }
+      if (co_await ReloadOffThread()) ++metrics_.reloads;
       continue;
     }
     if (!changed) {
       ++metrics_.refresh_errors;
       spdlog::error("DFS1005 reading the store failed: {}",
                     changed.error().Message());
-      continue;
     }
-    if (*changed) on_change_(before);
   }
 }
 
@@ -57,7 +59,10 @@ awaitable<bool> StoreRefresher::ReloadOffThread() {
     spdlog::error("DFS1005 reloading the namespace failed: {}", fresh.error);
     co_return false;
   }
-  index_ = std::move(*fresh.index);
+  const uint64_t before = state_.index.Serial();
+  auto writing = state_.Write();
+  state_.index = std::move(*fresh.index);
+  on_change_(before);
   co_return true;
 }
 

@@ -4,6 +4,8 @@
 // huge import, a replica snapshot, a log trimmed past us) it reads the
 // whole namespace on a worker thread and swaps it in, so referrals are
 // answered from the old namespace meanwhile (seconds at a million folders).
+// The index changes under the serving state's write lock: the readers wait
+// for one batch of mutations, or for the swap of a reloaded index.
 #pragma once
 
 #include <chrono>
@@ -14,18 +16,21 @@
 #include "dfs/ns/index.h"
 #include "dfs/ns/store.h"
 #include "metrics.h"
+#include "serving_state.h"
 
 namespace dfs::referral_net {
 
 class StoreRefresher {
  public:
   // Called on the io thread after the index changed, with the serial it
-  // had before.
+  // had before, still under the state's write lock: what it derives from
+  // the index (the site table) changes with it, and its log line comes
+  // before any referral from the new namespace.
   using OnChange = std::function<void(uint64_t serial_before)>;
   // All references must outlive the refresher; `loader` reads whole
   // namespaces.
   StoreRefresher(boost::asio::io_context& io, const ns::Store& store,
-                 ns::NamespaceIndex& index, Metrics& metrics,
+                 ServingState& state, Metrics& metrics,
                  boost::asio::thread_pool& loader,
                  std::chrono::milliseconds interval, OnChange on_change);
   void Start();
@@ -43,7 +48,7 @@ class StoreRefresher {
 
   boost::asio::io_context& io_;
   const ns::Store& store_;
-  ns::NamespaceIndex& index_;
+  ServingState& state_;
   Metrics& metrics_;
   boost::asio::thread_pool& loader_;
   std::chrono::milliseconds interval_;

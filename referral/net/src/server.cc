@@ -3,11 +3,16 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <random>
+#include <thread>
 #include <variant>
 
+#include "connection.h"
 #include "coroutines.h"
+#include "dfs/common/cores.h"
 #include "dfs/common/error.h"
 #include "dfs/ns/path.h"
 #include "dfs/ns/store.h"
@@ -25,6 +30,7 @@
 #include "metrics_endpoint.h"
 #include "prober.h"
 #include "refresher.h"
+#include "serving_state.h"
 
 namespace dfs::referral_net {
 
@@ -60,32 +66,37 @@ Result<tcp::endpoint> ParseEndpoint(std::string_view text) {
   return tcp::endpoint(address, static_cast<uint16_t>(port));
 }
 
-// What dfsd is made of: the listener hands each connection to Serve, which
-// moves frames between the socket and the pure request handler (referrals)
-// or the connection's ServerSession (remote admin, replication), and runs
-// the typed requests a session passes on; the refresher keeps the index
-// current with the store, the follower keeps a replica's store current
-// with its primary, the prober keeps the health table, and the metrics
-// endpoint shows the counters. Everything runs on the io thread except
-// admin commands and whole-namespace loads (admin_pool_) and snapshots
-// (replication_pool_).
+// What dfsd is made of: the listener accepts on the io thread and hands
+// each connection to a worker (round robin): a thread with its own
+// io_context, resolver and counters that serves its connections
+// (connection.h) and answers their referrals from the serving state under
+// its read lock. On the io thread, the refresher keeps the index current
+// with the store, the follower keeps a replica's store current with its
+// primary, the prober keeps the health table (both under the state's
+// write lock) and the metrics endpoint shows the counters. Admin commands
+// and whole-namespace loads run on admin_pool_, snapshots on
+// replication_pool_.
 class Server::Impl {
+  class Worker;
+
  public:
   Impl(asio::io_context& io, ServerOptions options)
       : io_(io),
         options_(std::move(options)),
         listener_(io, metrics_),
         metrics_endpoint_(io, [this] { return metrics_.Render(); }),
-        resolver_(
-            index_, sites_,
-            [this](const ns::Target& t) { return health_.Healthy(t); },
-            options_.seed != 0 ? options_.seed : std::random_device{}()),
-        prober_(io, options_.probe, health_, metrics_,
-                [this] { return index_.TargetServers(); }) {
+        prober_(io, options_.probe, state_, metrics_,
+                [this] { return state_.index.TargetServers(); }) {
     session_keys_.admin_key = options_.admin_key;
     session_keys_.replica_key = options_.replica_key;
     session_keys_.admin_commands_enabled =
         static_cast<bool>(options_.admin_executor);
+    connection_settings_ = ConnectionSettings{
+        .idle_timeout = options_.idle_timeout,
+        .snapshot_write_timeout = options_.replica_timeout,
+        .keys = &session_keys_,
+        .throttle = &auth_throttle_,
+    };
   }
 
   Status Start() {
@@ -105,9 +116,10 @@ class Server::Impl {
     if (!options_.replica_of.empty()) {
       DFS_RETURN_IF_ERROR(store_->MarkReplicaOf(options_.replica_of));
     }
-    DFS_RETURN_IF_ERROR(store_->LoadInto(index_));
-    DFS_ASSIGN_OR_RETURN(sites_, referral::SiteTable::FromNamespace(index_));
-    metrics_.namespace_serial = index_.Serial();
+    DFS_RETURN_IF_ERROR(store_->LoadInto(state_.index));
+    DFS_ASSIGN_OR_RETURN(state_.sites,
+                         referral::SiteTable::FromNamespace(state_.index));
+    metrics_.namespace_serial = state_.index.Serial();
 
     rlimit nofile{};
     getrlimit(RLIMIT_NOFILE, &nofile);
@@ -124,18 +136,26 @@ class Server::Impl {
     if (!options_.metrics_listen.empty()) {
       DFS_RETURN_IF_ERROR(metrics_endpoint_.Listen(options_.metrics_listen));
     }
+    StartWorkers();
     spdlog::info(
-        "DFS1000 serving {} roots, {} folders (serial {}) on {}; at most {} "
-        "connections, {} per address",
-        index_.root_count(), index_.folder_count(), index_.Serial(),
-        listener_.address(), limits.total, limits.per_address);
+        "DFS1000 serving {} roots, {} folders (serial {}) on {} with {} "
+        "referral threads; at most {} connections, {} per address",
+        state_.index.root_count(), state_.index.folder_count(),
+        state_.index.Serial(), listener_.address(), workers_.size(),
+        limits.total, limits.per_address);
 
-    listener_.Start([this](tcp::socket socket, Listener::ConnectionSlot slot) {
-      asio::co_spawn(io_, Serve(std::move(socket), std::move(slot)),
-                     LogErrors("connection"));
-    });
+    listener_.Start(
+        [this]() -> asio::io_context& {
+          return workers_[next_worker_++ % workers_.size()]->io();
+        },
+        [this](tcp::socket socket, Listener::ConnectionSlot slot) {
+          Worker& worker = WorkerOf(socket);
+          asio::co_spawn(socket.get_executor(),
+                         Serve(worker, std::move(socket), std::move(slot)),
+                         LogErrors("connection"));
+        });
     refresher_ = std::make_unique<StoreRefresher>(
-        io_, *store_, index_, metrics_, admin_pool_, options_.refresh_interval,
+        io_, *store_, state_, metrics_, admin_pool_, options_.refresh_interval,
         [this](uint64_t before) { NamespaceChanged(before); });
     refresher_->Start();
     prober_.Start();
@@ -167,6 +187,106 @@ class Server::Impl {
   }
 
  private:
+  // A thread answering referrals: its own io_context (the connections the
+  // listener gave it), resolver (random engine and scratch are per thread)
+  // and counters.
+  class Worker final : public ConnectionHost {
+   public:
+    Worker(Impl& server, WorkerCounters& counters, uint64_t seed)
+        : server_(server),
+          counters_(counters),
+          resolver_(
+              server.state_.index, server.state_.sites,
+              [&state = server.state_](const ns::Target& t) {
+                return state.health.Healthy(t);
+              },
+              seed) {}
+    ~Worker() override {
+      work_.reset();
+      io_.stop();
+      if (thread_.joinable()) thread_.join();
+    }
+    void Start() {
+      thread_ = std::thread([this] {
+        try {
+          io_.run();
+        } catch (const std::exception& e) {
+          spdlog::critical("DFS1099 a referral thread failed: {}", e.what());
+          std::abort();
+        }
+      });
+    }
+    asio::io_context& io() { return io_; }
+    WorkerCounters& counters() { return counters_; }
+
+    // The pure handler answers under the state's read lock; this counts
+    // what it did.
+    std::string Answer(const referral::Frame& frame,
+                       const referral::Requester& client) override {
+      const auto start = SteadyClock::now();
+      referral::HandledRequest handled;
+      {
+        auto reading = server_.state_.Read();
+        handled = handler_.Handle(frame, client);
+      }
+      switch (handled.outcome) {
+        case referral::RequestOutcome::kOk:
+          counters_.referrals_ok.Add();
+          counters_.ObserveLatency(SteadyClock::now() - start);
+          break;
+        case referral::RequestOutcome::kNotFound:
+          counters_.referrals_not_found.Add();
+          break;
+        case referral::RequestOutcome::kBadRequest:
+          counters_.referrals_bad_request.Add();
+          break;
+        case referral::RequestOutcome::kUnsupported:
+          counters_.referrals_unsupported.Add();
+          break;
+      }
+      return std::move(handled.reply);
+    }
+
+    awaitable<Reply> Run(const referral::SessionRequest& request,
+                         referral::ServerSession& session,
+                         const std::string& peer) override {
+      return server_.Run(request, session, peer);
+    }
+
+   private:
+    Impl& server_;
+    WorkerCounters& counters_;
+    referral::Resolver resolver_;
+    referral::RequestHandler handler_{resolver_};
+    asio::io_context io_{1};
+    asio::executor_work_guard<asio::io_context::executor_type> work_ =
+        asio::make_work_guard(io_);
+    std::thread thread_;
+  };
+
+  void StartWorkers() {
+    size_t threads = options_.threads;
+    if (threads == 0) threads = CoresAvailable();
+    std::mt19937_64 seeds(options_.seed != 0 ? options_.seed
+                                             : std::random_device{}());
+    for (size_t i = 0; i < threads; ++i) {
+      metrics_.workers.emplace_back();
+      workers_.push_back(
+          std::make_unique<Worker>(*this, metrics_.workers.back(), seeds()));
+    }
+    for (auto& worker : workers_) worker->Start();
+  }
+
+  Worker& WorkerOf(tcp::socket& socket) {
+    for (auto& worker : workers_) {
+      if (&worker->io() ==
+          &asio::query(socket.get_executor(), asio::execution::context)) {
+        return *worker;
+      }
+    }
+    return *workers_.front();  // unreachable: sockets are made on a worker
+  }
+
   // ------------------------------------------------------------ connections
 
   static referral::Requester ClientOf(const tcp::socket& socket) {
@@ -184,165 +304,21 @@ class Server::Impl {
     return client;
   }
 
-  awaitable<void> Serve(tcp::socket raw, Listener::ConnectionSlot slot) {
-    auto socket = std::make_shared<tcp::socket>(std::move(raw));
-    auto idle = std::make_shared<referral::IdleDeadline>(options_.idle_timeout,
-                                                         SteadyClock::now());
-    asio::co_spawn(io_, Watchdog(socket, idle), LogErrors("watchdog"));
-    const referral::Requester client = ClientOf(*socket);
-    const std::string& peer = slot.address();
-    referral::Framer framer;
-    referral::ServerSession session(session_keys_, auth_throttle_, peer);
-    std::array<char, 4096> buffer;
-    boost::system::error_code ec;
-    for (;;) {
-      const size_t n = co_await socket->async_read_some(
-          asio::buffer(buffer), redirect_error(use_awaitable, ec));
-      if (ec) break;
-      auto frames = framer.Feed(std::string_view(buffer.data(), n));
-      if (!frames) {
-        ++metrics_.malformed_frames;
-        spdlog::warn("DFS1007 closing a connection: {}",
-                     frames.error().Message());
-        break;
-      }
-      idle->OnRead(frames->size(), SteadyClock::now());
-      bool drop = false;
-      for (const auto& frame : *frames) {
-        Reply reply;
-        if (session.Claims(frame)) {
-          referral::SessionStep step =
-              session.OnFrame(frame, SteadyClock::now());
-          if (!(co_await AfterStep(step, peer))) {
-            drop = true;
-            break;
-          }
-          if (step.max_payload) framer.set_max_payload(*step.max_payload);
-          if (step.request) {
-            // A named request, not a temporary: g++ 12 destroys
-            // temporaries inside a co_await expression twice.
-            const referral::SessionRequest request = std::move(*step.request);
-            reply = co_await Run(request, session, peer);
-          } else {
-            reply.bytes = std::move(step.reply);
-          }
-        } else {
-          reply.bytes = Answer(frame, client);
-        }
-        co_await Send(*socket, reply, ec);
-        if (ec) break;
-      }
-      if (ec || drop) break;
-    }
-    socket->close(ec);
-  }
-
-  // The reply to one frame; a snapshot's holds one of the few snapshot
-  // slots until it is written.
-  struct Reply {
-    std::string bytes;
-    bool holds_snapshot_slot = false;
-  };
-
-  awaitable<void> Send(tcp::socket& socket, const Reply& reply,
-                       boost::system::error_code& ec) {
-    if (!reply.holds_snapshot_slot) {
-      co_await asio::async_write(socket, asio::buffer(reply.bytes),
-                                 redirect_error(use_awaitable, ec));
-      co_return;
-    }
-    // A peer that does not read a snapshot is cut off at the deadline: its
-    // memory and its slot come back.
-    asio::steady_timer write_deadline(io_, options_.replica_timeout);
-    write_deadline.async_wait([&socket](const boost::system::error_code& e) {
-      boost::system::error_code ignored;
-      if (!e) socket.close(ignored);
-    });
-    co_await asio::async_write(socket, asio::buffer(reply.bytes),
-                               redirect_error(use_awaitable, ec));
-    write_deadline.cancel();
-    --snapshots_in_flight_;
-  }
-
-  // Logs and counts what a session step did; false: drop the connection.
-  awaitable<bool> AfterStep(const referral::SessionStep& step,
-                            const std::string& peer) {
-    using referral::SessionEvent;
-    switch (step.event) {
-      case SessionEvent::kBadMac:
-        ++metrics_.malformed_frames;
-        spdlog::warn(
-            "DFS1007 closing an authenticated connection from {}: a frame "
-            "whose MAC does not match",
-            peer);
-        co_return false;
-      case SessionEvent::kWrongKey:
-      case SessionEvent::kThrottled:
-      case SessionEvent::kUnauthenticated:
-        if (step.log_refusals) {
-          spdlog::warn(
-              "DFS1020 session refused: {} from {} ({} refusals since the "
-              "last such line)",
-              step.event == SessionEvent::kWrongKey    ? "wrong key"
-              : step.event == SessionEvent::kThrottled ? "too many wrong keys"
-                                                       : "not authenticated",
-              peer, *step.log_refusals);
-        }
-        if (step.event == SessionEvent::kWrongKey) {
-          // Every wrong key costs its connection a pause: guessing is slow
-          // even before the throttle refuses the address.
-          asio::steady_timer pause(io_, referral::kWrongKeyDelay);
-          boost::system::error_code ignored;
-          co_await pause.async_wait(redirect_error(use_awaitable, ignored));
-        }
-        break;
-      default:
-        break;
-    }
-    co_return !step.close;
-  }
-
-  awaitable<void> Watchdog(std::shared_ptr<tcp::socket> socket,
-                           std::shared_ptr<referral::IdleDeadline> idle) {
-    asio::steady_timer timer(io_);
-    while (socket->is_open()) {
-      timer.expires_at(idle->deadline());
-      boost::system::error_code ec;
-      co_await timer.async_wait(redirect_error(use_awaitable, ec));
-      if (socket->is_open() && idle->Expired(SteadyClock::now())) {
-        ++metrics_.idle_closed;
-        socket->close(ec);
-      }
-    }
-  }
-
-  // The pure handler answers; this counts what it did.
-  std::string Answer(const referral::Frame& frame,
-                     const referral::Requester& client) {
-    const auto start = SteadyClock::now();
-    referral::HandledRequest handled = handler_.Handle(frame, client);
-    switch (handled.outcome) {
-      case referral::RequestOutcome::kOk:
-        ++metrics_.referrals_ok;
-        metrics_.ObserveLatency(SteadyClock::now() - start);
-        break;
-      case referral::RequestOutcome::kNotFound:
-        ++metrics_.referrals_not_found;
-        break;
-      case referral::RequestOutcome::kBadRequest:
-        ++metrics_.referrals_bad_request;
-        break;
-      case referral::RequestOutcome::kUnsupported:
-        ++metrics_.referrals_unsupported;
-        break;
-    }
-    return std::move(handled.reply);
+  // Runs on the worker's thread; the slot is given back when it ends.
+  awaitable<void> Serve(Worker& worker, tcp::socket socket,
+                        Listener::ConnectionSlot slot) {
+    const referral::Requester client = ClientOf(socket);
+    auto connection =
+        std::make_shared<Connection<tcp::socket, asio::steady_timer>>(
+            std::move(socket), client, slot.address(), worker,
+            connection_settings_, worker.counters());
+    co_await connection->Serve();
   }
 
   // ------------------------------------------------------------ requests
 
   // Runs a request an authenticated session passed on and seals its
-  // answer.
+  // answer (on the connection's worker thread).
   awaitable<Reply> Run(const referral::SessionRequest& request,
                        referral::ServerSession& session,
                        const std::string& peer) {
@@ -352,33 +328,38 @@ class Server::Impl {
         line += (line.empty() ? "" : " ") + a.substr(0, 200);
       spdlog::info("DFS1021 remote admin from {}: {}", peer, line);
       // Commands may take seconds (a large import): run them off the
-      // thread that answers referrals.
+      // threads that answer referrals.
       referral::AdminResult result = co_await asio::co_spawn(
           admin_pool_, RunAdminCommand(*command), use_awaitable);
       co_return Reply{session.Seal(referral::FrameType::kAdminResult,
-                                   referral::EncodeAdminResult(result))};
+                                   referral::EncodeAdminResult(result)),
+                      std::nullopt};
     }
     if (const auto* changes = std::get_if<referral::ChangesRequest>(&request)) {
       auto [type, payload] = AnswerChanges(*changes);
-      co_return Reply{session.Seal(type, payload)};
+      co_return Reply{session.Seal(type, payload), std::nullopt};
     }
     if (std::holds_alternative<referral::ContentFrame>(request)) {
       // dfsd holds no content key, so no session gets here; refuse anyway.
       co_return Reply{session.SealError(kStatusInvalidParameter,
-                                        "not allowed in this session")};
+                                        "not allowed in this session"),
+                      std::nullopt};
     }
     // A snapshot.
-    if (snapshots_in_flight_ >= kMaxSnapshotsInFlight) {
-      co_return Reply{session.SealError(
-          kStatusInvalidParameter,
-          "busy: other snapshots are being sent; ask again later")};
+    auto slot =
+        SnapshotSlot::TryTake(snapshots_in_flight_, kMaxSnapshotsInFlight);
+    if (!slot) {
+      co_return Reply{
+          session.SealError(kStatusInvalidParameter,
+                            "busy: other snapshots are being sent; ask again "
+                            "later"),
+          std::nullopt};
     }
-    ++snapshots_in_flight_;
-    // Built off the thread that answers referrals (0.5 s at 100,000
-    // folders), sealed there too; the slot is held until it is sent.
+    // Built off the threads that answer referrals (0.5 s at 100,000
+    // folders); the slot is held until it is sent.
     std::string bytes = co_await asio::co_spawn(
         replication_pool_, BuildSnapshot(&session), use_awaitable);
-    co_return Reply{std::move(bytes), true};
+    co_return Reply{std::move(bytes), std::move(slot)};
   }
 
   // A member coroutine with a by-value parameter: the command lives in the
@@ -428,15 +409,17 @@ class Server::Impl {
 
   // ------------------------------------------------------------ namespace
 
+  // On the io thread, under the state's write lock (StoreRefresher).
   void NamespaceChanged(uint64_t before) {
     // Sites are few; rebuilding their table on every change is cheap.
-    if (auto sites = referral::SiteTable::FromNamespace(index_))
-      sites_ = std::move(*sites);
+    if (auto sites = referral::SiteTable::FromNamespace(state_.index))
+      state_.sites = std::move(*sites);
     ++metrics_.refreshes;
-    metrics_.namespace_serial = index_.Serial();
+    metrics_.namespace_serial = state_.index.Serial();
     spdlog::info(
         "DFS1003 namespace changed: serial {} -> {} ({} roots, {} folders)",
-        before, index_.Serial(), index_.root_count(), index_.folder_count());
+        before, state_.index.Serial(), state_.index.root_count(),
+        state_.index.folder_count());
   }
 
   static constexpr size_t kMaxSnapshotsInFlight = 2;
@@ -447,21 +430,22 @@ class Server::Impl {
   Listener listener_;
   MetricsEndpoint metrics_endpoint_;
   std::unique_ptr<ns::Store> store_;
-  ns::NamespaceIndex index_;
-  referral::SiteTable sites_;
-  referral::HealthTable health_;
-  referral::Resolver resolver_;
-  referral::RequestHandler handler_{resolver_};
+  ServingState state_;
   referral::SessionKeys session_keys_;
   referral::AuthThrottle auth_throttle_;
+  ConnectionSettings connection_settings_;
   Prober prober_;
   std::unique_ptr<StoreRefresher> refresher_;
   std::unique_ptr<NamespaceFollower> follower_;
+  std::atomic<size_t> snapshots_in_flight_{0};
+  size_t next_worker_ = 0;
+  // Destroyed before the pools (their last jobs may post to a worker),
+  // after everything a connection touches.
+  std::vector<std::unique_ptr<Worker>> workers_;
   // Admin commands and whole-namespace loads run here.
   asio::thread_pool admin_pool_{1};
-  // Snapshots for replicas are built here, never on the referral thread.
+  // Snapshots for replicas are built here, never on a referral thread.
   asio::thread_pool replication_pool_{1};
-  size_t snapshots_in_flight_ = 0;
 };
 
 Server::Server(asio::io_context& io, ServerOptions options)

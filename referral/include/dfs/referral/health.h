@@ -3,7 +3,9 @@
 // referral_net connects and reports; this keeps the table and says when a
 // server changed state (for the DFS1001/DFS1002 log lines and metrics).
 // A server never probed counts as up.
-// Thread-safety: one thread (the server's io thread).
+// Thread-safety: Healthy may run on several threads at once while nothing
+// calls Record (dfsd's workers read under a lock its io thread writes
+// under).
 #pragma once
 
 #include <cstddef>
@@ -31,7 +33,6 @@ class HealthTable {
  private:
   ns::StringMap<bool> up_;  // folded server name -> last probe result
   size_t down_ = 0;
-  mutable std::string key_;
 };
 
 }  // namespace dfs::referral

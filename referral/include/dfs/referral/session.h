@@ -26,6 +26,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,6 +54,8 @@ struct SessionKeys {
 // Wrong keys by client address: after kMaxFailures within kWindow an
 // address is refused without a check until the window has passed. Also
 // keeps the refusal log to one line per kLogInterval.
+// Thread-safety: every call may come from any thread (dfsd's connections
+// run on several).
 class AuthThrottle {
  public:
   static constexpr size_t kMaxFailures = 5;
@@ -65,9 +68,10 @@ class AuthThrottle {
   // A refusal happened; the count to log (refusals since the last line,
   // this one included) when a line is due, else nothing.
   std::optional<uint64_t> NoteRefusal(SessionClock::time_point now);
-  size_t tracked_addresses() const { return failures_.size(); }
+  size_t tracked_addresses() const;
 
  private:
+  mutable std::mutex mutex_;
   std::map<std::string, std::deque<SessionClock::time_point>> failures_;
   uint64_t unlogged_ = 0;
   std::optional<SessionClock::time_point> logged_at_;

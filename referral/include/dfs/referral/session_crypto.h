@@ -27,7 +27,11 @@ bool MacMatches(std::string_view expected, std::string_view got);
 // A client that cannot check the server's proof talks to no one: a fake
 // primary cannot feed a replica, nor a fake dfsd collect an admin's work.
 // kContent: dfsrd members replicating files (the group key).
-enum class SessionPurpose : uint8_t { kAdmin = 1, kReplication = 2, kContent = 3 };
+enum class SessionPurpose : uint8_t {
+  kAdmin = 1,
+  kReplication = 2,
+  kContent = 3
+};
 inline constexpr size_t kSessionNonceBytes = 32;
 inline constexpr size_t kFrameMacBytes = 32;
 

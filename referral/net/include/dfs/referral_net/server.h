@@ -1,16 +1,19 @@
 // dfsd's server: the Boost.Asio shell around the pure referral engine.
 //
-// One io_context thread owns everything: the listening sockets, the
-// connections, the namespace index (kept current from the store's change
-// log every `refresh_interval`), the health probes and the metrics. A
-// lookup takes about a microsecond, so one thread answers hundreds of
-// thousands of referrals a second and nothing needs a lock.
+// The caller's io_context thread (the io thread) accepts connections and
+// keeps the namespace index current from the store's change log every
+// `refresh_interval`, runs the health probes and serves the metrics. The
+// connections are served by `threads` referral workers, each a thread with
+// its own io_context, handed connections round robin: a referral is a
+// lookup of about a microsecond between two system calls, so the system
+// calls are what more cores buy. Workers read the index under a
+// readers-writer lock the io thread takes to change it.
 //
-// Per connection: bytes go through a Framer (at most one 64 KiB frame
-// buffered), each request is answered before the next is read (no
-// unbounded write queue), a connection idle for `idle_timeout` is closed,
-// and a malformed frame closes it. Thread-safety: call everything from the
-// io_context's thread, except Stop, which may be posted from anywhere.
+// Per connection (connection.h): bytes go through a Framer (at most one
+// 64 KiB frame buffered), each request is answered before the next is read
+// (no unbounded write queue), a connection idle for `idle_timeout` is
+// closed, and a malformed frame closes it. Thread-safety: call everything
+// from the io thread, except Stop, which may be posted from anywhere.
 #pragma once
 
 #include <chrono>
@@ -47,6 +50,9 @@ struct ServerOptions {
   std::string metrics_listen;  // empty: no HTTP metrics endpoint
   std::chrono::milliseconds refresh_interval{200};
   std::chrono::milliseconds idle_timeout{60000};
+  // Threads answering referrals (0: one per core this process may run
+  // on: dfs/common/cores.h).
+  size_t threads = 0;
   // Client connections at once (0: derived from RLIMIT_NOFILE, at most
   // 4096) and from one address (0: a quarter of that); see
   // referral/limits.h. A value above what the descriptor limit allows is
