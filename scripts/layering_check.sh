@@ -4,7 +4,7 @@
 set -u
 top=${1:-.}
 status=0
-for module in common namespace referral replication client; do
+for module in common namespace referral replication client domain; do
   [ -d "$top/$module" ] || continue
   # The Asio shells live in <module>/net/ (targets dfs::<module>_net);
   # common/.../asio.h is the one sanctioned way to include Asio.

@@ -34,6 +34,8 @@ class DfsErrorCategory final : public std::error_category {
         return "change log trimmed; full resync needed";
       case Errc::kPermissionDenied:
         return "permission denied";
+      case Errc::kUnavailable:
+        return "unavailable";
     }
     return "unknown error " + std::to_string(code);
   }

@@ -275,6 +275,22 @@ Result<bool> NamespaceIndex::HasFolderBelow(std::string_view root_key,
   return slot != nullptr && slot->prefix_counts.contains(folder_key);
 }
 
+void NamespaceIndex::ForEachRecord(
+    const std::function<void(Mutation&&)>& visit) const {
+  for (const auto& [alias, canonical] : aliases_)
+    visit(PutAlias{alias, canonical});
+  for (const auto& [host, h] : hosts_) {
+    for (const auto& [name, slot] : h.roots) {
+      visit(PutRoot{slot.entry.key, slot.entry.root});
+      for (const auto& e : slot.folders.entries())
+        visit(PutFolder{slot.entry.key, std::string(e.key), e.folder});
+    }
+  }
+  for (const auto& [cidr, site] : subnets_) visit(PutSubnet{cidr, site});
+  for (const auto& [sites, cost] : site_costs_)
+    visit(PutSiteCost{sites.first, sites.second, cost});
+}
+
 Result<std::vector<RootEntry>> NamespaceIndex::ListRoots() const {
   std::vector<RootEntry> out;
   for (const auto& [host, h] : hosts_) {

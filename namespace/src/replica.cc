@@ -58,6 +58,80 @@ Status Store::ReplaceWith(const ChangeEntry& snapshot) {
   return CommitEntry(*impl_, view, marker);
 }
 
+namespace {
+
+constexpr std::string_view kSourceRevision = "source_revision";
+
+Result<uint64_t> SourceRevisionIn(lmdb::Txn& txn, const StoreTables& t) {
+  DFS_ASSIGN_OR_RETURN(auto held, txn.Get(t.meta, kSourceRevision));
+  if (!held) return uint64_t{0};
+  auto revision = DecodeBigEndian64(*held);
+  if (!revision) {
+    return Fail(Errc::kCorrupt, "the store's source revision is damaged");
+  }
+  return *revision;
+}
+
+// Records `source_revision` in `view`'s transaction; kConflict when it
+// does not move forward.
+Status AdvanceSourceRevision(TableView& view, const StoreTables& t,
+                             uint64_t source_revision) {
+  DFS_ASSIGN_OR_RETURN(uint64_t held, SourceRevisionIn(view.txn(), t));
+  if (source_revision <= held) {
+    return Fail(Errc::kConflict,
+                "source revision " + std::to_string(source_revision) +
+                    " is not after the store's " + std::to_string(held));
+  }
+  return view.Put(t.meta, kSourceRevision, EncodeBigEndian64(source_revision));
+}
+
+}  // namespace
+
+Status Store::ApplyMirrored(std::string_view description,
+                            const std::vector<Mutation>& mutations,
+                            uint64_t source_revision) {
+  DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, impl_->env_->BeginWrite());
+  TableView view(txn, impl_->tables_);
+  DFS_RETURN_IF_ERROR(
+      AdvanceSourceRevision(view, impl_->tables_, source_revision));
+  ChangeEntry entry;
+  entry.serial = view.Serial() + 1;
+  entry.unix_millis = NowMillis(impl_->options_);
+  entry.description = std::string(description.substr(0, kMaxDescriptionBytes));
+  for (const Mutation& m : mutations) DFS_RETURN_IF_ERROR(view.Apply(m));
+  if (mutations.size() > kMaxLoggedMutations) {
+    entry.resync_required = true;  // as Update logs a huge change
+  } else {
+    entry.mutations = mutations;
+  }
+  return CommitEntry(*impl_, view, entry);
+}
+
+Status Store::ReplaceWithMirror(const std::vector<Mutation>& puts,
+                                uint64_t source_revision) {
+  DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, impl_->env_->BeginWrite());
+  TableView view(txn, impl_->tables_);
+  const StoreTables& t = impl_->tables_;
+  DFS_RETURN_IF_ERROR(AdvanceSourceRevision(view, t, source_revision));
+  const uint64_t serial = view.Serial() + 1;
+  for (lmdb::Dbi table : {t.roots, t.folders, t.aliases, t.sites}) {
+    DFS_RETURN_IF_ERROR(txn.Clear(table));
+  }
+  for (const Mutation& m : puts) DFS_RETURN_IF_ERROR(view.Apply(m));
+  // Followers of this store (the server's index) see one resync entry.
+  ChangeEntry marker;
+  marker.serial = serial;
+  marker.unix_millis = NowMillis(impl_->options_);
+  marker.description = "the whole namespace from its source";
+  marker.resync_required = true;
+  return CommitEntry(*impl_, view, marker);
+}
+
+Result<uint64_t> Store::SourceRevision() const {
+  DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, impl_->env_->BeginRead());
+  return SourceRevisionIn(txn, impl_->tables_);
+}
+
 Result<ChangeEntry> Store::SnapshotEntry() const {
   DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, impl_->env_->BeginRead());
   TableView view(txn, impl_->tables_);

@@ -9,6 +9,8 @@
 //        [--probe-interval-ms 2000] [--probe-timeout-ms 1000] [--no-probe]
 //        [--probe-dns] [--replica-of PRIMARY_IP:PORT] [--admin-key FILE]
 //        [--replica-key FILE] [--threads N]
+//        [--etcd http://IP:PORT[,...] [--etcd-prefix /dfs/]
+//         [--etcd-user NAME --etcd-password-file FILE]]
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -17,6 +19,7 @@
 #include <iostream>
 
 #include "dfs/common/asio.h"
+#include "dfs/domain_net/mirror.h"
 #include "dfs/ns/path.h"
 #include "dfs/ns/store.h"
 #include "dfs/referral_net/auth.h"
@@ -86,7 +89,57 @@ int main(int argc, char** argv) {
   app.add_option(
       "--replica-of", options.replica_of,
       "IP:PORT of the primary dfsd: keep this store a copy of its namespace");
+  std::string etcd, etcd_prefix = "/dfs/", etcd_user, etcd_password_file;
+  int64_t etcd_health_ms = 1000;
+  app.add_option("--etcd", etcd,
+                 "domain mode: keep the store a mirror of the namespace in "
+                 "etcd (http://IP:PORT of each member, comma-separated)");
+  app.add_option("--etcd-prefix", etcd_prefix,
+                 "where the namespace lives in etcd")
+      ->capture_default_str();
+  app.add_option("--etcd-user", etcd_user, "etcd user (etcd auth enabled)");
+  app.add_option("--etcd-password-file", etcd_password_file,
+                 "owner-only file holding the etcd user's password");
+  app.add_option("--etcd-health-ms", etcd_health_ms,
+                 "how often to check that etcd answers")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (!etcd.empty()) {
+    if (!options.replica_of.empty()) {
+      std::cerr << "dfsd: error: --etcd and --replica-of exclude each other\n";
+      return 2;
+    }
+    dfs::domain_net::MirrorOptions mirror;
+    auto endpoints = dfs::domain_net::ParseEndpoints(etcd);
+    if (!endpoints) {
+      std::cerr << "dfsd: error: " << endpoints.error().Message() << "\n";
+      return 2;
+    }
+    mirror.etcd.endpoints = *endpoints;
+    mirror.etcd.user = etcd_user;
+    if (!etcd_user.empty()) {
+      auto password = dfs::referral_net::ReadAdminKey(etcd_password_file);
+      if (!password) {
+        std::cerr << "dfsd: error: --etcd-password-file: "
+                  << password.error().Message() << "\n";
+        return 2;
+      }
+      mirror.etcd.password = *password;
+    }
+    mirror.prefix = etcd_prefix;
+    mirror.health_interval = std::chrono::milliseconds(etcd_health_ms);
+    options.source_name = "etcd " + etcd_prefix;
+    options.start_source = [mirror](boost::asio::io_context& io,
+                                    dfs::ns::Store& store)
+        -> std::unique_ptr<dfs::referral_net::StoreSource> {
+      auto started = dfs::domain_net::StartMirror(io, store, mirror);
+      if (!started) {
+        spdlog::critical("DFS1031 etcd: {}", started.error().Message());
+        std::exit(2);
+      }
+      return std::move(*started);
+    };
+  }
 
   options.store_dir = store;
   options.probe.enabled = !no_probe;

@@ -50,11 +50,32 @@ int RunCli(int argc, char** argv, const std::string& forced_store,
                  "namespace store folder (LMDB); or set DFS_STORE")
       ->envname("DFS_STORE");
   app.add_flag("--json", ctx.globals.json, "machine-readable output");
+  app.add_option("--etcd", ctx.globals.etcd,
+                 "domain mode: the namespace lives in etcd (http://IP:PORT of "
+                 "each member, comma-separated); or set DFS_ETCD")
+      ->envname("DFS_ETCD");
+  app.add_option("--etcd-prefix", ctx.globals.etcd_prefix,
+                 "where the namespace lives in etcd")
+      ->capture_default_str();
+  app.add_option("--etcd-user", ctx.globals.etcd_user,
+                 "etcd user (etcd auth enabled)");
+  app.add_option("--etcd-password-file", ctx.globals.etcd_password_file,
+                 "owner-only file holding the etcd user's password");
+  app.add_option("--etcd-max-ops", ctx.globals.etcd_max_ops,
+                 "etcd's --max-txn-ops (a change must fit one transaction)")
+      ->capture_default_str();
+  app.add_option("--etcd-max-bytes", ctx.globals.etcd_max_bytes,
+                 "etcd's --max-request-bytes")
+      ->capture_default_str();
   RegisterNamespaceCommands(app, ctx);
   RegisterInspectCommands(app, ctx);
   try {
     app.parse(argc, argv);
-    if (!forced_store.empty()) ctx.globals.store_dir = forced_store;
+    if (!forced_store.empty()) {
+      // A remote admin works on this server's store, never elsewhere.
+      ctx.globals.store_dir = forced_store;
+      ctx.globals.etcd.clear();
+    }
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e, ctx.out, ctx.err);
   } catch (const CLI::CallForAllHelp& e) {

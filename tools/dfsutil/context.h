@@ -27,6 +27,11 @@ namespace dfs::tools {
 struct Globals {
   std::string store_dir;
   bool json = false;
+  // Domain mode (--etcd): the namespace lives under `etcd_prefix` in etcd
+  // (domain/layout.h); changes are etcd transactions, reads read etcd.
+  std::string etcd, etcd_prefix = "/dfs/", etcd_user, etcd_password_file;
+  size_t etcd_max_ops = 128, etcd_max_bytes = size_t{1} << 20;
+  bool domain_mode() const { return !etcd.empty(); }
 };
 
 class CommandContext {
@@ -65,6 +70,25 @@ Result<std::unique_ptr<ns::Store>> OpenStore(const Globals& globals,
 // Ok when --store (or DFS_STORE) names a store; else the error OpenStore
 // gives (for commands that open the store themselves).
 Status NeedStore(const Globals& globals);
+// A consistent view of the namespace: a snapshot of the store (which stays
+// open as long as the view), or with --etcd the namespace read from etcd
+// at one revision.
+struct NamespaceView {
+  std::unique_ptr<ns::Store> store;
+  std::unique_ptr<ns::NamespaceReader> snapshot;
+  std::unique_ptr<ns::NamespaceIndex> index;
+  const ns::NamespaceReader* operator->() const { return &**this; }
+  const ns::NamespaceReader& operator*() const {
+    return snapshot ? *snapshot : *index;
+  }
+};
+Result<NamespaceView> ReadNamespace(const Globals& globals);
+// The whole namespace in memory (from the store, or from etcd).
+Result<std::unique_ptr<ns::NamespaceIndex>> LoadNamespace(
+    const Globals& globals);
+// For commands that work on a local store only: a clear error in domain
+// mode.
+Status NotInDomainMode(const Globals& globals, std::string_view what);
 // The words of a change as the change log records it.
 std::string Describe(std::initializer_list<std::string_view> words);
 // One admin change in one transaction; prints the new serial.

@@ -26,8 +26,7 @@ namespace {
 using json = nlohmann::ordered_json;
 
 Status Show(CommandContext& ctx, const std::string& path) {
-  DFS_ASSIGN_OR_RETURN(auto store, OpenStore(ctx.globals, false));
-  DFS_ASSIGN_OR_RETURN(auto reader, store->Snapshot());
+  DFS_ASSIGN_OR_RETURN(auto reader, ReadNamespace(ctx.globals));
   DFS_ASSIGN_OR_RETURN(ns::Located at, ns::Locate(*reader, path));
   std::vector<ns::Folder> folders;
   if (at.folder) {
@@ -72,9 +71,8 @@ Status DiagReferral(CommandContext& ctx, const DiagReferralOptions& o) {
     RenderServerReferral(ctx.out, ctx.globals.json, o.server, d);
     return Status::Ok();
   }
-  DFS_ASSIGN_OR_RETURN(auto store, OpenStore(ctx.globals, false));
-  ns::NamespaceIndex index;
-  DFS_RETURN_IF_ERROR(store->LoadInto(index));
+  DFS_ASSIGN_OR_RETURN(auto loaded, LoadNamespace(ctx.globals));
+  const ns::NamespaceIndex& index = *loaded;
   DFS_ASSIGN_OR_RETURN(ref::SiteTable sites,
                        ref::SiteTable::FromNamespace(index));
   ref::Requester client;
@@ -96,6 +94,7 @@ Status DiagReferral(CommandContext& ctx, const DiagReferralOptions& o) {
 }
 
 Status StoreInfo(CommandContext& ctx) {
+  DFS_RETURN_IF_ERROR(NotInDomainMode(ctx.globals, "store"));
   DFS_ASSIGN_OR_RETURN(auto store, OpenStore(ctx.globals, false));
   DFS_ASSIGN_OR_RETURN(ns::StoreStats s, store->Stats());
   RenderStoreInfo(ctx.out, ctx.globals.json,
@@ -230,6 +229,7 @@ void RegisterInspectCommands(CLI::App& app, CommandContext& ctx) {
   log->add_option("--limit", o.limit, "at most this many entries");
   log->callback([&ctx, &o] {
     ctx.run = [&ctx, &o]() -> Status {
+      DFS_RETURN_IF_ERROR(NotInDomainMode(ctx.globals, "log"));
       DFS_ASSIGN_OR_RETURN(auto store, OpenStore(ctx.globals, false));
       DFS_ASSIGN_OR_RETURN(auto entries, store->ChangesSince(o.since, o.limit));
       RenderLog(ctx.out, ctx.globals.json, entries);

@@ -52,18 +52,9 @@ void OnRun(CLI::App* cmd, CommandContext& ctx,
   cmd->callback([&ctx, handler = std::move(handler)] { ctx.run = handler; });
 }
 
-// A consistent view of the store for the list commands (the store stays
-// open as long as its reader: declared first, closed last).
-struct StoreView {
-  std::unique_ptr<ns::Store> store;
-  std::unique_ptr<ns::NamespaceReader> reader;
-  ns::NamespaceReader* operator->() const { return reader.get(); }
-};
-Result<StoreView> Reader(CommandContext& ctx) {
-  StoreView view;
-  DFS_ASSIGN_OR_RETURN(view.store, OpenStore(ctx.globals, false));
-  DFS_ASSIGN_OR_RETURN(view.reader, view.store->Snapshot());
-  return view;
+// A consistent view of the namespace for the list commands.
+Result<NamespaceView> Reader(CommandContext& ctx) {
+  return ReadNamespace(ctx.globals);
 }
 
 void RegisterRoot(CLI::App& app, CommandContext& ctx) {
@@ -124,6 +115,7 @@ void RegisterRoot(CLI::App& app, CommandContext& ctx) {
   OnRun(exp, ctx, [&ctx, &o]() -> Status {
     o.export_request.store_dir = ctx.globals.store_dir;
     o.export_request.json = ctx.globals.json;
+    DFS_RETURN_IF_ERROR(NotInDomainMode(ctx.globals, "root export"));
     DFS_RETURN_IF_ERROR(NeedStore(ctx.globals));
     DFS_ASSIGN_OR_RETURN(ctx.exit_code, RunExport(o.export_request, ctx.out));
     return Status::Ok();
@@ -164,6 +156,7 @@ void RegisterRoot(CLI::App& app, CommandContext& ctx) {
       o.import_request.mode = mode;
       o.import_request.store_dir = ctx.globals.store_dir;
       o.import_request.json = ctx.globals.json;
+      DFS_RETURN_IF_ERROR(NotInDomainMode(ctx.globals, "root import"));
       DFS_RETURN_IF_ERROR(NeedStore(ctx.globals));
       auto result = RunImport(o.import_request, ctx.out, ctx.err);
       if (!result && mode == ImportMode::kCompare) {

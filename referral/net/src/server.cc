@@ -84,7 +84,11 @@ class Server::Impl {
       : io_(io),
         options_(std::move(options)),
         listener_(io, metrics_),
-        metrics_endpoint_(io, [this] { return metrics_.Render(); }),
+        metrics_endpoint_(io,
+                          [this] {
+                            return metrics_.Render() +
+                                   (source_ ? source_->MetricsText() : "");
+                          }),
         prober_(io, options_.probe, state_, metrics_,
                 [this] { return state_.index.TargetServers(); }) {
     session_keys_.admin_key = options_.admin_key;
@@ -111,10 +115,14 @@ class Server::Impl {
       DFS_ASSIGN_OR_RETURN(primary, ParseEndpoint(options_.replica_of));
       store_options.create_if_missing = true;
     }
+    if (options_.start_source) store_options.create_if_missing = true;
     DFS_ASSIGN_OR_RETURN(store_,
                          ns::Store::Open(options_.store_dir, store_options));
     if (!options_.replica_of.empty()) {
       DFS_RETURN_IF_ERROR(store_->MarkReplicaOf(options_.replica_of));
+    }
+    if (options_.start_source) {
+      DFS_RETURN_IF_ERROR(store_->MarkReplicaOf(options_.source_name));
     }
     DFS_RETURN_IF_ERROR(store_->LoadInto(state_.index));
     DFS_ASSIGN_OR_RETURN(state_.sites,
@@ -171,6 +179,7 @@ class Server::Impl {
           });
       follower_->Start();
     }
+    if (options_.start_source) source_ = options_.start_source(io_, *store_);
     if (metrics_endpoint_.listening()) metrics_endpoint_.Start();
     return Status::Ok();
   }
@@ -184,6 +193,7 @@ class Server::Impl {
     prober_.Stop();
     if (refresher_) refresher_->Stop();
     if (follower_) follower_->Stop();
+    if (source_) source_->Stop();
   }
 
  private:
@@ -437,6 +447,7 @@ class Server::Impl {
   Prober prober_;
   std::unique_ptr<StoreRefresher> refresher_;
   std::unique_ptr<NamespaceFollower> follower_;
+  std::unique_ptr<StoreSource> source_;
   std::atomic<size_t> snapshots_in_flight_{0};
   size_t next_worker_ = 0;
   // Destroyed before the pools (their last jobs may post to a worker),

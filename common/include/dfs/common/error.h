@@ -20,6 +20,7 @@ enum class Errc {
   kStorage,           // the database failed (see context)
   kNeedResync,        // a change log no longer holds what was asked for
   kPermissionDenied,  // a peer did not prove the shared key, or refused ours
+  kUnavailable,       // a service did not answer, or answered with an error
 };
 
 const std::error_category& DfsCategory();

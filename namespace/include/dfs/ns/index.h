@@ -69,6 +69,11 @@ class NamespaceIndex final : public NamespaceWriter {
   // in display case, once each (compared case-insensitively).
   std::vector<std::string> TargetServers() const;
 
+  // Every record as the Put mutation that makes it (aliases, roots, each
+  // root's folders, subnets, site costs), in no particular order: what a
+  // copy elsewhere (etcd, a snapshot) is built from.
+  void ForEachRecord(const std::function<void(Mutation&&)>& visit) const;
+
   size_t root_count() const { return root_count_; }
   size_t folder_count() const { return folder_count_; }
   void Clear();

@@ -123,6 +123,22 @@ class Store {
   // Replaces the whole namespace with `snapshot` (Put mutations at
   // `snapshot.serial`) in one transaction; the local log restarts there.
   Status ReplaceWith(const ChangeEntry& snapshot);
+
+  // A mirror of a namespace kept elsewhere (a domain namespace in etcd):
+  // the store is marked a replica of it (MarkReplicaOf) and records the
+  // source's revision it holds, which only grows. ApplyMirrored applies
+  // one source change (its serial is this store's next; the source's
+  // revisions need not be consecutive) and ReplaceWithMirror the whole
+  // namespace, each with the source revision in the same transaction.
+  // Errors: kConflict (`source_revision` not above the one held), the
+  // store's.
+  Status ApplyMirrored(std::string_view description,
+                       const std::vector<Mutation>& mutations,
+                       uint64_t source_revision);
+  Status ReplaceWithMirror(const std::vector<Mutation>& puts,
+                           uint64_t source_revision);
+  // The source revision this store holds (0: none yet).
+  Result<uint64_t> SourceRevision() const;
   // The whole namespace as Put mutations at one serial, for a replica.
   Result<ChangeEntry> SnapshotEntry() const;
 

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "dfs/common/asio.h"
+#include "dfs/common/backoff.h"
 #include "dfs/common/result.h"
 #include "dfs/referral/framing.h"
 #include "dfs/referral_net/auth.h"
@@ -55,21 +56,7 @@ class PeerLink {
   std::optional<referral::FrameSealer> sealer_;
 };
 
-// Reconnection pacing: Next() doubles from `min` to `max`; Reset() after a
-// success. Pure.
-class Backoff {
- public:
-  Backoff(std::chrono::milliseconds min, std::chrono::milliseconds max)
-      : min_(min), max_(max), next_(min) {}
-  std::chrono::milliseconds Next() {
-    const auto now = next_;
-    next_ = std::min(next_ * 2, max_);
-    return now;
-  }
-  void Reset() { next_ = min_; }
-
- private:
-  std::chrono::milliseconds min_, max_, next_;
-};
+// Reconnection pacing (dfs/common/backoff.h).
+using Backoff = dfs::Backoff;
 
 }  // namespace dfs::referral_net

@@ -28,7 +28,21 @@
 #include "dfs/common/result.h"
 #include "dfs/referral/admin.h"
 
+namespace dfs::ns {
+class Store;
+}
+
 namespace dfs::referral_net {
+
+// What keeps dfsd's store a mirror of a namespace kept elsewhere (a domain
+// namespace in etcd: dfs::domain_net::EtcdMirror). Runs on the io thread.
+class StoreSource {
+ public:
+  virtual ~StoreSource() = default;
+  virtual void Stop() = 0;
+  // Its samples for /metrics (Prometheus text).
+  virtual std::string MetricsText() const = 0;
+};
 
 struct ProbeOptions {
   bool enabled = true;
@@ -78,6 +92,14 @@ struct ServerOptions {
   std::string replica_key;
   std::function<referral::AdminResult(const referral::AdminCommand&)>
       admin_executor;
+  // Domain mode: the store (created if missing, marked a replica of
+  // `source_name`, so local changes are refused) is kept by what
+  // `start_source` starts once it is open; referrals are answered from the
+  // store as always, so they go on while the source is unreachable.
+  std::string source_name;
+  std::function<std::unique_ptr<StoreSource>(boost::asio::io_context&,
+                                             ns::Store&)>
+      start_source;
 };
 
 class Server {
