@@ -17,6 +17,7 @@ PACKAGES=(
   samba-testsuite
   tshark
   redis-server redis-tools
+  etcd-server
   libfuse3-dev fuse3 nginx-light bindfs
   rsync rdiff bc zstd python3
 )

@@ -98,6 +98,13 @@ std::optional<Error> EtcdError(const json& body) {
   if (code == 16 || code == 7) errc = Errc::kPermissionDenied;
   if (code == 3) errc = Errc::kInvalidArgument;
   if (code == 11) errc = Errc::kNeedResync;
+  if (message.find("user name is empty") != std::string::npos ||
+      message.find("invalid auth token") != std::string::npos) {
+    errc = Errc::kPermissionDenied;
+    message +=
+        " (etcd has authentication on: give --etcd-user and "
+        "--etcd-password-file)";
+  }
   return Error{make_error_code(errc),
                "etcd: " + message.substr(0, 512) +
                    (code ? " (code " + std::to_string(code) + ")" : "")};

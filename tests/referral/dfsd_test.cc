@@ -21,6 +21,7 @@
 #include "dfs/referral_net/server.h"
 #include "testing/daemon.h"
 #include "testing/loopback.h"
+#include "testing/referral_client.h"
 #include "testing/subprocess.h"
 #include "testing/temp_dir.h"
 
@@ -30,40 +31,10 @@ namespace {
 using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
 
-struct Answer {
-  FrameType type = FrameType::kError;
-  std::string payload;
-};
-
-// The next frame `client` receives.
-std::optional<Answer> ReadAnswer(testing::TcpClient& client) {
-  auto header = client.Receive(kFrameHeaderBytes);
-  if (!header) return std::nullopt;
-  const auto* h = reinterpret_cast<const uint8_t*>(header->data());
-  const uint32_t n = (uint32_t{h[0]} << 24) | (uint32_t{h[1]} << 16) |
-                     (uint32_t{h[2]} << 8) | h[3];
-  auto payload = client.Receive(n);
-  if (!payload) return std::nullopt;
-  return Answer{static_cast<FrameType>(h[4]), *payload};
-}
-
-// Sends one referral request on `client` and reads the reply frame.
-std::optional<Answer> Ask(testing::TcpClient& client, const std::string& path,
-                          uint16_t level = 4) {
-  if (!client.Send(EncodeFrame(FrameType::kReferralRequest,
-                               EncodeRequest({level, path})))) {
-    return std::nullopt;
-  }
-  return ReadAnswer(client);
-}
-
-std::vector<std::string> Targets(const Answer& a) {
-  std::vector<std::string> out;
-  auto d = DecodeResponse(a.payload);
-  if (!d) return out;
-  for (const auto& e : d->entries) out.push_back(e.network_address);
-  return out;
-}
+using testing::Answer;
+using testing::Ask;
+using testing::ReadAnswer;
+using testing::Targets;
 
 // A key file as an admin makes one: owner-only (dfsd refuses others).
 std::string WriteKey(const std::filesystem::path& path,

@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
     mirror.etcd.endpoints = *endpoints;
     mirror.etcd.user = etcd_user;
     if (!etcd_user.empty()) {
-      auto password = dfs::referral_net::ReadAdminKey(etcd_password_file);
+      auto password = dfs::referral_net::ReadPasswordFile(etcd_password_file);
       if (!password) {
         std::cerr << "dfsd: error: --etcd-password-file: "
                   << password.error().Message() << "\n";

@@ -48,7 +48,7 @@ Result<domain_net::EtcdOptions> EtcdOptionsOf(const Globals& g) {
   options.user = g.etcd_user;
   if (!g.etcd_user.empty()) {
     DFS_ASSIGN_OR_RETURN(options.password,
-                         referral_net::ReadAdminKey(g.etcd_password_file));
+                         referral_net::ReadPasswordFile(g.etcd_password_file));
   }
   return options;
 }

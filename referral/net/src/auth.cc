@@ -13,7 +13,7 @@
 
 namespace dfs::referral_net {
 
-Result<std::string> ReadAdminKey(const std::string& path) {
+Result<std::string> ReadOwnerOnlyFile(const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return Fail(Errc::kNotFound, "cannot read the key file " + path + ": " +
@@ -57,6 +57,20 @@ Result<std::string> ReadAdminKey(const std::string& path) {
   size_t first = 0;
   while (first < key.size() && space(key[first])) ++first;
   key.erase(0, first);
+  return key;
+}
+
+Result<std::string> ReadPasswordFile(const std::string& path) {
+  DFS_ASSIGN_OR_RETURN(std::string password, ReadOwnerOnlyFile(path));
+  if (password.empty()) {
+    return Fail(Errc::kInvalidArgument, "the password file " + path +
+                                            " is empty");
+  }
+  return password;
+}
+
+Result<std::string> ReadAdminKey(const std::string& path) {
+  DFS_ASSIGN_OR_RETURN(std::string key, ReadOwnerOnlyFile(path));
   if (key.size() < kMinAdminKeyBytes) {
     return Fail(Errc::kInvalidArgument,
                 "the key in " + path + " is shorter than " +

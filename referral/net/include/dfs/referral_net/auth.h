@@ -25,5 +25,11 @@ inline constexpr size_t kMaxAdminKeyFileBytes = 4096;
 // than kMinAdminKeyDistinctBytes different bytes. Errors: kNotFound,
 // kInvalidArgument (saying which rule).
 Result<std::string> ReadAdminKey(const std::string& path);
+// The trimmed text of a secret file: a regular file of at most
+// kMaxAdminKeyFileBytes that only its owner may read.
+// Errors: kNotFound, kInvalidArgument (saying why).
+Result<std::string> ReadOwnerOnlyFile(const std::string& path);
+// A password (etcd's): as ReadOwnerOnlyFile, and not empty.
+Result<std::string> ReadPasswordFile(const std::string& path);
 
 }  // namespace dfs::referral_net

@@ -1,0 +1,482 @@
+// Integration: a domain namespace in a real 3-member etcd cluster on
+// loopback ports, three real dfsd in domain mode and real dfsutil
+// processes. Skipped (with the reason) where etcd is not installed.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "testing/daemon.h"
+#include "testing/loopback.h"
+#include "testing/referral_client.h"
+#include "testing/subprocess.h"
+#include "testing/temp_dir.h"
+
+namespace dfs {
+namespace {
+
+using namespace std::chrono_literals;
+using SteadyClock = std::chrono::steady_clock;
+using nlohmann::json;
+
+const char* const kEtcd = "/usr/bin/etcd";
+const std::string kRoot = "\\\\contoso\\webfarm";
+
+uint16_t FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  auto a = testing::Loopback(0);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t n = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// One HTTP POST to etcd's gateway; the body of a 200 answer.
+std::optional<std::string> EtcdPost(uint16_t port, const std::string& path,
+                                    const std::string& body) {
+  testing::TcpClient client(port, 2000);
+  if (!client.connected()) return std::nullopt;
+  if (!client.Send("POST " + path +
+                   " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                   "Content-Type: application/json\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\n\r\n" + body)) {
+    return std::nullopt;
+  }
+  std::string answer;
+  while (auto chunk = client.Receive(1)) answer += *chunk;
+  if (answer.rfind("HTTP/1.1 200", 0) != 0) return std::nullopt;
+  const size_t at = answer.find("\r\n\r\n");
+  return at == std::string::npos ? std::nullopt
+                                 : std::optional(answer.substr(at + 4));
+}
+
+class EtcdMember {
+ public:
+  EtcdMember(std::string name, std::filesystem::path dir, uint16_t client,
+             uint16_t peer)
+      : name_(std::move(name)),
+        dir_(std::move(dir)),
+        client_(client),
+        peer_(peer) {}
+  void Start(const std::string& initial_cluster) {
+    const std::string c = "http://127.0.0.1:" + std::to_string(client_);
+    const std::string p = "http://127.0.0.1:" + std::to_string(peer_);
+    process_ = std::make_unique<testing::Daemon>(
+        std::vector<std::string>{kEtcd,
+                                 "--name",
+                                 name_,
+                                 "--data-dir",
+                                 dir_.string(),
+                                 "--listen-client-urls",
+                                 c,
+                                 "--advertise-client-urls",
+                                 c,
+                                 "--listen-peer-urls",
+                                 p,
+                                 "--initial-advertise-peer-urls",
+                                 p,
+                                 "--initial-cluster",
+                                 initial_cluster,
+                                 "--initial-cluster-token",
+                                 "dfs-test",
+                                 "--initial-cluster-state",
+                                 "new",
+                                 "--logger",
+                                 "zap",
+                                 "--log-level",
+                                 "error",
+                                 "--heartbeat-interval",
+                                 "50",
+                                 "--election-timeout",
+                                 "500"});
+  }
+  void Kill() { process_.reset(); }
+  bool running() const { return process_ != nullptr; }
+  uint16_t client_port() const { return client_; }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(client_);
+  }
+  std::string peer_url() const {
+    return name_ + "=http://127.0.0.1:" + std::to_string(peer_);
+  }
+  // Whether this member is the leader (by its own status answer).
+  bool IsLeader() const {
+    auto body = EtcdPost(client_, "/v3/maintenance/status", "{}");
+    if (!body) return false;
+    auto j = json::parse(*body, nullptr, false);
+    return j.is_object() && j.contains("leader") && j.contains("header") &&
+           j["leader"] == j["header"]["member_id"];
+  }
+
+ private:
+  std::string name_;
+  std::filesystem::path dir_;
+  uint16_t client_, peer_;
+  std::unique_ptr<testing::Daemon> process_;
+};
+
+class DomainEtcdTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(kEtcd)) {
+      GTEST_SKIP() << "etcd is not installed (apt-get install etcd-server; "
+                      "scripts/setup.sh installs it)";
+    }
+    for (int i = 0; i < 3; ++i) {
+      members_.emplace_back("e" + std::to_string(i + 1),
+                            work_.path() / ("etcd" + std::to_string(i + 1)),
+                            FreePort(), FreePort());
+    }
+    StartEtcd();
+    Dfsutil({"root", "add", kRoot});
+    Dfsutil({"link", "add", kRoot + "\\Site1", "\\\\web1\\content\\Site1"});
+    for (int i = 0; i < 3; ++i) dfsd_.push_back(StartDfsd(i));
+  }
+
+  void StartEtcd() {
+    std::string cluster;
+    for (auto& m : members_)
+      cluster += (cluster.empty() ? "" : ",") + m.peer_url();
+    for (auto& m : members_) {
+      if (!m.running()) m.Start(cluster);
+    }
+    // Ready when a linearizable read succeeds (a leader is elected).
+    const auto deadline = SteadyClock::now() + 20s;
+    while (SteadyClock::now() < deadline) {
+      if (EtcdPost(members_[0].client_port(), "/v3/kv/range",
+                   R"({"key":"AA=="})")) {
+        return;
+      }
+      std::this_thread::sleep_for(50ms);  // polling etcd's start, bounded
+    }
+    FAIL() << "etcd did not start within 20 s";
+  }
+
+  std::string Endpoints(size_t first = 0) const {
+    std::string out;
+    for (size_t i = 0; i < members_.size(); ++i) {
+      out += (out.empty() ? "" : ",") + members_[(first + i) % 3].url();
+    }
+    return out;
+  }
+
+  testing::ProcessResult DfsutilAt(const std::string& endpoints,
+                                   std::vector<std::string> args) {
+    args.insert(args.begin(), {DFSUTIL_PATH, "--etcd", endpoints});
+    return testing::Run(args);
+  }
+  void Dfsutil(std::vector<std::string> args) {
+    auto r = DfsutilAt(Endpoints(), std::move(args));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
+  struct Dfsd {
+    std::unique_ptr<testing::Daemon> process;
+    std::filesystem::path store;
+    uint16_t port = 0, metrics_port = 0;
+  };
+  Dfsd StartDfsd(int i, std::filesystem::path store = {}) {
+    Dfsd d;
+    d.store =
+        store.empty() ? work_.path() / ("dfsd" + std::to_string(i)) : store;
+    // Each dfsd is given the members in another order: no member is
+    // special to them either.
+    d.process = std::make_unique<testing::Daemon>(std::vector<std::string>{
+        DFSD_PATH, "--store", d.store.string(), "--listen", "127.0.0.1:0",
+        "--metrics", "127.0.0.1:0", "--no-probe", "--refresh-ms", "50",
+        "--etcd-health-ms", "200", "--etcd",
+        Endpoints(static_cast<size_t>(i))});
+    auto line = d.process->ReadLine(10s);
+    EXPECT_TRUE(line) << d.process->Stderr();
+    std::smatch m;
+    std::regex re("listening on 127\\.0\\.0\\.1:(\\d+) metrics (\\d+)");
+    if (line && std::regex_search(*line, m, re)) {
+      d.port = static_cast<uint16_t>(std::stoi(m[1]));
+      d.metrics_port = static_cast<uint16_t>(std::stoi(m[2]));
+    }
+    return d;
+  }
+
+  // The targets dfsd `d` answers for `folder` (empty: not found or no
+  // answer).
+  static std::vector<std::string> TargetsAt(const Dfsd& d,
+                                            const std::string& folder) {
+    testing::TcpClient client(d.port, 1000);
+    auto a = testing::Ask(client, "\\contoso\\webfarm\\" + folder);
+    if (!a || a->type != referral::FrameType::kReferralResponse) return {};
+    return testing::Targets(*a);
+  }
+
+  // Waits (bounded) until every dfsd answers `expected` for `folder`; the
+  // time it took.
+  std::optional<std::chrono::milliseconds> AllAnswer(
+      const std::string& folder, const std::vector<std::string>& expected,
+      std::chrono::milliseconds bound = 5000ms) {
+    const auto start = SteadyClock::now();
+    std::vector<bool> seen(dfsd_.size(), false);
+    while (SteadyClock::now() - start < bound) {
+      bool all = true;
+      for (size_t i = 0; i < dfsd_.size(); ++i) {
+        if (!seen[i]) seen[i] = TargetsAt(dfsd_[i], folder) == expected;
+        all = all && seen[i];
+      }
+      if (all) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+            SteadyClock::now() - start);
+      }
+    }
+    return std::nullopt;
+  }
+
+  static std::string Metrics(const Dfsd& d) {
+    testing::TcpClient http(d.metrics_port);
+    http.Send("GET /metrics HTTP/1.0\r\n\r\n");
+    std::string body;
+    while (auto chunk = http.Receive(1)) body += *chunk;
+    return body;
+  }
+
+  // What `dfsutil show` prints for the root: from etcd, or from a dfsd's
+  // store.
+  std::string ShowFromEtcd() {
+    auto r = DfsutilAt(Endpoints(), {"show", kRoot});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  }
+  static std::string ShowFromStore(const Dfsd& d) {
+    auto r = testing::Run(
+        {DFSUTIL_PATH, "--store", d.store.string(), "show", kRoot});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  }
+
+  testing::TempDir work_;
+  std::vector<EtcdMember> members_;
+  std::vector<Dfsd> dfsd_;
+};
+
+TEST_F(DomainEtcdTest,
+       AChangeThroughAnyMemberIsAnsweredByEveryDfsdWithinASecond) {
+  ASSERT_TRUE(AllAnswer("Site1", {"\\web1\\content\\Site1"}));
+  for (size_t member = 0; member < 3; ++member) {
+    const std::string target =
+        "\\\\web" + std::to_string(member + 2) + "\\content\\Site1";
+    // Through this member only.
+    auto r = DfsutilAt(members_[member].url(),
+                       {"target", "add", kRoot + "\\Site1", target});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::vector<std::string> expected = {"\\web1\\content\\Site1"};
+    for (size_t k = 0; k <= member; ++k)
+      expected.push_back("\\web" + std::to_string(k + 2) + "\\content\\Site1");
+    // Same priority class: dfsd shuffles them; compare as sets.
+    const auto start = SteadyClock::now();
+    bool all = false;
+    while (!all && SteadyClock::now() - start < 5s) {
+      all = true;
+      for (const auto& d : dfsd_) {
+        auto got = TargetsAt(d, "Site1");
+        all = all &&
+              std::multiset<std::string>(got.begin(), got.end()) ==
+                  std::multiset<std::string>(expected.begin(), expected.end());
+      }
+    }
+    const auto took = SteadyClock::now() - start;
+    ASSERT_TRUE(all) << "member " << member;
+    EXPECT_LT(took, 1s) << "member " << member;
+  }
+}
+
+TEST_F(DomainEtcdTest,
+       TwoAdminsWhileTheLeaderDiesLoseNothingAndApplyNothingTwice) {
+  constexpr int kEach = 100;
+  std::atomic<int> done_a{0};
+  std::mutex mutex;
+  std::vector<std::string> problems;
+  std::map<std::string, int> conflicts;
+  auto admin = [&](char who, size_t first_member, std::atomic<int>* done) {
+    for (int i = 0; i < kEach; ++i) {
+      const std::string folder = std::string(1, who) + std::to_string(i);
+      bool acknowledged = false;
+      // An admin told "changed meanwhile" runs the command again.
+      for (int attempt = 0; attempt < 30 && !acknowledged; ++attempt) {
+        auto r =
+            DfsutilAt(Endpoints(first_member),
+                      {"link", "add", kRoot + "\\" + folder,
+                       "\\\\web" + std::string(1, who) + "\\c\\" + folder});
+        if (r.exit_code == 0) {
+          acknowledged = true;
+        } else if (r.err.find("changed meanwhile") != std::string::npos) {
+          std::lock_guard lock(mutex);
+          ++conflicts[std::string(1, who)];
+        } else {
+          // "already exists" would mean an earlier attempt reported as
+          // failed had been applied.
+          std::lock_guard lock(mutex);
+          problems.push_back(folder + ": " + r.err);
+          break;
+        }
+      }
+      if (!acknowledged) {
+        std::lock_guard lock(mutex);
+        problems.push_back(folder + " never acknowledged");
+      }
+      if (done) ++*done;
+    }
+  };
+  std::thread a(admin, 'A', 0, &done_a);
+  std::thread b(admin, 'B', 1, nullptr);
+  // Kill the leader a third of the way through.
+  while (done_a < kEach / 3) std::this_thread::sleep_for(5ms);  // bounded by a
+  int killed = -1;
+  for (int i = 0; i < 3 && killed < 0; ++i) {
+    if (members_[i].IsLeader()) killed = i;
+  }
+  ASSERT_GE(killed, 0) << "no leader found";
+  members_[killed].Kill();
+  a.join();
+  b.join();
+  EXPECT_TRUE(problems.empty()) << problems.front();
+
+  // etcd holds every acknowledged change.
+  const std::string in_etcd = ShowFromEtcd();
+  for (char who : {'A', 'B'}) {
+    for (int i = 0; i < kEach; ++i) {
+      EXPECT_NE(
+          in_etcd.find("\n  " + std::string(1, who) + std::to_string(i) + "\n"),
+          std::string::npos)
+          << who << i;
+    }
+  }
+  // Every dfsd ends with exactly what etcd holds...
+  ASSERT_TRUE(AllAnswer("B99", {"\\webB\\c\\B99"}));
+  ASSERT_TRUE(AllAnswer("A99", {"\\webA\\c\\A99"}));
+  for (const auto& d : dfsd_) EXPECT_EQ(ShowFromStore(d), in_etcd);
+  // ...and applied each change exactly once: its log names each change id
+  // once (a change applied twice would appear twice).
+  for (const auto& d : dfsd_) {
+    auto r = testing::Run({DFSUTIL_PATH, "--store", d.store.string(), "--json",
+                           "log", "--limit", "100000"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::map<std::string, int> seen;
+    std::regex change_id("\\[change ([0-9a-f]{32})\\]");
+    for (std::sregex_iterator it(r.out.begin(), r.out.end(), change_id), end;
+         it != end; ++it) {
+      ++seen[(*it)[1]];
+    }
+    EXPECT_GE(seen.size(), static_cast<size_t>(2 * kEach));
+    for (const auto& [id, n] : seen) EXPECT_EQ(n, 1) << id;
+  }
+  std::cout << "conflicts retried: A " << conflicts["A"] << ", B "
+            << conflicts["B"] << "; killed leader e" << killed + 1 << "\n";
+}
+
+TEST_F(DomainEtcdTest, WithEtcdGoneDfsdAnswersFromItsStoreAndCatchesUpAfter) {
+  ASSERT_TRUE(AllAnswer("Site1", {"\\web1\\content\\Site1"}));
+  for (auto& m : members_) m.Kill();
+  // Still answered, from each dfsd's own store; each says etcd is gone.
+  for (const auto& d : dfsd_) {
+    EXPECT_EQ(TargetsAt(d, "Site1"),
+              std::vector<std::string>{"\\web1\\content\\Site1"});
+    const auto deadline = SteadyClock::now() + 5s;
+    while (Metrics(d).find("dfs_etcd_connected 0") == std::string::npos &&
+           SteadyClock::now() < deadline) {
+    }
+    EXPECT_NE(Metrics(d).find("dfs_etcd_connected 0"), std::string::npos);
+    EXPECT_NE(d.process->Stderr().find("DFS1031"), std::string::npos);
+  }
+  StartEtcd();
+  Dfsutil({"link", "add", kRoot + "\\Site2", "\\\\web2\\content\\Site2"});
+  auto took = AllAnswer("Site2", {"\\web2\\content\\Site2"}, 10s);
+  ASSERT_TRUE(took) << dfsd_[0].process->Stderr();
+  for (const auto& d : dfsd_) {
+    EXPECT_NE(Metrics(d).find("dfs_etcd_connected 1"), std::string::npos);
+  }
+}
+
+TEST_F(DomainEtcdTest, ADfsdDownDuringChangesCatchesUpOnStartWithoutAFullRead) {
+  ASSERT_TRUE(AllAnswer("Site1", {"\\web1\\content\\Site1"}));
+  const std::filesystem::path store = dfsd_[2].store;
+  dfsd_[2].process.reset();  // killed
+  for (int i = 0; i < 10; ++i) {
+    Dfsutil({"link", "add", kRoot + "\\Late" + std::to_string(i),
+             "\\\\web9\\c\\Late" + std::to_string(i)});
+  }
+  dfsd_[2] = StartDfsd(2, store);
+  auto took = AllAnswer("Late9", {"\\web9\\c\\Late9"});
+  ASSERT_TRUE(took) << dfsd_[2].process->Stderr();
+  EXPECT_EQ(ShowFromStore(dfsd_[2]), ShowFromEtcd());
+  // It resumed from the revision its store held: ten changes applied, no
+  // whole-namespace read.
+  const std::string metrics = Metrics(dfsd_[2]);
+  EXPECT_NE(metrics.find("dfs_etcd_full_reads_total 0"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("dfs_etcd_changes_applied_total 10"),
+            std::string::npos)
+      << metrics;
+}
+
+TEST_F(DomainEtcdTest, WithAuthenticationOnOnlyTheUserWithItsPasswordGetsIn) {
+  const uint16_t port = members_[0].client_port();
+  ASSERT_TRUE(EtcdPost(port, "/v3/auth/role/add", R"({"name":"root"})"));
+  ASSERT_TRUE(EtcdPost(port, "/v3/auth/user/add",
+                       R"({"name":"root","password":"pass-word-42"})"));
+  ASSERT_TRUE(EtcdPost(port, "/v3/auth/user/grant",
+                       R"({"user":"root","role":"root"})"));
+  ASSERT_TRUE(EtcdPost(port, "/v3/auth/enable", "{}"));
+  auto write_secret = [&](const std::string& name, const std::string& text) {
+    const auto path = work_.path() / name;
+    std::ofstream(path) << text << "\n";
+    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                           std::filesystem::perms::owner_write);
+    return path.string();
+  };
+  const std::string right = write_secret("pw", "pass-word-42");
+  const std::string wrong = write_secret("pw-wrong", "guess");
+  const std::vector<std::string> change = {"link", "add", kRoot + "\\Site3",
+                                           "\\\\web3\\content\\Site3"};
+  auto anonymous = DfsutilAt(Endpoints(), change);
+  EXPECT_NE(anonymous.exit_code, 0);
+  EXPECT_NE(anonymous.err.find("--etcd-user"), std::string::npos)
+      << anonymous.err;
+  std::vector<std::string> as_wrong = {"--etcd-user", "root",
+                                       "--etcd-password-file", wrong};
+  as_wrong.insert(as_wrong.end(), change.begin(), change.end());
+  auto guessed = DfsutilAt(Endpoints(), as_wrong);
+  EXPECT_NE(guessed.exit_code, 0);
+  EXPECT_NE(guessed.err.find("authentication failed"), std::string::npos)
+      << guessed.err;
+  std::vector<std::string> as_root = {"--etcd-user", "root",
+                                      "--etcd-password-file", right};
+  as_root.insert(as_root.end(), change.begin(), change.end());
+  auto r = DfsutilAt(Endpoints(), as_root);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // A dfsd given the user follows; the ones started without cannot.
+  testing::Daemon with_user(std::vector<std::string>{
+      DFSD_PATH, "--store", (work_.path() / "authd").string(), "--listen",
+      "127.0.0.1:0", "--no-probe", "--refresh-ms", "50", "--etcd", Endpoints(),
+      "--etcd-user", "root", "--etcd-password-file", right});
+  auto line = with_user.ReadLine(10s);
+  ASSERT_TRUE(line);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(*line, m, std::regex(":(\\d+)")));
+  Dfsd d;
+  d.port = static_cast<uint16_t>(std::stoi(m[1]));
+  const auto deadline = SteadyClock::now() + 5s;
+  while (TargetsAt(d, "Site3").empty() && SteadyClock::now() < deadline) {
+  }
+  EXPECT_EQ(TargetsAt(d, "Site3"),
+            std::vector<std::string>{"\\web3\\content\\Site3"});
+}
+
+}  // namespace
+}  // namespace dfs
