@@ -75,6 +75,23 @@ Result<int64_t> HeaderRevision(const json& object) {
 }
 
 // etcd's own error bodies: {"error": "...", "code": N, "message": "..."}.
+std::optional<Error> EtcdError(const json& body);
+
+// An answer's body as a JSON object: kLimitExceeded over `max_bytes`,
+// etcd's error when it is one, kCorrupt when it is not an object.
+Result<json> ParseAnswer(std::string_view body, size_t max_bytes,
+                         const char* what) {
+  if (body.size() > max_bytes) {
+    return Fail(Errc::kLimitExceeded,
+                std::string("etcd's ") + what + " is too large");
+  }
+  json j = Parse(body);
+  if (auto e = EtcdError(j)) return Unexpected(*e);
+  if (!j.is_object()) return Unexpected(Corrupt(what));
+  return j;
+}
+
+// etcd's own error bodies: {"error": "...", "code": N, "message": "..."}.
 std::optional<Error> EtcdError(const json& body) {
   if (!body.is_object() || !body.contains("error")) return std::nullopt;
   std::string message;
@@ -148,12 +165,8 @@ std::string RangeRequest(std::string_view key, std::string_view range_end,
 }
 
 Result<RangeResponse> ParseRangeResponse(std::string_view body) {
-  if (body.size() > kMaxBodyBytes) {
-    return Fail(Errc::kLimitExceeded, "etcd's range answer is too large");
-  }
-  const json j = Parse(body);
-  if (auto e = EtcdError(j)) return Unexpected(*e);
-  if (!j.is_object()) return Unexpected(Corrupt("a range answer"));
+  DFS_ASSIGN_OR_RETURN(const json j,
+                       ParseAnswer(body, kMaxBodyBytes, "range answer"));
   RangeResponse r;
   DFS_ASSIGN_OR_RETURN(r.revision, HeaderRevision(j));
   r.more = Bool(j, "more");
@@ -211,13 +224,19 @@ std::string ChangeTxnRequest(std::string_view marker,
   return json{{"compare", compare}, {"success", success}}.dump();
 }
 
-Result<TxnResponse> ParseTxnResponse(std::string_view body) {
-  if (body.size() > kMaxBodyBytes) {
-    return Fail(Errc::kLimitExceeded, "etcd's txn answer is too large");
+std::string PutTxnRequest(const std::vector<KeyValue>& puts) {
+  json success = json::array();
+  for (const auto& kv : puts) {
+    success.push_back(
+        {{"request_put",
+          {{"key", Base64(kv.key)}, {"value", Base64(kv.value)}}}});
   }
-  const json j = Parse(body);
-  if (auto e = EtcdError(j)) return Unexpected(*e);
-  if (!j.is_object()) return Unexpected(Corrupt("a txn answer"));
+  return json{{"success", success}}.dump();
+}
+
+Result<TxnResponse> ParseTxnResponse(std::string_view body) {
+  DFS_ASSIGN_OR_RETURN(const json j,
+                       ParseAnswer(body, kMaxBodyBytes, "txn answer"));
   TxnResponse r;
   r.succeeded = Bool(j, "succeeded");
   DFS_ASSIGN_OR_RETURN(r.revision, HeaderRevision(j));
@@ -230,12 +249,7 @@ std::string LeaseGrantRequest(int64_t ttl_seconds) {
 }
 
 Result<int64_t> ParseLeaseGrantResponse(std::string_view body) {
-  if (body.size() > 65536) {
-    return Fail(Errc::kLimitExceeded, "etcd's lease answer is too large");
-  }
-  const json j = Parse(body);
-  if (auto e = EtcdError(j)) return Unexpected(*e);
-  if (!j.is_object()) return Unexpected(Corrupt("a lease"));
+  DFS_ASSIGN_OR_RETURN(const json j, ParseAnswer(body, 65536, "lease"));
   DFS_ASSIGN_OR_RETURN(int64_t id, Int64(j, "ID"));
   if (id == 0) return Unexpected(Corrupt("a lease (no ID)"));
   return id;

@@ -444,21 +444,23 @@ TEST_F(DomainEtcdTest, WithAuthenticationOnOnlyTheUserWithItsPasswordGetsIn) {
   const std::string wrong = write_secret("pw-wrong", "guess");
   const std::vector<std::string> change = {"link", "add", kRoot + "\\Site3",
                                            "\\\\web3\\content\\Site3"};
-  auto anonymous = DfsutilAt(Endpoints(), change);
+  // The change as the user named (none: anonymous) with that password.
+  auto as = [&](const std::string& user, const std::string& password) {
+    std::vector<std::string> args;
+    if (!user.empty())
+      args = {"--etcd-user", user, "--etcd-password-file", password};
+    args.insert(args.end(), change.begin(), change.end());
+    return DfsutilAt(Endpoints(), args);
+  };
+  auto anonymous = as("", "");
   EXPECT_NE(anonymous.exit_code, 0);
   EXPECT_NE(anonymous.err.find("--etcd-user"), std::string::npos)
       << anonymous.err;
-  std::vector<std::string> as_wrong = {"--etcd-user", "root",
-                                       "--etcd-password-file", wrong};
-  as_wrong.insert(as_wrong.end(), change.begin(), change.end());
-  auto guessed = DfsutilAt(Endpoints(), as_wrong);
+  auto guessed = as("root", wrong);
   EXPECT_NE(guessed.exit_code, 0);
   EXPECT_NE(guessed.err.find("authentication failed"), std::string::npos)
       << guessed.err;
-  std::vector<std::string> as_root = {"--etcd-user", "root",
-                                      "--etcd-password-file", right};
-  as_root.insert(as_root.end(), change.begin(), change.end());
-  auto r = DfsutilAt(Endpoints(), as_root);
+  auto r = as("root", right);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // A dfsd given the user follows; the ones started without cannot.
   testing::Daemon with_user(std::vector<std::string>{

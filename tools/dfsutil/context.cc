@@ -1,9 +1,6 @@
 #include "context.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // GCC bug 109224
-#endif
-
+#include "dfs/common/coroutines.h"
 #include "dfs/common/error.h"
 #include "dfs/domain/layout.h"
 #include "dfs/domain_net/etcd_admin.h"

@@ -1,18 +1,14 @@
 #include "dfs/domain_net/etcd_admin.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // GCC bug 109224
-#endif
-
 #include <algorithm>
 #include <random>
 
+#include "dfs/common/coroutines.h"
 #include "dfs/common/error.h"
 
 namespace dfs::domain_net {
 
-namespace asio = boost::asio;
-using asio::awaitable;
+using namespace dfs::coroutines;
 
 namespace {
 

@@ -1,26 +1,17 @@
 #include "dfs/domain_net/etcd_client.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-// g++ 12: a false -Wmismatched-new-delete on Asio coroutine frames (GCC
-// bug 109224, see referral/net/src/coroutines.h).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <charconv>
 
+#include "dfs/common/coroutines.h"
 #include "dfs/common/error.h"
 
 namespace dfs::domain_net {
 
-namespace asio = boost::asio;
+using namespace dfs::coroutines;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using asio::awaitable;
-using asio::redirect_error;
-using asio::use_awaitable;
-using asio::ip::tcp;
 
 namespace {
 

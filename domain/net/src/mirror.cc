@@ -1,37 +1,20 @@
 #include "dfs/domain_net/mirror.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // GCC bug 109224
-#endif
-
 #include <spdlog/spdlog.h>
 
 #include <map>
 
 #include "dfs/common/backoff.h"
+#include "dfs/common/coroutines.h"
 #include "dfs/common/error.h"
 #include "dfs/common/prometheus_text.h"
 #include "dfs/domain/layout.h"
 
 namespace dfs::domain_net {
 
-namespace asio = boost::asio;
-using asio::awaitable;
-using asio::redirect_error;
-using asio::use_awaitable;
+using namespace dfs::coroutines;
 
 namespace {
-
-auto LogErrors(const char* what) {
-  return [what](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      spdlog::error("DFS1099 {} failed: {}", what, ex.what());
-    }
-  };
-}
 
 class EtcdMirror final : public referral_net::StoreSource {
  public:

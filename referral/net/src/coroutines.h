@@ -1,40 +1,8 @@
-// What every file of dfsd's shell that defines Asio coroutines shares: the
-// names it uses for them, and LogErrors, the completion handler every
-// coroutine is spawned with (it logs the coroutine's escaping exception
-// instead of dropping it; STYLE.md: never asio::detached).
-//
-// g++ 12 reports -Wmismatched-new-delete on coroutine frames that use a
-// class-specific operator new/delete pair, as Asio's awaitable does (GCC
-// bug 109224, fixed in 13): a false positive, silenced here.
+// dfsd's shell uses the shared coroutine names (dfs/common/coroutines.h).
 #pragma once
 
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-#include <spdlog/spdlog.h>
-
-#include <exception>
-
-#include "dfs/common/asio.h"
+#include "dfs/common/coroutines.h"
 
 namespace dfs::referral_net {
-
-namespace asio = boost::asio;
-using asio::awaitable;
-using asio::redirect_error;
-using asio::use_awaitable;
-using asio::ip::tcp;
-
-inline auto LogErrors(const char* what) {
-  return [what](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      spdlog::error("DFS1099 {} failed: {}", what, ex.what());
-    }
-  };
-}
-
+using namespace dfs::coroutines;
 }  // namespace dfs::referral_net

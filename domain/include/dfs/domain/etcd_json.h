@@ -50,6 +50,8 @@ std::string ChangeTxnRequest(std::string_view marker,
                              std::string_view marker_value,
                              std::string_view receipt_key, int64_t lease,
                              const RecordChanges& changes);
+// Unconditional puts in one transaction (loading a namespace into etcd).
+std::string PutTxnRequest(const std::vector<KeyValue>& puts);
 struct TxnResponse {
   bool succeeded = false;
   int64_t revision = 0;  // the revision the change made (or the current one)
