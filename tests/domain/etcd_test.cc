@@ -425,6 +425,33 @@ TEST_F(DomainEtcdTest, ADfsdDownDuringChangesCatchesUpOnStartWithoutAFullRead) {
       << metrics;
 }
 
+TEST_F(DomainEtcdTest, ADfsdWhoseRevisionWasCompactedAwayReadsEverythingAgain) {
+  ASSERT_TRUE(AllAnswer("Site1", {"\\web1\\content\\Site1"}));
+  const std::filesystem::path store = dfsd_[2].store;
+  dfsd_[2].process.reset();  // killed
+  for (int i = 0; i < 5; ++i) {
+    Dfsutil({"link", "add", kRoot + "\\Gone" + std::to_string(i),
+             "\\\\web9\\c\\Gone" + std::to_string(i)});
+  }
+  Dfsutil({"link", "remove", kRoot + "\\Gone0"});
+  // Compact etcd's history up to now: the revision the store holds is gone.
+  auto status = EtcdPost(members_[0].client_port(), "/v3/kv/range",
+                         R"({"key":"AA==","limit":"1"})");
+  ASSERT_TRUE(status);
+  const auto now =
+      json::parse(*status)["header"]["revision"].get<std::string>();
+  ASSERT_TRUE(EtcdPost(members_[0].client_port(), "/v3/kv/compaction",
+                       R"({"revision":")" + now + R"(","physical":true})"));
+  dfsd_[2] = StartDfsd(2, store);
+  ASSERT_TRUE(AllAnswer("Gone4", {"\\web9\\c\\Gone4"}))
+      << dfsd_[2].process->Stderr();
+  EXPECT_TRUE(TargetsAt(dfsd_[2], "Gone0").empty());  // removed meanwhile
+  EXPECT_EQ(ShowFromStore(dfsd_[2]), ShowFromEtcd());
+  EXPECT_NE(Metrics(dfsd_[2]).find("dfs_etcd_full_reads_total 1"),
+            std::string::npos);
+  EXPECT_NE(dfsd_[2].process->Stderr().find("DFS1033"), std::string::npos);
+}
+
 TEST_F(DomainEtcdTest, WithAuthenticationOnOnlyTheUserWithItsPasswordGetsIn) {
   const uint16_t port = members_[0].client_port();
   ASSERT_TRUE(EtcdPost(port, "/v3/auth/role/add", R"({"name":"root"})"));
