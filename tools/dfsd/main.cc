@@ -130,9 +130,11 @@ int main(int argc, char** argv) {
     mirror.health_interval = std::chrono::milliseconds(etcd_health_ms);
     options.source_name = "etcd " + etcd_prefix;
     options.start_source = [mirror](boost::asio::io_context& io,
-                                    dfs::ns::Store& store)
+                                    dfs::ns::Store& store,
+                                    std::function<void()> wrote)
         -> std::unique_ptr<dfs::referral_net::StoreSource> {
-      auto started = dfs::domain_net::StartMirror(io, store, mirror);
+      auto started =
+          dfs::domain_net::StartMirror(io, store, mirror, std::move(wrote));
       if (!started) {
         spdlog::critical("DFS1031 etcd: {}", started.error().Message());
         std::exit(2);

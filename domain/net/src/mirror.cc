@@ -19,11 +19,12 @@ namespace {
 class EtcdMirror final : public referral_net::StoreSource {
  public:
   EtcdMirror(asio::io_context& io, ns::Store& store, MirrorOptions options,
-             std::unique_ptr<EtcdClient> client)
+             std::unique_ptr<EtcdClient> client, std::function<void()> wrote)
       : io_(io),
         store_(store),
         options_(std::move(options)),
         client_(std::move(client)),
+        wrote_(std::move(wrote)),
         // Shared with the coroutines, which may outlive Stop by a step.
         alive_(std::make_shared<bool>(true)) {}
 
@@ -106,6 +107,7 @@ class EtcdMirror final : public referral_net::StoreSource {
     }
     ++full_reads_;
     revision_ = std::max(revision_, range->revision);
+    wrote_();
     spdlog::info(
         "DFS1032 read the whole namespace from etcd at revision {} "
         "({} records)",
@@ -135,6 +137,7 @@ class EtcdMirror final : public referral_net::StoreSource {
       ++changes_applied_;
       revision_ = revision;
     }
+    if (!by_revision.empty()) wrote_();
     return true;
   }
 
@@ -209,6 +212,7 @@ class EtcdMirror final : public referral_net::StoreSource {
   ns::Store& store_;
   MirrorOptions options_;
   std::unique_ptr<EtcdClient> client_;
+  std::function<void()> wrote_;
   std::shared_ptr<bool> alive_;
   int64_t revision_ = 0;
   bool need_full_read_ = false;
@@ -221,12 +225,13 @@ class EtcdMirror final : public referral_net::StoreSource {
 }  // namespace
 
 Result<std::unique_ptr<referral_net::StoreSource>> StartMirror(
-    asio::io_context& io, ns::Store& store, MirrorOptions options) {
+    asio::io_context& io, ns::Store& store, MirrorOptions options,
+    std::function<void()> wrote) {
   DFS_RETURN_IF_ERROR(domain::ValidatePrefix(options.prefix));
   DFS_ASSIGN_OR_RETURN(auto client,
                        EtcdClient::Create(io.get_executor(), options.etcd));
-  auto mirror = std::make_unique<EtcdMirror>(io, store, std::move(options),
-                                             std::move(client));
+  auto mirror = std::make_unique<EtcdMirror>(
+      io, store, std::move(options), std::move(client), std::move(wrote));
   mirror->Start();
   return std::unique_ptr<referral_net::StoreSource>(std::move(mirror));
 }

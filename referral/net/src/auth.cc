@@ -63,8 +63,8 @@ Result<std::string> ReadOwnerOnlyFile(const std::string& path) {
 Result<std::string> ReadPasswordFile(const std::string& path) {
   DFS_ASSIGN_OR_RETURN(std::string password, ReadOwnerOnlyFile(path));
   if (password.empty()) {
-    return Fail(Errc::kInvalidArgument, "the password file " + path +
-                                            " is empty");
+    return Fail(Errc::kInvalidArgument,
+                "the password file " + path + " is empty");
   }
   return password;
 }

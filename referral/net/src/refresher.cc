@@ -18,18 +18,18 @@ StoreRefresher::StoreRefresher(asio::io_context& io, const ns::Store& store,
       metrics_(metrics),
       loader_(loader),
       interval_(interval),
-      on_change_(std::move(on_change)) {}
+      on_change_(std::move(on_change)),
+      timer_(io) {}
 
 void StoreRefresher::Start() {
   asio::co_spawn(io_, Loop(), LogErrors("refresh loop"));
 }
 
 awaitable<void> StoreRefresher::Loop() {
-  asio::steady_timer timer(io_);
   while (!stopping_) {
-    timer.expires_after(interval_);
+    timer_.expires_after(interval_);
     boost::system::error_code ec;
-    co_await timer.async_wait(redirect_error(use_awaitable, ec));
+    co_await timer_.async_wait(redirect_error(use_awaitable, ec));
     // This thread is the index's only writer: it reads it without the
     // lock, and takes the lock only when the store has something new.
     const uint64_t before = state_.index.Serial();

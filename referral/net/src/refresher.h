@@ -35,6 +35,9 @@ class StoreRefresher {
                  std::chrono::milliseconds interval, OnChange on_change);
   void Start();
   void Stop() { stopping_ = true; }
+  // Reads the store's log now rather than at the next interval (something
+  // just wrote it: the domain mirror).
+  void Poke() { timer_.cancel(); }
 
  private:
   // Default-constructible, as co_spawn's result must be.
@@ -53,6 +56,7 @@ class StoreRefresher {
   boost::asio::thread_pool& loader_;
   std::chrono::milliseconds interval_;
   OnChange on_change_;
+  boost::asio::steady_timer timer_;
   bool stopping_ = false;
 };
 

@@ -179,7 +179,10 @@ class Server::Impl {
           });
       follower_->Start();
     }
-    if (options_.start_source) source_ = options_.start_source(io_, *store_);
+    if (options_.start_source) {
+      source_ =
+          options_.start_source(io_, *store_, [this] { refresher_->Poke(); });
+    }
     if (metrics_endpoint_.listening()) metrics_endpoint_.Start();
     return Status::Ok();
   }

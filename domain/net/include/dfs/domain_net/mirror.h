@@ -19,6 +19,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -35,8 +36,10 @@ struct MirrorOptions {
   std::chrono::milliseconds health_interval{1000};
 };
 
+// `wrote` runs after each change written to the store.
 // Errors: the client's (bad endpoints), a bad prefix.
 Result<std::unique_ptr<referral_net::StoreSource>> StartMirror(
-    boost::asio::io_context& io, ns::Store& store, MirrorOptions options);
+    boost::asio::io_context& io, ns::Store& store, MirrorOptions options,
+    std::function<void()> wrote = [] {});
 
 }  // namespace dfs::domain_net

@@ -95,10 +95,13 @@ struct ServerOptions {
   // Domain mode: the store (created if missing, marked a replica of
   // `source_name`, so local changes are refused) is kept by what
   // `start_source` starts once it is open; referrals are answered from the
-  // store as always, so they go on while the source is unreachable.
+  // store as always, so they go on while the source is unreachable. The
+  // source calls `wrote` after each change it writes (the server reads it
+  // at once instead of at the next refresh).
   std::string source_name;
-  std::function<std::unique_ptr<StoreSource>(boost::asio::io_context&,
-                                             ns::Store&)>
+  std::function<std::unique_ptr<StoreSource>(boost::asio::io_context& io,
+                                             ns::Store& store,
+                                             std::function<void()> wrote)>
       start_source;
 };
 
