@@ -18,6 +18,7 @@ PACKAGES=(
   tshark
   redis-server redis-tools
   etcd-server
+  samba smbclient
   libfuse3-dev fuse3 nginx-light bindfs
   rsync rdiff bc zstd python3
 )
@@ -40,6 +41,17 @@ if [[ $(id -u) -ne 0 ]]; then
   fi
 fi
 export DEBIAN_FRONTEND=noninteractive
+# The servers among these (etcd, redis, nginx, samba) are only run by the
+# tests and the demo, each on its own ports: keep the packages from
+# starting system-wide services while they install.
+policy=/usr/sbin/policy-rc.d
+own_policy=""
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod +x "$policy"
+  own_policy=1
+fi
+trap '[[ -n $own_policy ]] && $SUDO rm -f "$policy"' EXIT
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "setup: done"

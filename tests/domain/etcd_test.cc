@@ -238,6 +238,20 @@ class DomainEtcdTest : public ::testing::Test {
     return std::nullopt;
   }
 
+  // Kills dfsd `i` once every dfsd answers, then adds folders
+  // <name>0..<name>(n-1) (targets \\web9\c\<folder>); its store.
+  std::filesystem::path StopDfsdAndAddFolders(size_t i, const std::string& name,
+                                              int n) {
+    EXPECT_TRUE(AllAnswer("Site1", {"\\web1\\content\\Site1"}));
+    const std::filesystem::path store = dfsd_[i].store;
+    dfsd_[i].process.reset();  // killed
+    for (int k = 0; k < n; ++k) {
+      Dfsutil({"link", "add", kRoot + "\\" + name + std::to_string(k),
+               "\\\\web9\\c\\" + name + std::to_string(k)});
+    }
+    return store;
+  }
+
   static std::string Metrics(const Dfsd& d) {
     testing::TcpClient http(d.metrics_port);
     http.Send("GET /metrics HTTP/1.0\r\n\r\n");
@@ -404,13 +418,7 @@ TEST_F(DomainEtcdTest, WithEtcdGoneDfsdAnswersFromItsStoreAndCatchesUpAfter) {
 }
 
 TEST_F(DomainEtcdTest, ADfsdDownDuringChangesCatchesUpOnStartWithoutAFullRead) {
-  ASSERT_TRUE(AllAnswer("Site1", {"\\web1\\content\\Site1"}));
-  const std::filesystem::path store = dfsd_[2].store;
-  dfsd_[2].process.reset();  // killed
-  for (int i = 0; i < 10; ++i) {
-    Dfsutil({"link", "add", kRoot + "\\Late" + std::to_string(i),
-             "\\\\web9\\c\\Late" + std::to_string(i)});
-  }
+  const std::filesystem::path store = StopDfsdAndAddFolders(2, "Late", 10);
   dfsd_[2] = StartDfsd(2, store);
   auto took = AllAnswer("Late9", {"\\web9\\c\\Late9"});
   ASSERT_TRUE(took) << dfsd_[2].process->Stderr();
@@ -426,13 +434,7 @@ TEST_F(DomainEtcdTest, ADfsdDownDuringChangesCatchesUpOnStartWithoutAFullRead) {
 }
 
 TEST_F(DomainEtcdTest, ADfsdWhoseRevisionWasCompactedAwayReadsEverythingAgain) {
-  ASSERT_TRUE(AllAnswer("Site1", {"\\web1\\content\\Site1"}));
-  const std::filesystem::path store = dfsd_[2].store;
-  dfsd_[2].process.reset();  // killed
-  for (int i = 0; i < 5; ++i) {
-    Dfsutil({"link", "add", kRoot + "\\Gone" + std::to_string(i),
-             "\\\\web9\\c\\Gone" + std::to_string(i)});
-  }
+  const std::filesystem::path store = StopDfsdAndAddFolders(2, "Gone", 5);
   Dfsutil({"link", "remove", kRoot + "\\Gone0"});
   // Compact etcd's history up to now: the revision the store holds is gone.
   auto status = EtcdPost(members_[0].client_port(), "/v3/kv/range",

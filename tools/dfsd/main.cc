@@ -11,17 +11,20 @@
 //        [--replica-key FILE] [--threads N]
 //        [--etcd http://IP:PORT[,...] [--etcd-prefix /dfs/]
 //         [--etcd-user NAME --etcd-password-file FILE]]
+//        [--samba-root DIR --samba-namespace \\host\root [--samba-share NAME]]
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 
 #include "dfs/common/asio.h"
 #include "dfs/domain_net/mirror.h"
 #include "dfs/ns/path.h"
 #include "dfs/ns/store.h"
+#include "dfs/referral/msdfs.h"
 #include "dfs/referral_net/auth.h"
 #include "dfs/referral_net/server.h"
 #include "remote.h"
@@ -103,7 +106,30 @@ int main(int argc, char** argv) {
   app.add_option("--etcd-health-ms", etcd_health_ms,
                  "how often to check that etcd answers")
       ->capture_default_str();
+  std::string samba_root, samba_share;
+  app.add_option("--samba-root", samba_root,
+                 "keep this directory a Samba msdfs root of the namespace "
+                 "root --samba-namespace (one link per folder, in dfsd's "
+                 "order); the smb.conf share is printed after the first line");
+  app.add_option("--samba-namespace", options.samba_namespace,
+                 "the namespace root the Samba msdfs root mirrors "
+                 "(\\\\host\\root)");
+  app.add_option("--samba-share", samba_share,
+                 "the share name in the printed smb.conf section (default: "
+                 "the root's name)");
   CLI11_PARSE(app, argc, argv);
+  if (samba_root.empty() != options.samba_namespace.empty()) {
+    std::cerr << "dfsd: error: --samba-root and --samba-namespace go "
+                 "together\n";
+    return 2;
+  }
+  if (!samba_root.empty()) {
+    options.samba_root_dir = std::filesystem::absolute(samba_root);
+    if (samba_share.empty()) {
+      const auto& ns_path = options.samba_namespace;
+      samba_share = ns_path.substr(ns_path.find_last_of("\\/") + 1);
+    }
+  }
   if (!etcd.empty()) {
     if (!options.replica_of.empty()) {
       std::cerr << "dfsd: error: --etcd and --replica-of exclude each other\n";
@@ -201,6 +227,13 @@ int main(int argc, char** argv) {
     if (server.metrics_port() != 0)
       std::cout << " metrics " << server.metrics_port();
     std::cout << std::endl;
+    if (!options.samba_root_dir.empty()) {
+      std::cout << "# smb.conf: serve the msdfs root (host msdfs = yes is "
+                   "the default)\n"
+                << dfs::referral::SmbConfShare(samba_share,
+                                               options.samba_root_dir)
+                << std::flush;
+    }
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code&, int sig) {
       spdlog::info("DFS1009 stopping on signal {}", sig);

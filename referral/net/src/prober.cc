@@ -100,6 +100,7 @@ awaitable<void> Prober::Probe(std::string server) {
       break;
   }
   metrics_.servers_down = state_.health.DownCount();
+  if (change != referral::HealthChange::kNone && changed_) changed_();
 }
 
 }  // namespace dfs::referral_net

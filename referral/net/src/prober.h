@@ -29,6 +29,10 @@ class Prober {
          Metrics& metrics, std::function<std::vector<std::string>()> servers);
   void Start();
   void Stop() { stopping_ = true; }
+  // Called on the io thread after a server went down or came up.
+  void OnHealthChange(std::function<void()> changed) {
+    changed_ = std::move(changed);
+  }
 
  private:
   boost::asio::awaitable<void> Loop();
@@ -44,6 +48,7 @@ class Prober {
   Metrics& metrics_;
   std::function<std::vector<std::string>()> servers_;
   std::unordered_set<std::string> unprobed_;
+  std::function<void()> changed_;
   bool stopping_ = false;
 };
 

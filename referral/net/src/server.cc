@@ -20,6 +20,7 @@
 #include "dfs/referral/framing.h"
 #include "dfs/referral/health.h"
 #include "dfs/referral/limits.h"
+#include "dfs/referral/msdfs.h"
 #include "dfs/referral/namespace_copy.h"
 #include "dfs/referral/request_handler.h"
 #include "dfs/referral/resolver.h"
@@ -28,6 +29,7 @@
 #include "listener.h"
 #include "metrics.h"
 #include "metrics_endpoint.h"
+#include "msdfs_dir.h"
 #include "prober.h"
 #include "refresher.h"
 #include "serving_state.h"
@@ -178,6 +180,10 @@ class Server::Impl {
               .interval = options_.refresh_interval,
           });
       follower_->Start();
+    }
+    if (!options_.samba_root_dir.empty()) {
+      prober_.OnHealthChange([this] { SyncSamba(); });
+      SyncSamba();
     }
     if (options_.start_source) {
       source_ =
@@ -429,10 +435,48 @@ class Server::Impl {
       state_.sites = std::move(*sites);
     ++metrics_.refreshes;
     metrics_.namespace_serial = state_.index.Serial();
+    // After the write lock is released: it writes files.
+    if (!options_.samba_root_dir.empty())
+      asio::post(io_, [this] { SyncSamba(); });
     spdlog::info(
         "DFS1003 namespace changed: serial {} -> {} ({} roots, {} folders)",
         before, state_.index.Serial(), state_.index.root_count(),
         state_.index.folder_count());
+  }
+
+  // Rewrites the Samba msdfs root's links that changed (io thread: the
+  // index's only writer, so it reads without the lock).
+  void SyncSamba() {
+    if (options_.samba_root_dir.empty()) return;
+    auto links = referral::MsdfsLinksFor(
+        state_.index, options_.samba_namespace, state_.sites,
+        [this](const ns::Target& t) { return state_.health.Healthy(t); });
+    Result<MsdfsSync> synced =
+        links ? SyncMsdfsDirectory(options_.samba_root_dir, links->links)
+              : Result<MsdfsSync>(Unexpected(links.error()));
+    if (!synced) {
+      if (synced.error().Message() != samba_error_) {
+        samba_error_ = synced.error().Message();
+        spdlog::error("DFS1041 cannot keep the Samba msdfs root {}: {}",
+                      options_.samba_root_dir.string(), samba_error_);
+      }
+      return;
+    }
+    samba_error_.clear();
+    if (synced->written + synced->removed > 0) {
+      spdlog::info(
+          "DFS1040 Samba msdfs root {}: {} links written, {} removed, {} "
+          "unchanged{}",
+          options_.samba_root_dir.string(), synced->written, synced->removed,
+          synced->unchanged,
+          links->skipped.empty()
+              ? std::string()
+              : "; left out: " + links->skipped.front() +
+                    (links->skipped.size() > 1
+                         ? " and " + std::to_string(links->skipped.size() - 1) +
+                               " more"
+                         : ""));
+    }
   }
 
   static constexpr size_t kMaxSnapshotsInFlight = 2;
@@ -451,6 +495,7 @@ class Server::Impl {
   std::unique_ptr<StoreRefresher> refresher_;
   std::unique_ptr<NamespaceFollower> follower_;
   std::unique_ptr<StoreSource> source_;
+  std::string samba_error_;
   std::atomic<size_t> snapshots_in_flight_{0};
   size_t next_worker_ = 0;
   // Destroyed before the pools (their last jobs may post to a worker),

@@ -99,6 +99,11 @@ struct ServerOptions {
   // source calls `wrote` after each change it writes (the server reads it
   // at once instead of at the next refresh).
   std::string source_name;
+  // A Samba msdfs root kept equal to the namespace root `samba_namespace`
+  // (`\\host\root`): a link per folder in dfsd's order, rewritten within
+  // a second of a namespace change or a probe's change (referral/msdfs.h).
+  std::filesystem::path samba_root_dir;
+  std::string samba_namespace;
   std::function<std::unique_ptr<StoreSource>(boost::asio::io_context& io,
                                              ns::Store& store,
                                              std::function<void()> wrote)>
