@@ -19,6 +19,7 @@ PACKAGES=(
   redis-server redis-tools
   etcd-server
   samba smbclient
+  chromium
   libfuse3-dev fuse3 nginx-light bindfs
   rsync rdiff bc zstd python3
 )

@@ -16,6 +16,12 @@ HealthChange HealthTable::Record(std::string_view server, bool up) {
   return HealthChange::kWentDown;
 }
 
+std::optional<bool> HealthTable::Known(std::string_view server) const {
+  auto it = up_.find(std::string_view(ns::FoldCase(server)));
+  if (it == up_.end()) return std::nullopt;
+  return it->second;
+}
+
 bool HealthTable::Healthy(const ns::Target& target) const {
   if (up_.empty()) return true;
   // One scratch per thread: concurrent readers share the table, not this.

@@ -1,7 +1,5 @@
 #include "dfs/referral/msdfs.h"
 
-#include <random>
-
 #include "dfs/common/error.h"
 #include "dfs/ns/admin.h"
 
@@ -43,14 +41,11 @@ Result<MsdfsLinks> MsdfsLinksFor(const ns::NamespaceIndex& index,
                             "cannot carry");
       continue;
     }
-    // A stable shuffle per folder: the same namespace and health give the
-    // same link.
-    std::mt19937_64 rng(std::hash<std::string>{}(ns::FoldCase(folder.path)));
     std::string target = "msdfs:";
     size_t count = 0;
     for (const OrderedTarget& o :
-         OrderTargets(folder.targets, at.root.ordering, std::nullopt, sites,
-                      healthy, rng)) {
+         DefaultSiteOrder(folder.targets, at.root.ordering, sites, healthy,
+                          ns::FoldCase(folder.path))) {
       const std::string unc = o.target->server + "\\" + o.target->share;
       if (!CarriesInLink(o.target->server) || !CarriesInLink(o.target->share)) {
         out.skipped.push_back(folder.path + ": target \\\\" + unc +

@@ -81,4 +81,11 @@ std::vector<OrderedTarget> OrderTargets(
   return out;
 }
 
+std::vector<OrderedTarget> DefaultSiteOrder(
+    const std::vector<ns::Target>& targets, ns::OrderingMethod method,
+    const SiteTable& sites, const HealthFn& healthy, std::string_view key) {
+  std::mt19937_64 rng(std::hash<std::string_view>{}(key));
+  return OrderTargets(targets, method, std::nullopt, sites, healthy, rng);
+}
+
 }  // namespace dfs::referral

@@ -9,7 +9,7 @@ HandledRequest RequestHandler::Handle(const Frame& frame,
                                       const Requester& client) {
   auto error = [](RequestOutcome outcome, uint32_t status,
                   std::string_view message) {
-    return HandledRequest{EncodeErrorFrame(status, message), outcome};
+    return HandledRequest{EncodeErrorFrame(status, message), outcome, {}};
   };
   if (frame.type != FrameType::kReferralRequest) {
     return error(RequestOutcome::kBadRequest, kStatusInvalidParameter,
@@ -35,7 +35,7 @@ HandledRequest RequestHandler::Handle(const Frame& frame,
                  bytes.error().Message());
   }
   return HandledRequest{EncodeFrame(FrameType::kReferralResponse, *bytes),
-                        RequestOutcome::kOk};
+                        RequestOutcome::kOk, std::move(answer->dfs_path)};
 }
 
 }  // namespace dfs::referral

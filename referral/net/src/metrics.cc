@@ -4,6 +4,23 @@
 
 namespace dfs::referral_net {
 
+void PathCounts::Add(std::string_view path) {
+  std::lock_guard lock(mutex_);
+  auto it = counts_.find(path);
+  if (it != counts_.end()) {
+    ++it->second;
+  } else if (counts_.size() < kMaxPaths) {
+    counts_.emplace(std::string(path), 1);
+  } else {
+    ++counts_["(other)"];
+  }
+}
+
+void PathCounts::MergeInto(std::map<std::string, uint64_t>& into) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [path, n] : counts_) into[path] += n;
+}
+
 void WorkerCounters::ObserveLatency(std::chrono::nanoseconds d) {
   latency_sum_ns.Add(static_cast<uint64_t>(d.count()));
   const double s = std::chrono::duration<double>(d).count();

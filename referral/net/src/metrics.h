@@ -11,7 +11,12 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <mutex>
 #include <string>
+#include <unordered_map>
+
+#include "dfs/ns/index.h"
 
 namespace dfs::referral_net {
 
@@ -32,6 +37,21 @@ class OwnedCounter {
 inline constexpr std::array<double, 11> kLatencyBuckets = {
     1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2};
 
+// Referrals answered per root or folder, for the status page: one worker
+// adds, the io thread reads. A lock only the two take (uncontended on the
+// hot path); at most kMaxPaths entries, the rest counted as "(other)".
+class PathCounts {
+ public:
+  static constexpr size_t kMaxPaths = 4096;
+  void Add(std::string_view path);
+  void MergeInto(std::map<std::string, uint64_t>& into) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, uint64_t, ns::StringHash, std::equal_to<>>
+      counts_;
+};
+
 // What one referral worker counts. Aligned to a cache line of its own.
 struct alignas(64) WorkerCounters {
   OwnedCounter referrals_ok, referrals_not_found, referrals_bad_request,
@@ -39,6 +59,7 @@ struct alignas(64) WorkerCounters {
   std::array<OwnedCounter, kLatencyBuckets.size() + 1> latency_counts;
   OwnedCounter latency_sum_ns;
   OwnedCounter malformed_frames, idle_closed;
+  PathCounts paths;
 
   void ObserveLatency(std::chrono::nanoseconds d);
 };

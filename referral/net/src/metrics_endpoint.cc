@@ -7,8 +7,18 @@
 namespace dfs::referral_net {
 
 MetricsEndpoint::MetricsEndpoint(asio::io_context& io,
-                                 std::function<std::string()> render)
-    : io_(io), render_(std::move(render)), acceptor_(io) {}
+                                 std::function<std::string()> render,
+                                 Route route)
+    : io_(io),
+      render_(std::move(render)),
+      route_(std::move(route)),
+      acceptor_(io) {}
+
+bool MetricsEndpoint::loopback() const {
+  boost::system::error_code ec;
+  auto ep = acceptor_.local_endpoint(ec);
+  return !ec && ep.address().is_loopback();
+}
 
 Status MetricsEndpoint::Listen(const std::string& where) {
   return referral_net::Listen(acceptor_, where);
@@ -55,8 +65,12 @@ awaitable<void> MetricsEndpoint::Serve(tcp::socket socket) {
     request.append(buffer.data(), n);
   }
   timeout.cancel();
-  const std::string response = MetricsHttpResponse(
-      request, WantsMetrics(request) ? render_() : std::string());
+  std::optional<std::string> routed;
+  if (route_) routed = route_(request);
+  const std::string response =
+      routed ? std::move(*routed)
+             : MetricsHttpResponse(
+                   request, WantsMetrics(request) ? render_() : std::string());
   co_await asio::async_write(socket, asio::buffer(response),
                              redirect_error(use_awaitable, ec));
   socket.close(ec);

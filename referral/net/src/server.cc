@@ -25,6 +25,7 @@
 #include "dfs/referral/request_handler.h"
 #include "dfs/referral/resolver.h"
 #include "dfs/referral/session.h"
+#include "dfs/referral/status_page.h"
 #include "follower.h"
 #include "listener.h"
 #include "metrics.h"
@@ -86,17 +87,39 @@ class Server::Impl {
       : io_(io),
         options_(std::move(options)),
         listener_(io, metrics_),
-        metrics_endpoint_(io,
-                          [this] {
-                            return metrics_.Render() +
-                                   (source_ ? source_->MetricsText() : "");
-                          }),
+        metrics_endpoint_(
+            io,
+            [this] {
+              return metrics_.Render() +
+                     (source_ ? source_->MetricsText() : "");
+            },
+            [this](std::string_view request) {
+              return referral::StatusHttpResponse(request, status_sources_,
+                                                  metrics_endpoint_.loopback());
+            }),
         prober_(io, options_.probe, state_, metrics_,
                 [this] { return state_.index.TargetServers(); }) {
     session_keys_.admin_key = options_.admin_key;
     session_keys_.replica_key = options_.replica_key;
     session_keys_.admin_commands_enabled =
         static_cast<bool>(options_.admin_executor);
+    // The status page's readings, taken on the io thread (the index's only
+    // writer: no lock needed to read it there).
+    status_sources_.namespace_json = [this] {
+      return referral::NamespaceJson(state_.index, state_.sites, state_.health);
+    };
+    status_sources_.health_json = [this] {
+      return referral::HealthJson(state_.health);
+    };
+    status_sources_.referrals_json = [this] {
+      std::map<std::string, uint64_t> counts;
+      for (const WorkerCounters& w : metrics_.workers)
+        w.paths.MergeInto(counts);
+      return referral::ReferralsJson(
+          counts, std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count());
+    };
     connection_settings_ = ConnectionSettings{
         .idle_timeout = options_.idle_timeout,
         .snapshot_write_timeout = options_.replica_timeout,
@@ -252,6 +275,11 @@ class Server::Impl {
         case referral::RequestOutcome::kOk:
           counters_.referrals_ok.Add();
           counters_.ObserveLatency(SteadyClock::now() - start);
+          // Counted per root or folder for the status page, as
+          // `\\host\root[\folder]` folded.
+          path_key_.assign("\\");
+          ns::FoldCaseAppend(handled.dfs_path, path_key_);
+          counters_.paths.Add(path_key_);
           break;
         case referral::RequestOutcome::kNotFound:
           counters_.referrals_not_found.Add();
@@ -277,6 +305,7 @@ class Server::Impl {
     WorkerCounters& counters_;
     referral::Resolver resolver_;
     referral::RequestHandler handler_{resolver_};
+    std::string path_key_;  // scratch
     asio::io_context io_{1};
     asio::executor_work_guard<asio::io_context::executor_type> work_ =
         asio::make_work_guard(io_);
@@ -496,6 +525,7 @@ class Server::Impl {
   std::unique_ptr<NamespaceFollower> follower_;
   std::unique_ptr<StoreSource> source_;
   std::string samba_error_;
+  referral::StatusSources status_sources_;
   std::atomic<size_t> snapshots_in_flight_{0};
   size_t next_worker_ = 0;
   // Destroyed before the pools (their last jobs may post to a worker),

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,11 @@ class HealthTable {
   // Whether `target`'s server was up at its last probe (or never probed).
   // Allocates nothing: it runs for every target of every referral.
   bool Healthy(const ns::Target& target) const;
+  // The last probe's result for `server` (any case); nothing when it was
+  // never probed.
+  std::optional<bool> Known(std::string_view server) const;
+  // Every probed server (folded name) and whether it was up.
+  const ns::StringMap<bool>& servers() const { return up_; }
   size_t DownCount() const { return down_; }
 
  private:

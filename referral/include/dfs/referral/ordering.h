@@ -42,4 +42,12 @@ std::vector<OrderedTarget> OrderTargets(
     std::optional<std::string_view> client_site, const SiteTable& sites,
     const HealthFn& healthy, std::mt19937_64& rng);
 
+// The order a client in the default site (none known) is given, with equal
+// ranks shuffled by a seed taken from `key` (a folder's): stable, so what
+// shows it (a Samba msdfs link, the status page) changes only when the
+// namespace or health does.
+std::vector<OrderedTarget> DefaultSiteOrder(
+    const std::vector<ns::Target>& targets, ns::OrderingMethod method,
+    const SiteTable& sites, const HealthFn& healthy, std::string_view key);
+
 }  // namespace dfs::referral

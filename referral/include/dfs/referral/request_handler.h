@@ -23,6 +23,9 @@ enum class RequestOutcome {
 struct HandledRequest {
   std::string reply;  // one whole frame
   RequestOutcome outcome = RequestOutcome::kOk;
+  // kOk: the root or folder referred to, `\host\root[\folder]` as the
+  // client spelled it (what the status page counts per folder).
+  std::string dfs_path;
 };
 
 class RequestHandler {

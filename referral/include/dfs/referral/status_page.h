@@ -1,0 +1,48 @@
+// dfsd's status page (served on its metrics address, `/`) and the JSON it
+// is built from, without sockets: what an operator looks at instead of
+// `dfsutil show` and Prometheus text.
+//   GET /                the page: plain HTML and JavaScript, no external
+//                        asset, refreshing itself every 2 s (?refresh=MS)
+//   GET /api/namespace   roots, folders and their targets in the order a
+//                        default-site client is given, with priority
+//                        class, rank, state and probe health
+//   GET /api/health      every probed target server: up or down
+//   GET /api/referrals   referrals answered per root or folder since start
+//                        (the page turns two readings into a rate)
+// Nothing here changes anything: every answer is a GET of a reading.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "dfs/ns/index.h"
+#include "dfs/referral/health.h"
+#include "dfs/referral/sites.h"
+
+namespace dfs::referral {
+
+std::string NamespaceJson(const ns::NamespaceIndex& index,
+                          const SiteTable& sites, const HealthTable& health);
+std::string HealthJson(const HealthTable& health);
+// `counts`: referrals per `\\host\\root[\\folder]` (folded).
+std::string ReferralsJson(const std::map<std::string, uint64_t>& counts,
+                          int64_t unix_millis);
+std::string_view StatusPageHtml();
+
+// What the status page's routes need, read when one is asked for.
+struct StatusSources {
+  std::function<std::string()> namespace_json, health_json, referrals_json;
+};
+// The whole HTTP response to `request` when it asks for the page or its
+// API; nothing for any other path (the caller answers it). When `allowed`
+// is false (the address is not loopback) the page is off: 403, saying so.
+std::optional<std::string> StatusHttpResponse(std::string_view request,
+                                              const StatusSources& sources,
+                                              bool allowed);
+
+}  // namespace dfs::referral

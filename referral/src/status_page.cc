@@ -1,0 +1,250 @@
+#include "dfs/referral/status_page.h"
+
+#include <nlohmann/json.hpp>
+
+#include "dfs/ns/path.h"
+#include "dfs/referral/ordering.h"
+
+namespace dfs::referral {
+
+using nlohmann::json;
+
+namespace {
+
+// "up", "down", or "unprobed" (never probed: counted as up by referrals).
+const char* HealthOf(const HealthTable& health, const ns::Target& t) {
+  auto known = health.Known(t.server);
+  if (!known) return "unprobed";
+  return *known ? "up" : "down";
+}
+
+json TargetJson(const ns::Target& t, const HealthTable& health) {
+  return {{"unc", t.Unc()},
+          {"server", t.server},
+          {"priority", ns::ToString(t.priority_class)},
+          {"rank", t.priority_rank},
+          {"state", ns::ToString(t.state)},
+          {"health", HealthOf(health, t)},
+          {"site", t.site}};
+}
+
+json TargetsJson(const std::vector<ns::Target>& targets,
+                 ns::OrderingMethod method, const SiteTable& sites,
+                 const HealthTable& health, std::string_view key) {
+  json out = json::array();
+  auto healthy = [&health](const ns::Target& t) { return health.Healthy(t); };
+  // In the order a default-site client is given (online targets)...
+  for (const OrderedTarget& o :
+       DefaultSiteOrder(targets, method, sites, healthy, key)) {
+    out.push_back(TargetJson(*o.target, health));
+  }
+  // ...then the offline ones, which no client is given.
+  for (const ns::Target& t : targets) {
+    if (t.state != ns::State::kOnline) out.push_back(TargetJson(t, health));
+  }
+  return out;
+}
+
+std::string HttpAnswer(int status, std::string_view reason,
+                       std::string_view type, std::string_view body) {
+  std::string r = "HTTP/1.1 " + std::to_string(status) + " " +
+                  std::string(reason) +
+                  "\r\nContent-Type: " + std::string(type) +
+                  "\r\nCache-Control: no-store\r\n"
+                  "X-Content-Type-Options: nosniff\r\n"
+                  "Content-Security-Policy: default-src 'self'; script-src "
+                  "'unsafe-inline'; style-src 'unsafe-inline'\r\n"
+                  "Content-Length: " +
+                  std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+  r.append(body);
+  return r;
+}
+
+}  // namespace
+
+std::string NamespaceJson(const ns::NamespaceIndex& index,
+                          const SiteTable& sites, const HealthTable& health) {
+  json roots = json::array();
+  auto listed = index.ListRoots();
+  if (listed) {
+    for (const ns::RootEntry& e : *listed) {
+      const ns::Root& root = e.root;
+      json folders = json::array();
+      auto in_root = index.ListFolders(e.key);
+      if (in_root) {
+        for (const ns::Folder& f : *in_root) {
+          folders.push_back(
+              {{"path", root.Path() + "\\" + f.path},
+               {"name", f.path},
+               {"state", ns::ToString(f.state)},
+               {"ttl", f.ttl_seconds},
+               {"targets", TargetsJson(f.targets, root.ordering, sites, health,
+                                       ns::FoldCase(f.path))}});
+        }
+      }
+      roots.push_back({{"path", root.Path()},
+                       {"state", ns::ToString(root.state)},
+                       {"ttl", root.ttl_seconds},
+                       {"ordering", ns::ToString(root.ordering)},
+                       {"servers", TargetsJson(root.targets, root.ordering,
+                                               sites, health, e.key)},
+                       {"folders", folders}});
+    }
+  }
+  return json{{"serial", index.Serial()}, {"roots", roots}}.dump();
+}
+
+std::string HealthJson(const HealthTable& health) {
+  json servers = json::array();
+  std::map<std::string, bool> sorted(health.servers().begin(),
+                                     health.servers().end());
+  for (const auto& [name, up] : sorted)
+    servers.push_back({{"server", name}, {"up", up}});
+  return json{{"servers", servers}, {"down", health.DownCount()}}.dump();
+}
+
+std::string ReferralsJson(const std::map<std::string, uint64_t>& counts,
+                          int64_t unix_millis) {
+  uint64_t total = 0;
+  for (const auto& [path, n] : counts) total += n;
+  return json{{"at_ms", unix_millis}, {"total", total}, {"paths", counts}}
+      .dump();
+}
+
+std::optional<std::string> StatusHttpResponse(std::string_view request,
+                                              const StatusSources& sources,
+                                              bool allowed) {
+  // "GET <path>[?query] HTTP/1.1"
+  if (!request.starts_with("GET ")) return std::nullopt;
+  std::string_view target = request.substr(4);
+  target = target.substr(0, target.find(' '));
+  std::string_view path = target.substr(0, target.find('?'));
+  const bool page = path == "/" || path == "/index.html";
+  const bool api = path == "/api/namespace" || path == "/api/health" ||
+                   path == "/api/referrals";
+  if (!page && !api) return std::nullopt;
+  if (!allowed) {
+    return HttpAnswer(403, "Forbidden", "text/plain; charset=utf-8",
+                      "the status page is served on a loopback metrics "
+                      "address only (dfsd --metrics 127.0.0.1:PORT)\n");
+  }
+  if (page) {
+    return HttpAnswer(200, "OK", "text/html; charset=utf-8", StatusPageHtml());
+  }
+  const std::string body = path == "/api/namespace" ? sources.namespace_json()
+                           : path == "/api/health"  ? sources.health_json()
+                                                    : sources.referrals_json();
+  return HttpAnswer(200, "OK", "application/json", body);
+}
+
+std::string_view StatusPageHtml() {
+  static constexpr std::string_view kPage = R"PAGE(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>dfsd status</title>
+<style>
+  body { font: 14px system-ui, sans-serif; margin: 1.5em; color: #1d2330; }
+  h1 { font-size: 1.3em; margin: 0 0 .2em; }
+  #meta { color: #667; margin-bottom: 1em; }
+  .root { border: 1px solid #ccd; border-radius: 6px; margin: 0 0 1em; padding: .6em .9em; }
+  .root > h2 { font-size: 1.1em; margin: .1em 0 .5em; }
+  table { border-collapse: collapse; width: 100%; }
+  th, td { text-align: left; padding: .25em .6em; border-bottom: 1px solid #eef; vertical-align: top; }
+  th { color: #556; font-weight: 600; }
+  .target { white-space: nowrap; }
+  .dot { display: inline-block; width: .7em; height: .7em; border-radius: 50%; margin-right: .4em; }
+  .up .dot { background: #2a9d4b; }
+  .down .dot { background: #d3312f; }
+  .unprobed .dot { background: #9aa0aa; }
+  .offline { color: #999; text-decoration: line-through; }
+  .rate { text-align: right; font-variant-numeric: tabular-nums; }
+  .error { color: #d3312f; }
+</style>
+</head>
+<body>
+<h1>dfsd status</h1>
+<div id="meta">loading…</div>
+<div id="roots"></div>
+<script>
+"use strict";
+const params = new URLSearchParams(location.search);
+const refreshMs = Math.max(200, Number(params.get("refresh")) || 2000);
+let lastCounts = null;
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  for (const c of children) e.append(c);
+  return e;
+}
+
+function targetCell(t) {
+  const cls = "target " + t.health + (t.state === "offline" ? " offline" : "");
+  const cell = el("div", {class: cls, "data-unc": t.unc, "data-health": t.health},
+                  el("span", {class: "dot", title: t.health}), t.unc);
+  cell.append(" ", el("small", {}, t.priority + (t.rank ? " rank " + t.rank : "") +
+                                   (t.state === "offline" ? ", offline" : "")));
+  return cell;
+}
+
+function render(ns, health, counts) {
+  const now = counts.at_ms;
+  const previous = lastCounts;
+  // Referrals a second since the previous reading ("–" before there is one).
+  const rateOf = key => {
+    if (!previous || now <= previous.at_ms) return "–";
+    const n = (counts.paths[key] || 0) - (previous.paths[key] || 0);
+    return (n / ((now - previous.at_ms) / 1000)).toFixed(1);
+  };
+  lastCounts = counts;
+  const roots = document.getElementById("roots");
+  roots.replaceChildren();
+  for (const r of ns.roots) {
+    const box = el("section", {class: "root", "data-path": r.path},
+                   el("h2", {}, r.path + "  (" + r.state + ", ttl " + r.ttl + " s, " + r.ordering + ")"));
+    const servers = el("div", {}, "namespace servers: ");
+    for (const t of r.servers) servers.append(targetCell(t));
+    box.append(servers);
+    const table = el("table", {},
+      el("tr", {}, el("th", {}, "folder"), el("th", {}, "targets, in referral order"),
+         el("th", {}, "state"), el("th", {}, "ttl"), el("th", {class: "rate"}, "referrals/s")));
+    for (const f of r.folders) {
+      const cell = el("td", {});
+      for (const t of f.targets) cell.append(targetCell(t));
+      const rate = rateOf(f.path.toLowerCase());
+      table.append(el("tr", {class: "folder", "data-path": f.path},
+        el("td", {}, f.name), cell, el("td", {}, f.state), el("td", {}, f.ttl + " s"),
+        el("td", {class: "rate"}, rate)));
+    }
+    box.append(table);
+    roots.append(box);
+  }
+  document.getElementById("meta").textContent =
+    "namespace serial " + ns.serial + " · " + health.servers.length + " servers probed, " +
+    health.down + " down · " + counts.total + " referrals answered · updated " +
+    new Date(now).toLocaleTimeString();
+}
+
+async function refresh() {
+  try {
+    const [ns, health, counts] = await Promise.all(
+      ["namespace", "health", "referrals"].map(
+        p => fetch("/api/" + p, {cache: "no-store"}).then(r => r.json())));
+    render(ns, health, counts);
+  } catch (e) {
+    const meta = document.getElementById("meta");
+    meta.textContent = "cannot reach dfsd: " + e;
+    meta.className = "error";
+  }
+  setTimeout(refresh, refreshMs);
+}
+refresh();
+</script>
+</body>
+</html>
+)PAGE";
+  return kPage;
+}
+
+}  // namespace dfs::referral
