@@ -39,23 +39,35 @@ Status Store::ApplyReplicated(const ChangeEntry& entry) {
   return CommitEntry(*impl_, view, entry);
 }
 
+namespace {
+
+// Replaces every record with `puts` in `view`'s transaction (the change
+// log too unless `keep_log`) and commits one resync entry at `serial`: a
+// follower of this store reloads rather than replays.
+Status ReplaceAllRecords(const Store::Impl& impl, TableView& view,
+                         const std::vector<Mutation>& puts, uint64_t serial,
+                         std::string description, bool keep_log) {
+  const StoreTables& t = impl.tables_;
+  for (lmdb::Dbi table : {t.roots, t.folders, t.aliases, t.log, t.sites}) {
+    if (keep_log && table == t.log) continue;
+    DFS_RETURN_IF_ERROR(view.txn().Clear(table));
+  }
+  for (const Mutation& m : puts) DFS_RETURN_IF_ERROR(view.Apply(m));
+  ChangeEntry marker;
+  marker.serial = serial;
+  marker.unix_millis = NowMillis(impl.options_);
+  marker.description = std::move(description);
+  marker.resync_required = true;
+  return CommitEntry(impl, view, marker);
+}
+
+}  // namespace
+
 Status Store::ReplaceWith(const ChangeEntry& snapshot) {
   DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, impl_->env_->BeginWrite());
   TableView view(txn, impl_->tables_);
-  const StoreTables& t = impl_->tables_;
-  for (lmdb::Dbi table : {t.roots, t.folders, t.aliases, t.log, t.sites}) {
-    DFS_RETURN_IF_ERROR(txn.Clear(table));
-  }
-  for (const Mutation& m : snapshot.mutations) {
-    DFS_RETURN_IF_ERROR(view.Apply(m));
-  }
-  // Followers of this store (the server's index) see one resync entry.
-  ChangeEntry marker;
-  marker.serial = snapshot.serial;
-  marker.unix_millis = NowMillis(impl_->options_);
-  marker.description = "snapshot from the primary";
-  marker.resync_required = true;
-  return CommitEntry(*impl_, view, marker);
+  return ReplaceAllRecords(*impl_, view, snapshot.mutations, snapshot.serial,
+                           "snapshot from the primary", /*keep_log=*/false);
 }
 
 namespace {
@@ -111,20 +123,12 @@ Status Store::ReplaceWithMirror(const std::vector<Mutation>& puts,
                                 uint64_t source_revision) {
   DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, impl_->env_->BeginWrite());
   TableView view(txn, impl_->tables_);
-  const StoreTables& t = impl_->tables_;
-  DFS_RETURN_IF_ERROR(AdvanceSourceRevision(view, t, source_revision));
-  const uint64_t serial = view.Serial() + 1;
-  for (lmdb::Dbi table : {t.roots, t.folders, t.aliases, t.sites}) {
-    DFS_RETURN_IF_ERROR(txn.Clear(table));
-  }
-  for (const Mutation& m : puts) DFS_RETURN_IF_ERROR(view.Apply(m));
-  // Followers of this store (the server's index) see one resync entry.
-  ChangeEntry marker;
-  marker.serial = serial;
-  marker.unix_millis = NowMillis(impl_->options_);
-  marker.description = "the whole namespace from its source";
-  marker.resync_required = true;
-  return CommitEntry(*impl_, view, marker);
+  DFS_RETURN_IF_ERROR(
+      AdvanceSourceRevision(view, impl_->tables_, source_revision));
+  // The local log goes on (serials stay consecutive for its followers).
+  return ReplaceAllRecords(*impl_, view, puts, view.Serial() + 1,
+                           "the whole namespace from its source",
+                           /*keep_log=*/true);
 }
 
 Result<uint64_t> Store::SourceRevision() const {

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "testing/daemon.h"
+#include "testing/freeze.h"
 #include "testing/loopback.h"
 #include "testing/referral_client.h"
 #include "testing/subprocess.h"
@@ -101,6 +102,7 @@ class EtcdMember {
                                  "500"});
   }
   void Kill() { process_.reset(); }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   bool running() const { return process_ != nullptr; }
   uint16_t client_port() const { return client_; }
   std::string url() const {
@@ -452,6 +454,28 @@ TEST_F(DomainEtcdTest, ADfsdWhoseRevisionWasCompactedAwayReadsEverythingAgain) {
   EXPECT_NE(Metrics(dfsd_[2]).find("dfs_etcd_full_reads_total 1"),
             std::string::npos);
   EXPECT_NE(dfsd_[2].process->Stderr().find("DFS1033"), std::string::npos);
+}
+
+// A member that hangs (SIGSTOP: it accepts connections and never answers)
+// is worse than one that dies. dfsd 0 watches it and every dfsutil asks
+// it first: each costs a request timeout, then goes on with the others.
+TEST_F(DomainEtcdTest, AMemberThatHangsCostsATimeoutNotAnOutage) {
+  ASSERT_TRUE(AllAnswer("Site1", {"\\web1\\content\\Site1"}));
+  ASSERT_TRUE(testing::Freeze(members_[0].pid()));
+  const auto frozen = SteadyClock::now();
+  Dfsutil({"link", "add", kRoot + "\\Site4", "\\\\web4\\content\\Site4"});
+  auto took = AllAnswer("Site4", {"\\web4\\content\\Site4"}, 20s);
+  ASSERT_TRUE(took) << dfsd_[0].process->Stderr();
+  std::cout << "change through a cluster with a hung member answered by all "
+            << "three dfsd "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   SteadyClock::now() - frozen)
+                   .count()
+            << " ms after the freeze\n";
+  // dfsd 0 moved its watch off the hung member.
+  EXPECT_NE(dfsd_[0].process->Stderr().find("DFS1034"), std::string::npos)
+      << dfsd_[0].process->Stderr();
+  kill(members_[0].pid(), SIGCONT);
 }
 
 TEST_F(DomainEtcdTest, WithAuthenticationOnOnlyTheUserWithItsPasswordGetsIn) {

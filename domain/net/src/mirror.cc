@@ -63,25 +63,31 @@ class EtcdMirror final : public referral_net::StoreSource {
     co_await timer.async_wait(redirect_error(use_awaitable, ec));
   }
 
+  // The first error after contact is logged, then one line per
+  // kErrorLogInterval with how many came: an outage of an hour is a
+  // hundred lines, not one a second from each retry and health read.
   void NoteError(const std::string& what) {
     ++errors_;
-    // One line per state change, not one per retry.
-    if (what != last_error_) {
-      spdlog::warn(
-          "DFS1031 etcd: {}; answering from the store at revision "
-          "{} meanwhile",
-          what, revision_);
-      last_error_ = what;
-    }
+    ++unlogged_errors_;
+    const auto now = std::chrono::steady_clock::now();
+    if (error_logged_ && now - error_logged_at_ < kErrorLogInterval) return;
+    spdlog::warn(
+        "DFS1031 etcd: {} ({} errors since the last such line); answering "
+        "from the store at revision {} meanwhile",
+        what, unlogged_errors_, revision_);
+    unlogged_errors_ = 0;
+    error_logged_ = true;
+    error_logged_at_ = now;
   }
 
+  // etcd answered (a health read, or the watch delivered).
   void NoteConnected() {
     if (!connected_) {
       spdlog::info("DFS1030 etcd at {} answers; the store holds revision {}",
                    client_->current_endpoint(), revision_);
+      error_logged_ = false;  // the next outage's first error is logged
     }
     connected_ = true;
-    last_error_.clear();
   }
 
   // The whole namespace, read at one revision, replaces the store's.
@@ -168,6 +174,7 @@ class EtcdMirror final : public referral_net::StoreSource {
               return false;
             }
             backoff.Reset();
+            NoteConnected();
             return Apply(m);
           });
       watch_endpoint_.clear();
@@ -218,7 +225,10 @@ class EtcdMirror final : public referral_net::StoreSource {
   bool need_full_read_ = false;
   bool connected_ = false;
   std::string watch_endpoint_;
-  std::string last_error_;
+  static constexpr auto kErrorLogInterval = std::chrono::seconds(30);
+  bool error_logged_ = false;
+  std::chrono::steady_clock::time_point error_logged_at_{};
+  uint64_t unlogged_errors_ = 0;
   uint64_t changes_applied_ = 0, full_reads_ = 0, errors_ = 0;
 };
 

@@ -1,6 +1,7 @@
 #include "metrics.h"
 
 #include "dfs/common/prometheus_text.h"
+#include "dfs/ns/path.h"
 
 namespace dfs::referral_net {
 
@@ -18,7 +19,9 @@ void PathCounts::Add(std::string_view path) {
 
 void PathCounts::MergeInto(std::map<std::string, uint64_t>& into) const {
   std::lock_guard lock(mutex_);
-  for (const auto& [path, n] : counts_) into[path] += n;
+  for (const auto& [path, n] : counts_) {
+    into[path == "(other)" ? path : "\\" + ns::FoldCase(path)] += n;
+  }
 }
 
 void WorkerCounters::ObserveLatency(std::chrono::nanoseconds d) {

@@ -38,12 +38,14 @@ inline constexpr std::array<double, 11> kLatencyBuckets = {
     1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2};
 
 // Referrals answered per root or folder, for the status page: one worker
-// adds, the io thread reads. A lock only the two take (uncontended on the
-// hot path); at most kMaxPaths entries, the rest counted as "(other)".
+// adds (the path as the client spelled it: no folding on the hot path),
+// the io thread reads. A lock only the two take (uncontended on the hot
+// path); at most kMaxPaths entries, the rest counted as "(other)".
 class PathCounts {
  public:
   static constexpr size_t kMaxPaths = 4096;
   void Add(std::string_view path);
+  // Adds the counts to `into`, keyed `\\host\root[\folder]` folded.
   void MergeInto(std::map<std::string, uint64_t>& into) const;
 
  private:

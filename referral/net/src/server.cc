@@ -275,11 +275,9 @@ class Server::Impl {
         case referral::RequestOutcome::kOk:
           counters_.referrals_ok.Add();
           counters_.ObserveLatency(SteadyClock::now() - start);
-          // Counted per root or folder for the status page, as
-          // `\\host\root[\folder]` folded.
-          path_key_.assign("\\");
-          ns::FoldCaseAppend(handled.dfs_path, path_key_);
-          counters_.paths.Add(path_key_);
+          // Per root or folder for the status page, in the client's
+          // spelling (folded when read, off this path).
+          counters_.paths.Add(handled.dfs_path);
           break;
         case referral::RequestOutcome::kNotFound:
           counters_.referrals_not_found.Add();
@@ -305,7 +303,6 @@ class Server::Impl {
     WorkerCounters& counters_;
     referral::Resolver resolver_;
     referral::RequestHandler handler_{resolver_};
-    std::string path_key_;  // scratch
     asio::io_context io_{1};
     asio::executor_work_guard<asio::io_context::executor_type> work_ =
         asio::make_work_guard(io_);
