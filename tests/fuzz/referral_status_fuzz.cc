@@ -1,0 +1,25 @@
+// Fuzz target: a request to dfsd's metrics address, as the status page's
+// router reads it (referral/status_page.h). Properties: no crash; an
+// answer is a whole HTTP response; only loopback gets the page.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "dfs/referral/status_page.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view request(reinterpret_cast<const char*>(data), size);
+  const dfs::referral::StatusSources sources{[] { return std::string("{}"); },
+                                             [] { return std::string("{}"); },
+                                             [] { return std::string("{}"); }};
+  for (bool allowed : {true, false}) {
+    auto answer = dfs::referral::StatusHttpResponse(request, sources, allowed);
+    if (!answer) continue;
+    if (answer->rfind("HTTP/1.1 ", 0) != 0) std::abort();
+    if (!allowed && answer->find("403 Forbidden") == std::string::npos) {
+      std::abort();
+    }
+  }
+  return 0;
+}
