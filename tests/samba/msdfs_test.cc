@@ -170,27 +170,29 @@ TEST_F(SambaMsdfsTest, AnySmbClientFollowsTheNamespaceThroughSamba) {
             std::string::npos);
 
   // tshark decodes that referral: two entries, web1 first. It captures
-  // for a fixed 4 s, in which smbclient reads through the link; what it
-  // wrote is decoded after it ends.
+  // for a fixed 8 s; smbclient reads through the link once tshark says it
+  // is capturing, and the capture is decoded after tshark ended by itself
+  // (so it wrote everything).
   {
     const fs::path capture = work_.path() / "referral.pcap";
-    testing::Subprocess tshark({kTshark, "-i", "lo", "-f", "tcp port 445", "-a",
-                                "duration:4", "-w", capture.string()});
-    // dumpcap creates the file once it captures.
-    const auto deadline = SteadyClock::now() + 3s;
-    while (!fs::exists(capture) && SteadyClock::now() < deadline) {
+    testing::Daemon tshark({kTshark, "-i", "lo", "-f", "tcp port 445", "-a",
+                            "duration:8", "-w", capture.string()});
+    const auto deadline = SteadyClock::now() + 10s;
+    while (tshark.Stderr().find("Capturing on") == std::string::npos &&
+           SteadyClock::now() < deadline) {
       std::this_thread::sleep_for(20ms);  // polling tshark's start, bounded
     }
+    ASSERT_NE(tshark.Stderr().find("Capturing on"), std::string::npos)
+        << tshark.Stderr();
     EXPECT_NE(ReadThroughSamba("Site1\\whoami.txt").find("web1"),
               std::string::npos);
-    auto captured = tshark.Wait(20s);
-    EXPECT_FALSE(captured.timed_out);
+    tshark.Kill(0);  // no signal: reaps it at its own end (8 s)
     auto decoded =
         testing::RunWithin({kTshark, "-r", capture.string(), "-V", "-Y",
                             "smb2.ioctl.function == 0x00060194"},
                            30s);
     EXPECT_NE(decoded.out.find("Num Referrals: 2"), std::string::npos)
-        << captured.err << decoded.err << decoded.out.substr(0, 4000);
+        << tshark.Stderr() << decoded.err << decoded.out.substr(0, 4000);
     const size_t first = decoded.out.find("Node: \\127.0.0.2\\web1");
     const size_t second = decoded.out.find("Node: \\127.0.0.3\\web2");
     EXPECT_NE(first, std::string::npos);
