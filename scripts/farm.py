@@ -174,6 +174,8 @@ class Farm:
         self.ports["share"] = self.common_port(list(SERVERS.values()))
         for site in SITES:
             self.ports[site] = self.common_port(list(SERVERS.values()))
+            # Each member's metrics and /status (dfsd's status page polls it).
+            self.ports[site + "_status"] = self.common_port(list(SERVERS.values()))
         self.ports["http"] = free_port(WEB_NODE)
         self.ports["mount_metrics"] = free_port(WEB_NODE)
         # The content: the primary (web1) holds release 1; web2 starts empty
@@ -199,7 +201,7 @@ class Farm:
         """A port free on every one of `ips` (members of one role share it)."""
         for _ in range(50):
             port = free_port(ips[0])
-            ok = True
+            ok = port not in self.ports.values()  # each role its own
             for ip in ips[1:]:
                 try:
                     with socket.socket() as s:
@@ -272,12 +274,18 @@ class Farm:
                 "--probe-timeout-ms", str(min(self.probe_ms, 500))]
         for server, ip in SERVERS.items():
             argv += ["--probe", "%s=%s:%d" % (server, ip, self.ports["share"])]
+            # The status page's replication section: every dfsrd member.
+            for site in SITES:
+                argv += ["--dfsrd", self.dfsrd_status(server, site)]
         if name == "ns2":
             os.makedirs(self.path(name, "store"), exist_ok=True)
             argv += ["--replica-of", self.ns_address("ns1")]
         self.spawn(name, argv, ready=lambda: self.logged(name, "listening"))
 
     # ------------------------------------------------------------ content servers
+    def dfsrd_status(self, server, site):
+        return "%s:%d" % (SERVERS[server], self.ports[site + "_status"])
+
     def dfsrd_config(self, server, site):
         return self.path(server, "dfsrd-%s.json" % site.lower())
 
@@ -291,6 +299,7 @@ class Farm:
                           "state_dir": self.path(server, "state-" + site.lower()),
                           "members": members,
                           "filters": ["~*", "*.tmp", "*.bak", "server.txt"],
+                          "metrics": self.dfsrd_status(server, site),
                           "poll_interval_ms": self.poll_ms}
                 with open(self.dfsrd_config(server, site), "w") as f:
                     json.dump(config, f, indent=2)
@@ -516,6 +525,7 @@ The web farm is up (%(dir)s; logs in %(dir)s/logs):
   namespace servers   ns1 %(ns1)s (primary)   ns2 %(ns2)s (replica of ns1)
   content servers     web1 127.0.0.11   web2 127.0.0.12   (dfsrd per site, nginx share :%(share)d)
   web node            %(url)s   (%(mode)s)
+  status page         http://%(status)s/   (namespace, target health, replication)
 
   curl %(url)sSite1/index.html | head -1
   curl %(url)sSite1/server.txt                 # which content server answered
@@ -532,7 +542,8 @@ Things to try (the farm takes commands on %(dir)s/control):
   the whole drill:                    make drill
 Ctrl-C stops everything.""" % {
         "dir": rel, "ns1": ns1, "ns2": farm.ns_address("ns2"), "share": farm.ports["share"],
-        "url": farm.url(), "mode": farm.web_mode, "b": b}, flush=True)
+        "url": farm.url(), "mode": farm.web_mode, "b": b,
+        "status": "%s:%d" % (NS["ns1"], farm.ports["ns_metrics"])}, flush=True)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,22 @@ bool WantsMetrics(std::string_view request) {
   return false;
 }
 
+bool RequestsPath(std::string_view request, std::string_view path) {
+  if (!request.starts_with("GET ")) return false;
+  std::string_view target = request.substr(4);
+  target = target.substr(0, target.find(' '));
+  return target.substr(0, target.find('?')) == path;
+}
+
+std::string JsonHttpResponse(std::string_view json) {
+  std::string response =
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+      "Cache-Control: no-store\r\nContent-Length: " +
+      std::to_string(json.size()) + "\r\nConnection: close\r\n\r\n";
+  response.append(json);
+  return response;
+}
+
 std::string MetricsHttpResponse(std::string_view request,
                                 std::string_view metrics) {
   if (!WantsMetrics(request)) {

@@ -121,7 +121,7 @@ std::optional<std::string> StatusHttpResponse(std::string_view request,
   std::string_view path = target.substr(0, target.find('?'));
   const bool page = path == "/" || path == "/index.html";
   const bool api = path == "/api/namespace" || path == "/api/health" ||
-                   path == "/api/referrals";
+                   path == "/api/referrals" || path == "/api/replication";
   if (!page && !api) return std::nullopt;
   if (!allowed) {
     return HttpAnswer(403, "Forbidden", "text/plain; charset=utf-8",
@@ -131,9 +131,12 @@ std::optional<std::string> StatusHttpResponse(std::string_view request,
   if (page) {
     return HttpAnswer(200, "OK", "text/html; charset=utf-8", StatusPageHtml());
   }
-  const std::string body = path == "/api/namespace" ? sources.namespace_json()
-                           : path == "/api/health"  ? sources.health_json()
-                                                    : sources.referrals_json();
+  const std::string body = path == "/api/namespace"   ? sources.namespace_json()
+                           : path == "/api/health"    ? sources.health_json()
+                           : path == "/api/referrals" ? sources.referrals_json()
+                           : sources.replication_json
+                               ? sources.replication_json()
+                               : R"({"configured":0,"groups":[]})";
   return HttpAnswer(200, "OK", "application/json", body);
 }
 
@@ -160,12 +163,21 @@ std::string_view StatusPageHtml() {
   .offline { color: #999; text-decoration: line-through; }
   .rate { text-align: right; font-variant-numeric: tabular-nums; }
   .error { color: #d3312f; }
+  #replication h2.section { font-size: 1.15em; margin: 1.2em 0 .5em; }
+  .group { border: 1px solid #ccd; border-radius: 6px; margin: 0 0 1em; padding: .6em .9em; }
+  .group > h3 { font-size: 1.05em; margin: .1em 0 .5em; }
+  .connected .dot { background: #2a9d4b; }
+  .disconnected .dot, .unreachable .dot { background: #d3312f; }
+  .num { text-align: right; font-variant-numeric: tabular-nums; }
+  .behind { color: #b25f00; font-weight: 600; }
+  .stale { color: #999; }
 </style>
 </head>
 <body>
 <h1>dfsd status</h1>
 <div id="meta">loading…</div>
 <div id="roots"></div>
+<div id="replication" hidden><h2 class="section">Replication</h2><div id="groups"></div></div>
 <script>
 "use strict";
 const params = new URLSearchParams(location.search);
@@ -220,18 +232,99 @@ function render(ns, health, counts) {
     box.append(table);
     roots.append(box);
   }
+  document.getElementById("meta").className = "";
   document.getElementById("meta").textContent =
     "namespace serial " + ns.serial + " · " + health.servers.length + " servers probed, " +
     health.down + " down · " + counts.total + " referrals answered · updated " +
     new Date(now).toLocaleTimeString();
 }
 
+function bytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; ++i; }
+  return (i ? n.toFixed(1) : String(n)) + " " + units[i];
+}
+
+function age(ms) {
+  if (ms === null || ms === undefined) return "–";
+  const s = ms / 1000;
+  if (s < 60) return s.toFixed(0) + " s";
+  if (s < 3600) return (s / 60).toFixed(0) + " min";
+  if (s < 86400) return (s / 3600).toFixed(1) + " h";
+  return (s / 86400).toFixed(1) + " d";
+}
+
+// A count stopped at a limit ("n+"), or an upper bound ("≤ n").
+function atLeast(n, complete) { return String(n) + (complete === false ? "+" : ""); }
+function atMost(n, exact) { return (exact === false && n > 0 ? "≤ " : "") + String(n); }
+
+// One row per link of each member: its state, what waits each way and
+// since when, and the member's conflicts and bytes saved by deltas.
+function renderReplication(rep) {
+  const section = document.getElementById("replication");
+  section.hidden = rep.configured === 0;
+  const groups = document.getElementById("groups");
+  groups.replaceChildren();
+  for (const g of rep.groups) {
+    const box = el("section", {class: "group", "data-group": g.group === null ? "" : g.group},
+                   el("h3", {}, g.group === null ? "members that never answered" : "replicated folder " + g.group));
+    const table = el("table", {},
+      el("tr", {}, el("th", {}, "member"), el("th", {}, "link to"), el("th", {}, "state"),
+         el("th", {class: "num"}, "backlog in"), el("th", {class: "num"}, "backlog out"),
+         el("th", {class: "num"}, "oldest pending in / out"), el("th", {class: "num"}, "conflicts"),
+         el("th", {class: "num", title: "bytes of files received less the bytes that crossed the wire: deltas, local copies and zstd"}, "saved by deltas")));
+    for (const m of g.members) {
+      const who = el("td", {class: m.reachable ? "connected" : "unreachable"},
+                     el("span", {class: "dot", title: m.reachable ? "answers" : "unreachable"}),
+                     m.member === null ? m.address : m.member);
+      if (!m.reachable) {
+        who.append(" ", el("small", {class: "error"}, m.error +
+          (m.read_ms_ago === null ? "" : " · last read " + age(m.read_ms_ago) + " ago")));
+      }
+      const links = m.peers || [];
+      const memberCells = (first) => first ? [
+          el("td", {class: "num"}, m.member === null ? "–" : String(m.conflicts)),
+          el("td", {class: "num", "data-bytes-saved": m.bytes_saved === undefined ? "" : m.bytes_saved},
+             m.bytes_saved === undefined ? "–" : bytes(m.bytes_saved))] :
+        [el("td", {}), el("td", {})];
+      if (links.length === 0) {
+        table.append(el("tr", {class: "member", "data-member": m.member || m.address},
+          who, el("td", {}, "–"), el("td", {}), el("td", {}), el("td", {}), el("td", {}),
+          ...memberCells(true)));
+        continue;
+      }
+      links.forEach((p, i) => {
+        const state = !m.reachable ? "unreachable" : p.connected ? "connected" : "disconnected";
+        const stateText = state === "unreachable" ? "unknown (member unreachable)" :
+          state + (p.rejoining ? ", rejoining" : "") +
+          (p.last_contact_ms_ago === null ? ", never met" : "");
+        const behind = (n) => n > 0 ? "num behind" : "num";
+        const row = el("tr", {class: "link" + (m.reachable ? "" : " stale"),
+                              "data-member": m.member, "data-peer": p.name, "data-state": state,
+                              "data-backlog-in": p.backlog_in, "data-backlog-out": p.backlog_out,
+                              "data-oldest-out-ms": p.oldest_pending_out_ms_ago === null ? "" : p.oldest_pending_out_ms_ago},
+          i === 0 ? who : el("td", {}), el("td", {}, p.name),
+          el("td", {class: state}, el("span", {class: "dot"}), stateText),
+          el("td", {class: behind(p.backlog_in)}, atMost(p.backlog_in, p.backlog_in_exact)),
+          el("td", {class: behind(p.backlog_out)}, atLeast(p.backlog_out, p.backlog_out_complete)),
+          el("td", {class: "num"}, age(p.oldest_pending_in_ms_ago) + " / " + age(p.oldest_pending_out_ms_ago)),
+          ...memberCells(i === 0));
+        table.append(row);
+      });
+    }
+    box.append(table);
+    groups.append(box);
+  }
+}
+
 async function refresh() {
   try {
-    const [ns, health, counts] = await Promise.all(
-      ["namespace", "health", "referrals"].map(
+    const [ns, health, counts, rep] = await Promise.all(
+      ["namespace", "health", "referrals", "replication"].map(
         p => fetch("/api/" + p, {cache: "no-store"}).then(r => r.json())));
     render(ns, health, counts);
+    renderReplication(rep);
   } catch (e) {
     const meta = document.getElementById("meta");
     meta.textContent = "cannot reach dfsd: " + e;

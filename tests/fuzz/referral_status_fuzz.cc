@@ -10,9 +10,9 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view request(reinterpret_cast<const char*>(data), size);
-  const dfs::referral::StatusSources sources{[] { return std::string("{}"); },
-                                             [] { return std::string("{}"); },
-                                             [] { return std::string("{}"); }};
+  const dfs::referral::StatusSources sources{
+      [] { return std::string("{}"); }, [] { return std::string("{}"); },
+      [] { return std::string("{}"); }, [] { return std::string("{}"); }};
   for (bool allowed : {true, false}) {
     auto answer = dfs::referral::StatusHttpResponse(request, sources, allowed);
     if (!answer) continue;

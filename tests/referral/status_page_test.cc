@@ -13,7 +13,8 @@ namespace {
 StatusSources Fixed() {
   return {[] { return std::string("{\"ns\":1}"); },
           [] { return std::string("{\"health\":1}"); },
-          [] { return std::string("{\"referrals\":1}"); }};
+          [] { return std::string("{\"referrals\":1}"); },
+          [] { return std::string("{\"replication\":1}"); }};
 }
 
 TEST(StatusPageTest, RoutesThePageAndItsApiAndDeclinesTheRest) {
@@ -27,6 +28,10 @@ TEST(StatusPageTest, RoutesThePageAndItsApiAndDeclinesTheRest) {
   ASSERT_TRUE(ns.has_value());
   EXPECT_NE(ns->find("application/json"), std::string::npos);
   EXPECT_NE(ns->find("{\"ns\":1}"), std::string::npos);
+  auto replication = StatusHttpResponse("GET /api/replication HTTP/1.1\r\n\r\n",
+                                        Fixed(), true);
+  ASSERT_TRUE(replication.has_value());
+  EXPECT_NE(replication->find("{\"replication\":1}"), std::string::npos);
   EXPECT_FALSE(
       StatusHttpResponse("GET /metrics HTTP/1.1\r\n\r\n", Fixed(), true));
   EXPECT_FALSE(StatusHttpResponse("POST /api/namespace HTTP/1.1\r\n\r\n",

@@ -17,6 +17,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -35,7 +36,17 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Tree = std::map<std::string, std::string>;  // path -> content hash
 
+// A port nothing listens on, never one this process handed out before
+// (the kernel may give a just-released port again).
+uint16_t FreePortOnce();
 uint16_t FreePort() {
+  static std::set<uint16_t> handed_out;
+  for (;;) {
+    const uint16_t port = FreePortOnce();
+    if (handed_out.insert(port).second) return port;
+  }
+}
+uint16_t FreePortOnce() {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -744,6 +755,114 @@ TEST(DfsrdTest, ServesItsCountersAndBacklogsToPrometheus) {
   })) << body;
   EXPECT_NE(body.find("dfsrd_local_changes_total 1"), std::string::npos)
       << body;
+}
+
+nlohmann::json HttpJson(uint16_t port, const std::string& path) {
+  testing::TcpClient client(port);
+  if (!client.Send("GET " + path + " HTTP/1.0\r\n\r\n")) return nullptr;
+  std::string answer;
+  while (auto chunk = client.Receive(1)) answer += *chunk;
+  const size_t body = answer.find("\r\n\r\n");
+  if (!answer.starts_with("HTTP/1.1 200") || body == std::string::npos) {
+    return nullptr;
+  }
+  auto j = nlohmann::json::parse(answer.substr(body + 4), nullptr, false);
+  return j.is_discarded() ? nullptr : j;
+}
+
+// The peer entry `name` of a /status answer (null: none).
+nlohmann::json PeerIn(const nlohmann::json& status, const std::string& name) {
+  if (status.is_null()) return nullptr;
+  for (const auto& p : status["peers"]) {
+    if (p["name"] == name) return p;
+  }
+  return nullptr;
+}
+
+// What dfsd's status page polls: GET /status on the metrics address of a
+// running member. A peer that hangs shows as not connected, with the
+// records it lacks counted exactly and the age of the oldest; once it
+// answers again its backlog drains to nothing. A file taken by delta
+// shows as bytes saved on the member that took it.
+TEST(DfsrdTest, StatusOnTheMetricsAddressShowsBacklogAndOldestPendingChange) {
+  Group g(2);
+  WriteFile(g.Folder(0) / "big.bin", RandomBytes(2 << 20, 7));
+  const uint16_t status0 = FreePort(), status1 = FreePort();
+  g.Start(0, {}, {"--metrics", "127.0.0.1:" + std::to_string(status0)});
+  g.Start(1, {}, {"--metrics", "127.0.0.1:" + std::to_string(status1)});
+  ASSERT_TRUE(WaitFor([&] { return g.Converged({0, 1}); })) << g.Logs();
+  nlohmann::json status;
+  ASSERT_TRUE(WaitFor([&] {
+    status = HttpJson(status0, "/status");
+    const auto web2 = PeerIn(status, "web2");
+    return !web2.is_null() && web2["connected"] == true &&
+           web2["backlog_out"] == 0;
+  })) << status.dump();
+  EXPECT_EQ(status["group"], "site1");
+  EXPECT_EQ(status["member"], "web1");
+  EXPECT_TRUE(PeerIn(status, "web2")["oldest_pending_out_ms_ago"].is_null());
+  EXPECT_FALSE(status.contains("tombstones")) << "polled: kept cheap";
+
+  // web2 hangs; three changes on web1 wait for it.
+  ASSERT_TRUE(g.Freeze(1));
+  const auto frozen = std::chrono::steady_clock::now();
+  WriteFile(g.Folder(0) / "a.html", "a");
+  WriteFile(g.Folder(0) / "b.html", "b");
+  WriteFile(g.Folder(0) / "c.html", "c");
+  nlohmann::json web2;
+  const bool waiting = WaitFor(
+      [&] {
+        web2 = PeerIn(HttpJson(status0, "/status"), "web2");
+        return !web2.is_null() && web2["connected"] == false &&
+               web2["backlog_out"] == 3 &&
+               web2["oldest_pending_out_ms_ago"].is_number() &&
+               web2["oldest_pending_out_ms_ago"].get<int64_t>() >= 1000;
+      },
+      15s);
+  const auto waited = std::chrono::steady_clock::now() - frozen;
+  std::string metrics;
+  {
+    testing::TcpClient client(status0);
+    client.Send("GET /metrics HTTP/1.0\r\n\r\n");
+    while (auto chunk = client.Receive(1)) metrics += *chunk;
+  }
+  g.Signal(1, SIGCONT);
+  ASSERT_TRUE(waiting) << web2.dump() << g.Logs();
+  EXPECT_TRUE(web2["backlog_out_complete"].get<bool>());
+  // The oldest pending change is no older than the hang.
+  EXPECT_LE(
+      web2["oldest_pending_out_ms_ago"].get<int64_t>(),
+      std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() +
+          1000);
+  EXPECT_NE(metrics.find("dfsrd_backlog_out{peer=\"web2\"} 3"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("dfsrd_oldest_pending_out_seconds{peer=\"web2\"}"),
+            std::string::npos);
+
+  // It answers again: the backlog drains.
+  ASSERT_TRUE(WaitFor([&] {
+    web2 = PeerIn(HttpJson(status0, "/status"), "web2");
+    return !web2.is_null() && web2["connected"] == true &&
+           web2["backlog_out"] == 0 &&
+           web2["oldest_pending_out_ms_ago"].is_null();
+  })) << web2.dump()
+      << g.Logs();
+
+  // An edit in the middle of the large file reaches web2 by delta: web2
+  // says how many bytes that spared the wire.
+  std::string edited = RandomBytes(2 << 20, 7);
+  edited.replace(1 << 20, 5, "EDIT!");
+  WriteFile(g.Folder(0) / "big.bin", edited);
+  ASSERT_TRUE(WaitFor([&] { return g.Converged({0, 1}); })) << g.Logs();
+  nlohmann::json taker;
+  ASSERT_TRUE(WaitFor([&] {
+    taker = HttpJson(status1, "/status");
+    return !taker.is_null() &&
+           taker["bytes_saved"].get<uint64_t>() > (1u << 20);
+  })) << taker.dump();
+  // Anything else on the address is still 404, and /metrics still there.
+  EXPECT_TRUE(HttpJson(status0, "/status/../etc").is_null());
 }
 
 // A peer with the key that lies: its index names paths outside the folder.

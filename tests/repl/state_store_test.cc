@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
 
 #include "dfs/common/error.h"
@@ -46,6 +47,54 @@ TEST(StateStoreTest, EveryPutTakesTheNextSequenceNumber) {
   ASSERT_TRUE(s.Remove("b").ok());
   EXPECT_FALSE(s.Get("b")->has_value());
   EXPECT_EQ(s.Since(0, 10)->size(), 1u);
+}
+
+int64_t WallMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+TEST(StateStoreTest, PendingCountsWhatAPeerLacksAndWhenTheOldestWasStored) {
+  testing::TempDir tmp;
+  auto store = StateStore::Open(tmp.path(), "site1", "web1");
+  ASSERT_TRUE(store.has_value()) << store.error().Message();
+  auto& s = **store;
+  const int64_t before = WallMillis();
+  ASSERT_TRUE(s.Put(Record("a", 1), std::nullopt).has_value());  // seq 1
+  const int64_t between = WallMillis();
+  ASSERT_TRUE(s.Put(Record("b", 2), std::nullopt).has_value());  // seq 2
+  ASSERT_TRUE(s.Put(Record("c", 3), std::nullopt).has_value());  // seq 3
+  ASSERT_TRUE(s.Put(Record("a", 4), std::nullopt).has_value());  // seq 4
+  const int64_t after = WallMillis();
+
+  // Nothing pending for a peer that pulled everything.
+  auto none = s.PendingAfter(4, 100);
+  ASSERT_TRUE(none.has_value());
+  EXPECT_EQ(none->records, 0u);
+  EXPECT_TRUE(none->complete);
+  EXPECT_FALSE(none->oldest_recorded_ms.has_value());
+  // A peer that pulled nothing lacks three paths (a counted once, at its
+  // latest sequence), the oldest being b's.
+  auto all = s.PendingAfter(0, 100);
+  ASSERT_TRUE(all.has_value());
+  EXPECT_EQ(all->records, 3u);
+  EXPECT_TRUE(all->complete);
+  ASSERT_TRUE(all->oldest_recorded_ms.has_value());
+  EXPECT_GE(*all->oldest_recorded_ms, between);
+  EXPECT_LE(*all->oldest_recorded_ms, after);
+  EXPECT_GE(*all->oldest_recorded_ms, before);
+  // Counting stops at the limit, and says so.
+  auto capped = s.PendingAfter(0, 2);
+  ASSERT_TRUE(capped.has_value());
+  EXPECT_EQ(capped->records, 2u);
+  EXPECT_FALSE(capped->complete);
+  // The records still read back whole through the sequence index.
+  auto since = s.Since(2, 10);
+  ASSERT_TRUE(since.has_value());
+  ASSERT_EQ(since->size(), 2u);
+  EXPECT_EQ((*since)[0].path, "c");
+  EXPECT_EQ((*since)[1].path, "a");
 }
 
 TEST(StateStoreTest, PeerStateIsReadModifiedAndWrittenAtOnce) {

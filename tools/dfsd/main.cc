@@ -12,6 +12,7 @@
 //        [--etcd http://IP:PORT[,...] [--etcd-prefix /dfs/]
 //         [--etcd-user NAME --etcd-password-file FILE]]
 //        [--samba-root DIR --samba-namespace \\host\root [--samba-share NAME]]
+//        [--dfsrd IP:PORT[,...] [--dfsrd-poll-ms 2000]]
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -25,6 +26,7 @@
 #include "dfs/ns/path.h"
 #include "dfs/ns/store.h"
 #include "dfs/referral/msdfs.h"
+#include "dfs/referral/replication_status.h"
 #include "dfs/referral_net/auth.h"
 #include "dfs/referral_net/server.h"
 #include "remote.h"
@@ -117,7 +119,38 @@ int main(int argc, char** argv) {
   app.add_option("--samba-share", samba_share,
                  "the share name in the printed smb.conf section (default: "
                  "the root's name)");
+  std::vector<std::string> dfsrd_members;
+  app.add_option("--dfsrd", dfsrd_members,
+                 "dfsrd members (their metrics address, IP:PORT or "
+                 "http://IP:PORT; repeat or comma-separate) whose replication "
+                 "state the status page shows")
+      ->delimiter(',');
+  int64_t dfsrd_poll_ms = options.dfsrd_poll_interval.count();
+  app.add_option("--dfsrd-poll-ms", dfsrd_poll_ms,
+                 "how often to ask each dfsrd member for its state")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (dfsrd_members.size() > dfs::referral::kMaxDfsrdMembers) {
+    std::cerr << "dfsd: error: at most " << dfs::referral::kMaxDfsrdMembers
+              << " --dfsrd members\n";
+    return 2;
+  }
+  for (std::string member : dfsrd_members) {
+    if (member.starts_with("http://")) member = member.substr(7);
+    if (!member.empty() && member.back() == '/') member.pop_back();
+    if (auto ok = dfs::referral_net::ParseEndpoint(member); !ok) {
+      std::cerr << "dfsd: error: --dfsrd " << member << ": "
+                << ok.error().Message()
+                << " (give a member's metrics address as IP:PORT)\n";
+      return 2;
+    }
+    options.dfsrd_members.push_back(member);
+  }
+  if (dfsrd_poll_ms < 100 || dfsrd_poll_ms > 3'600'000) {
+    std::cerr << "dfsd: error: --dfsrd-poll-ms must be 100..3600000\n";
+    return 2;
+  }
+  options.dfsrd_poll_interval = std::chrono::milliseconds(dfsrd_poll_ms);
   if (samba_root.empty() != options.samba_namespace.empty()) {
     std::cerr << "dfsd: error: --samba-root and --samba-namespace go "
                  "together\n";

@@ -17,6 +17,7 @@
 #include "dfs/referral_net/auth.h"
 #include "dfs/repl_state/state_store.h"
 #include "member.h"
+#include "status.h"
 
 namespace {
 
@@ -61,18 +62,6 @@ int Run(const GroupConfig& config) {
   return 0;
 }
 
-uint64_t ConflictsKept(const fs::path& folder) {
-  uint64_t n = 0;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(
-           folder / ".dfsrd" / "conflicts", ec);
-       it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) break;
-    if (it->is_regular_file(ec)) ++n;
-  }
-  return n;
-}
-
 // The member's state as `dfsrd status --json` prints it; null (and a
 // message on stderr) when the store cannot be read.
 nlohmann::json StatusJson(const GroupConfig& config) {
@@ -81,50 +70,12 @@ nlohmann::json StatusJson(const GroupConfig& config) {
     std::cerr << "dfsrd: " << store.error().Message() << "\n";
     return nullptr;
   }
-  auto high = (*store)->HighSeq();
-  auto records = (*store)->RecordCount();
-  uint64_t tombstones = 0;
-  (void)(*store)->ForEach([&](const dfs::repl::FileRecord& r) {
-    tombstones += r.deleted;
-    return true;
-  });
   nlohmann::json counters = nlohmann::json::object();
   {
     std::ifstream in(config.state_dir / "counters.json");
     if (in) counters = nlohmann::json::parse(in, nullptr, false);
   }
-  const int64_t now = NowMillis();
-  const int64_t fresh_ms = std::max<int64_t>(
-      3000,
-      3 * std::max(config.poll_interval.count(), config.scan_interval.count()));
-  nlohmann::json out;
-  out["group"] = config.group;
-  out["member"] = config.member;
-  out["sequence"] = high ? *high : 0;
-  out["records"] = records ? *records : 0;
-  out["tombstones"] = tombstones;
-  out["conflicts_kept"] = ConflictsKept(config.self().folder);
-  out["counters"] = counters;
-  out["peers"] = nlohmann::json::array();
-  for (const auto& m : config.members) {
-    if (m.name == config.member) continue;
-    auto state = (*store)->Peer(m.name);
-    if (!state) continue;
-    const int64_t contact = state->LastContactMs();
-    nlohmann::json p;
-    p["name"] = m.name;
-    p["address"] = m.address;
-    p["connected"] = contact > 0 && now - contact < fresh_ms;
-    p["last_contact_ms_ago"] =
-        contact > 0 ? nlohmann::json(now - contact) : nlohmann::json(nullptr);
-    p["backlog_in"] = state->BacklogIn();
-    p["backlog_out"] = state->BacklogOut(high ? *high : 0);
-    // Out of contact longer than a tombstone lives: its whole index is
-    // being taken again (replication/README.md).
-    p["rejoining"] = state->rejoining;
-    out["peers"].push_back(p);
-  }
-  return out;
+  return dfs::dfsrd::MemberStatusJson(config, **store, counters, NowMillis());
 }
 
 // In step: every peer answered after `since_ms` and nothing of theirs is
@@ -185,6 +136,14 @@ int Status(const GroupConfig& config, bool as_json, double wait_seconds) {
                             " ms ago")
               << ", backlog in " << p["backlog_in"] << ", out "
               << p["backlog_out"]
+              << (p["backlog_out_complete"].get<bool>() ? "" : "+")
+              << (p["oldest_pending_out_ms_ago"].is_null()
+                      ? std::string()
+                      : " (oldest pending " +
+                            std::to_string(
+                                p["oldest_pending_out_ms_ago"].get<int64_t>() /
+                                1000) +
+                            " s ago)")
               << (p["rejoining"].get<bool>()
                       ? " (rejoining: out of contact longer than a tombstone "
                         "lives)"
@@ -198,7 +157,8 @@ int Status(const GroupConfig& config, bool as_json, double wait_seconds) {
               << " bytes on the wire), copied locally "
               << counters.value("files_copied_locally", 0) << ", bytes sent "
               << counters.value("bytes_sent", 0) << ", conflicts "
-              << counters.value("conflicts", 0) << "\n";
+              << counters.value("conflicts", 0) << "; deltas saved "
+              << out["bytes_saved"] << " bytes\n";
   }
   return exit_code;
 }

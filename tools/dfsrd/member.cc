@@ -18,11 +18,13 @@
 
 #include "dfs/common/atomic_file.h"
 #include "dfs/common/error.h"
+#include "dfs/common/metrics_http.h"
 #include "dfs/common/prometheus_text.h"
 #include "dfs/referral_net/peer_link.h"
 #include "dfs/repl/compress.h"
 #include "dfs/repl/files.h"
 #include "dfs/repl/sync.h"
+#include "status.h"
 
 namespace dfs::dfsrd {
 
@@ -161,8 +163,13 @@ Status Member::Start() {
       config_.Upstreams().size());
   if (!config_.metrics.empty()) {
     DFS_ASSIGN_OR_RETURN(
-        metrics_, client_net::MetricsHttpServer::Start(
-                      config_.metrics, [this] { return RenderMetrics(); }));
+        metrics_,
+        client_net::MetricsHttpServer::Start(
+            config_.metrics, [this] { return RenderMetrics(); },
+            [this](std::string_view request) -> std::optional<std::string> {
+              if (!RequestsPath(request, "/status")) return {};
+              return JsonHttpResponse(StatusJson());
+            }));
   }
   threads_.emplace_back([this] { ListenLoop(); });
   threads_.emplace_back([this] { ScanLoop(); });
@@ -1622,17 +1629,24 @@ std::string Member::RenderMetrics() {
   struct PeerFigures {
     std::string name;
     uint64_t in = 0, out = 0;
-    std::optional<double> contact_seconds;
+    std::optional<double> contact_seconds, oldest_pending_seconds;
   };
   std::vector<PeerFigures> peers;
   auto high = store_->HighSeq();
   const int64_t now = NowMillis();
-  for (const auto& m : config_.members) {
-    if (m.name == self_) continue;
+  for (const auto& m : config_.Upstreams()) {
     auto peer = store_->Peer(m.name);
     if (!peer) continue;
     PeerFigures f{m.name, peer->BacklogIn(), peer->BacklogOut(high ? *high : 0),
-                  std::nullopt};
+                  std::nullopt, std::nullopt};
+    if (auto pending =
+            store_->PendingAfter(peer->served_seq, kMaxBacklogCounted)) {
+      f.out = pending->records;
+      if (pending->oldest_recorded_ms) {
+        f.oldest_pending_seconds =
+            std::max<int64_t>(0, now - *pending->oldest_recorded_ms) / 1000.0;
+      }
+    }
     if (const int64_t last = peer->LastContactMs(); last > 0) {
       f.contact_seconds = (now - last) / 1000.0;
     }
@@ -1646,6 +1660,14 @@ std::string Member::RenderMetrics() {
            "Records of this member a peer has not taken.");
   for (const auto& f : peers)
     o.Sample("dfsrd_backlog_out", {{"peer", f.name}}, f.out);
+  o.Family("dfsrd_oldest_pending_out_seconds", "gauge",
+           "Age of the oldest record of this member a peer has not taken.");
+  for (const auto& f : peers) {
+    if (f.oldest_pending_seconds) {
+      o.Sample("dfsrd_oldest_pending_out_seconds", {{"peer", f.name}},
+               *f.oldest_pending_seconds);
+    }
+  }
   o.Family("dfsrd_peer_last_contact_seconds", "gauge",
            "Since the last exchange with a peer.");
   for (const auto& f : peers) {
@@ -1655,6 +1677,16 @@ std::string Member::RenderMetrics() {
     }
   }
   return o.Take();
+}
+
+std::string Member::StatusJson() {
+  nlohmann::json counters = nlohmann::json::object();
+  for (const CounterInfo& c : kCounterInfo) {
+    counters[c.key] = (counters_.*c.value).load();
+  }
+  return MemberStatusJson(config_, *store_, counters, NowMillis(),
+                          {.count_tombstones = false})
+      .dump();
 }
 
 void Member::WriteStatusFile() {

@@ -67,6 +67,10 @@ class Member {
   const Counters& counters() const { return counters_; }
   // The counters and per-peer backlogs in Prometheus text form.
   std::string RenderMetrics();
+  // The member's state as `dfsrd status --json` has it (without the
+  // tombstone count: this is polled), read now; served at GET /status on
+  // the metrics address.
+  std::string StatusJson();
   // Where the metrics endpoint listens (empty: none).
   std::string metrics_address() const {
     return metrics_ ? metrics_->address() : std::string();

@@ -26,11 +26,18 @@ class MetricsHttpServer::Impl {
       if (n <= 0) return;
       request.append(buf, static_cast<size_t>(n));
     }
+    if (route_) {
+      if (auto answer = route_(request)) {
+        SendAll(c, *answer);
+        return;
+      }
+    }
     SendAll(c, MetricsHttpResponse(
                    request, WantsMetrics(request) ? render_() : std::string()));
   }
 
   std::function<std::string()> render_;
+  Route route_;
   std::string address_;
   std::unique_ptr<AcceptLoop> loop_;  // last: stopped before the rest goes
 };
@@ -43,7 +50,8 @@ const std::string& MetricsHttpServer::address() const {
 }
 
 Result<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
-    const std::string& address, std::function<std::string()> render) {
+    const std::string& address, std::function<std::string()> render,
+    Route route) {
   const size_t colon = address.rfind(':');
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -65,6 +73,7 @@ Result<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   a.sin_port = htons(static_cast<uint16_t>(port));
   auto impl = std::make_unique<Impl>();
   impl->render_ = std::move(render);
+  impl->route_ = std::move(route);
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||

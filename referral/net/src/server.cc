@@ -26,6 +26,7 @@
 #include "dfs/referral/resolver.h"
 #include "dfs/referral/session.h"
 #include "dfs/referral/status_page.h"
+#include "dfsrd_poller.h"
 #include "follower.h"
 #include "listener.h"
 #include "metrics.h"
@@ -98,7 +99,10 @@ class Server::Impl {
                                                   metrics_endpoint_.loopback());
             }),
         prober_(io, options_.probe, state_, metrics_,
-                [this] { return state_.index.TargetServers(); }) {
+                [this] { return state_.index.TargetServers(); }),
+        dfsrd_poller_(io, options_.dfsrd_members, options_.dfsrd_poll_interval,
+                      std::min<std::chrono::milliseconds>(
+                          options_.dfsrd_poll_interval, kDfsrdStatusTimeout)) {
     session_keys_.admin_key = options_.admin_key;
     session_keys_.replica_key = options_.replica_key;
     session_keys_.admin_commands_enabled =
@@ -120,6 +124,7 @@ class Server::Impl {
                       std::chrono::system_clock::now().time_since_epoch())
                       .count());
     };
+    status_sources_.replication_json = [this] { return dfsrd_poller_.Json(); };
     connection_settings_ = ConnectionSettings{
         .idle_timeout = options_.idle_timeout,
         .snapshot_write_timeout = options_.replica_timeout,
@@ -192,6 +197,7 @@ class Server::Impl {
         [this](uint64_t before) { NamespaceChanged(before); });
     refresher_->Start();
     prober_.Start();
+    dfsrd_poller_.Start();
     if (!options_.replica_of.empty()) {
       follower_ = std::make_unique<NamespaceFollower>(
           io_, *store_,
@@ -223,6 +229,7 @@ class Server::Impl {
     listener_.Stop();
     metrics_endpoint_.Stop();
     prober_.Stop();
+    dfsrd_poller_.Stop();
     if (refresher_) refresher_->Stop();
     if (follower_) follower_->Stop();
     if (source_) source_->Stop();
@@ -518,6 +525,8 @@ class Server::Impl {
   referral::AuthThrottle auth_throttle_;
   ConnectionSettings connection_settings_;
   Prober prober_;
+  static constexpr std::chrono::milliseconds kDfsrdStatusTimeout{1000};
+  DfsrdPoller dfsrd_poller_;
   std::unique_ptr<StoreRefresher> refresher_;
   std::unique_ptr<NamespaceFollower> follower_;
   std::unique_ptr<StoreSource> source_;

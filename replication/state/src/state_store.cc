@@ -1,5 +1,7 @@
 #include "dfs/repl_state/state_store.h"
 
+#include <chrono>
+
 #include "dfs/common/bytes.h"
 #include "dfs/common/error.h"
 #include "dfs/lmdb/lmdb.h"
@@ -77,6 +79,33 @@ Result<PeerState> DecodePeer(std::string_view bytes) {
   DFS_ASSIGN_OR_RETURN(p.rejoin_known_seq, r.U64("rejoin known"));
   DFS_ASSIGN_OR_RETURN(p.rejoin_pulled_seq, r.U64("rejoin pulled"));
   return p;
+}
+
+// A `by_seq` value: the path, then (in stores written since dfsd's status
+// page) a NUL and the u64 BE wall-clock ms the record was stored here. A
+// path never holds NUL (ValidateRelativePath).
+std::string SeqEntry(std::string_view path, int64_t recorded_ms) {
+  std::string out(path);
+  out.push_back('\0');
+  out += EncodeBigEndian64(static_cast<uint64_t>(recorded_ms));
+  return out;
+}
+struct SeqEntryParts {
+  std::string_view path;
+  std::optional<int64_t> recorded_ms;  // nothing: an older store's entry
+};
+SeqEntryParts DecodeSeqEntry(std::string_view value) {
+  const size_t nul = value.find('\0');
+  if (nul == std::string_view::npos) return {value, std::nullopt};
+  auto ms = DecodeBigEndian64(value.substr(nul + 1));
+  if (!ms) return {value.substr(0, nul), std::nullopt};
+  return {value.substr(0, nul), static_cast<int64_t>(*ms)};
+}
+
+int64_t WallMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 Result<uint64_t> ReadSeq(const lmdb::Txn& txn, lmdb::Dbi meta) {
@@ -206,7 +235,8 @@ Result<uint64_t> StateStore::Put(FileRecord record,
   record.seq = ++seq;
   DFS_RETURN_IF_ERROR(txn.Put(t.meta, "seq", EncodeBigEndian64(seq)));
   DFS_RETURN_IF_ERROR(txn.Put(t.records, record.path, EncodeRecord(record)));
-  DFS_RETURN_IF_ERROR(txn.Put(t.by_seq, EncodeBigEndian64(seq), record.path));
+  DFS_RETURN_IF_ERROR(txn.Put(t.by_seq, EncodeBigEndian64(seq),
+                              SeqEntry(record.path, WallMillis())));
   if (!record.deleted && !record.is_dir) {
     DFS_RETURN_IF_ERROR(txn.Put(t.by_hash, HashKey(record.hash, record.path),
                                 std::string_view("\x01", 1)));
@@ -311,7 +341,8 @@ Result<std::pair<uint64_t, std::vector<FileRecord>>> StateStore::SinceWithHigh(
   DFS_ASSIGN_OR_RETURN(lmdb::Cursor cursor, txn.OpenCursor(tables_->by_seq));
   DFS_ASSIGN_OR_RETURN(auto at, cursor.Seek(EncodeBigEndian64(since + 1)));
   while (at && out.size() < max) {
-    DFS_ASSIGN_OR_RETURN(auto bytes, txn.Get(tables_->records, at->value));
+    DFS_ASSIGN_OR_RETURN(
+        auto bytes, txn.Get(tables_->records, DecodeSeqEntry(at->value).path));
     if (!bytes) {
       return Fail(Errc::kCorrupt, "the sequence index names a missing record");
     }
@@ -326,6 +357,21 @@ Result<std::vector<FileRecord>> StateStore::Since(uint64_t since,
                                                   size_t max) const {
   DFS_ASSIGN_OR_RETURN(auto both, SinceWithHigh(since, max));
   return std::move(both.second);
+}
+
+Result<Pending> StateStore::PendingAfter(uint64_t since,
+                                         uint64_t count_limit) const {
+  DFS_ASSIGN_OR_RETURN(lmdb::Txn txn, env_->BeginRead());
+  DFS_ASSIGN_OR_RETURN(lmdb::Cursor cursor, txn.OpenCursor(tables_->by_seq));
+  DFS_ASSIGN_OR_RETURN(auto at, cursor.Seek(EncodeBigEndian64(since + 1)));
+  Pending out;
+  if (at) out.oldest_recorded_ms = DecodeSeqEntry(at->value).recorded_ms;
+  while (at && out.records < count_limit) {
+    ++out.records;
+    DFS_ASSIGN_OR_RETURN(at, cursor.Next());
+  }
+  out.complete = !at;
+  return out;
 }
 
 Result<uint64_t> StateStore::HighSeq() const {

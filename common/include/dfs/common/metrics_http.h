@@ -20,6 +20,10 @@ bool HttpRequestReady(std::string_view request);
 // Prometheus text; anything else is 404.
 std::string MetricsHttpResponse(std::string_view request,
                                 std::string_view metrics);
+// Whether `request` is `GET <path>` (with or without a query).
+bool RequestsPath(std::string_view request, std::string_view path);
+// A whole 200 response carrying `json` (no caching: it is a reading).
+std::string JsonHttpResponse(std::string_view json);
 // Whether `request` asks for the metrics (so the caller renders them only
 // then).
 bool WantsMetrics(std::string_view request);

@@ -9,6 +9,10 @@
 //   GET /api/health      every probed target server: up or down
 //   GET /api/referrals   referrals answered per root or folder since start
 //                        (the page turns two readings into a rate)
+//   GET /api/replication the dfsrd members dfsd polls (--dfsrd): per
+//                        replicated folder, each member's links, backlog
+//                        both ways, oldest pending change, conflicts and
+//                        bytes saved (referral/replication_status.h)
 // Nothing here changes anything: every answer is a GET of a reading.
 // Thread-safety: pure functions.
 #pragma once
@@ -36,7 +40,8 @@ std::string_view StatusPageHtml();
 
 // What the status page's routes need, read when one is asked for.
 struct StatusSources {
-  std::function<std::string()> namespace_json, health_json, referrals_json;
+  std::function<std::string()> namespace_json, health_json, referrals_json,
+      replication_json;
 };
 // The whole HTTP response to `request` when it asks for the page or its
 // API; nothing for any other path (the caller answers it). When `allowed`

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "dfs/common/asio.h"
 #include "dfs/common/result.h"
@@ -104,6 +105,12 @@ struct ServerOptions {
   // a second of a namespace change or a probe's change (referral/msdfs.h).
   std::filesystem::path samba_root_dir;
   std::string samba_namespace;
+  // dfsrd members whose GET /status (on their metrics address, IP:PORT)
+  // the status page polls every `dfsrd_poll_interval` for its replication
+  // section: an allow-list from the operator, never an address a client
+  // named (referral/replication_status.h).
+  std::vector<std::string> dfsrd_members;
+  std::chrono::milliseconds dfsrd_poll_interval{2000};
   std::function<std::unique_ptr<StoreSource>(boost::asio::io_context& io,
                                              ns::Store& store,
                                              std::function<void()> wrote)>

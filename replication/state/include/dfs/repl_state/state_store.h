@@ -85,6 +85,18 @@ struct PeerState {
   }
 };
 
+// What a peer has not taken of this member's records (PendingAfter).
+struct Pending {
+  // Records stored here after the peer's last pull: exact (each path
+  // counts once, at its latest sequence number) when `complete`, else the
+  // count stopped at the limit asked for.
+  uint64_t records = 0;
+  bool complete = true;
+  // When the oldest of them was stored here (wall-clock ms); nothing when
+  // there are none, or the store predates the time being kept.
+  std::optional<int64_t> oldest_recorded_ms;
+};
+
 class StateStore {
  public:
   // Creates the folder and the store when missing. A store made for
@@ -134,6 +146,9 @@ class StateStore {
   Result<std::pair<uint64_t, std::vector<FileRecord>>> SinceWithHigh(
       uint64_t since, size_t max) const;
   Result<uint64_t> HighSeq() const;
+  // The records with seq > `since` (what a peer that pulled up to `since`
+  // lacks), counted up to `count_limit`, and when the oldest was stored.
+  Result<Pending> PendingAfter(uint64_t since, uint64_t count_limit) const;
   // Live files with this content.
   Result<std::vector<std::string>> PathsWithHash(const Hash128& hash) const;
   // Every record, in path order, until `visit` returns false (read in
