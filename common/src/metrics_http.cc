@@ -21,13 +21,22 @@ bool RequestsPath(std::string_view request, std::string_view path) {
   return target.substr(0, target.find('?')) == path;
 }
 
-std::string JsonHttpResponse(std::string_view json) {
+namespace {
+// A whole 200 response; `extra_head`: more header lines, each ending CRLF.
+std::string Ok(std::string_view type, std::string_view extra_head,
+               std::string_view body) {
   std::string response =
-      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-      "Cache-Control: no-store\r\nContent-Length: " +
-      std::to_string(json.size()) + "\r\nConnection: close\r\n\r\n";
-  response.append(json);
+      "HTTP/1.1 200 OK\r\nContent-Type: " + std::string(type) + "\r\n" +
+      std::string(extra_head) +
+      "Content-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n";
+  response.append(body);
   return response;
+}
+}  // namespace
+
+std::string JsonHttpResponse(std::string_view json) {
+  return Ok("application/json", "Cache-Control: no-store\r\n", json);
 }
 
 std::string MetricsHttpResponse(std::string_view request,
@@ -37,12 +46,7 @@ std::string MetricsHttpResponse(std::string_view request,
            "Content-Length: 24\r\nConnection: close\r\n\r\n"
            "not found: try /metrics\n";
   }
-  std::string response =
-      "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-      "Content-Length: " +
-      std::to_string(metrics.size()) + "\r\nConnection: close\r\n\r\n";
-  response.append(metrics);
-  return response;
+  return Ok("text/plain; version=0.0.4", "", metrics);
 }
 
 }  // namespace dfs

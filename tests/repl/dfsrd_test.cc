@@ -27,6 +27,7 @@
 #include "testing/daemon.h"
 #include "testing/freeze.h"
 #include "testing/loopback.h"
+#include "testing/random_bytes.h"
 #include "testing/temp_dir.h"
 
 namespace dfs::dfsrd {
@@ -211,15 +212,7 @@ class Group {
   std::vector<std::unique_ptr<testing::Daemon>> daemons_;
 };
 
-std::string RandomBytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string out(n, '\0');
-  for (size_t i = 0; i + 8 <= n; i += 8) {
-    const uint64_t v = rng();
-    std::memcpy(out.data() + i, &v, 8);
-  }
-  return out;
-}
+using testing::RandomBytes;
 
 // The status of member `i` as JSON (null when it cannot be read).
 nlohmann::json StatusOf(const Group& g, size_t i) {

@@ -31,6 +31,7 @@
 #include "testing/devtools.h"
 #include "testing/freeze.h"
 #include "testing/loopback.h"
+#include "testing/random_bytes.h"
 #include "testing/subprocess.h"
 #include "testing/temp_dir.h"
 
@@ -274,15 +275,7 @@ void WriteFile(const fs::path& path, const std::string& content) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
 }
 
-std::string RandomBytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string out(n, '\0');
-  for (size_t i = 0; i + 8 <= n; i += 8) {
-    const uint64_t v = rng();
-    std::memcpy(out.data() + i, &v, 8);
-  }
-  return out;
-}
+using testing::RandomBytes;
 
 // Two dfsrd members (web1, web2) of group "site1" with their metrics (and
 // /status) on loopback, and dfsd polling both (--dfsrd).

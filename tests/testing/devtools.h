@@ -89,36 +89,40 @@ class DevToolsPage {
   // The value of `expression` evaluated in the page (JSON of it; null
   // when it threw or did not answer within 10 s).
   nlohmann::json Evaluate(const std::string& expression) {
-    const int id = ++next_id_;
-    nlohmann::json call = {
-        {"id", id},
-        {"method", "Runtime.evaluate"},
-        {"params", {{"expression", expression}, {"returnByValue", true}}}};
-    boost::system::error_code ec;
-    ws_->next_layer().expires_after(std::chrono::seconds(10));
-    ws_->write(boost::asio::buffer(call.dump()), ec);
-    while (!ec) {
-      boost::beast::flat_buffer buffer;
-      ws_->read(buffer, ec);
-      if (ec) break;
-      auto message = nlohmann::json::parse(
-          boost::beast::buffers_to_string(buffer.data()), nullptr, false);
-      if (message.is_discarded() || message.value("id", 0) != id) continue;
-      const auto& result = message["result"];
-      if (result.contains("exceptionDetails")) return nullptr;
-      return result["result"].value("value", nlohmann::json());
-    }
-    return nullptr;
+    auto result =
+        Call("Runtime.evaluate",
+             {{"expression", expression}, {"returnByValue", true}}, 10);
+    if (!result || result->contains("exceptionDetails")) return nullptr;
+    return (*result)["result"].value("value", nlohmann::json());
   }
 
   // Writes a PNG of the page as it is now.
   bool Screenshot(const std::filesystem::path& out) {
+    auto result = Call("Page.captureScreenshot", {{"format", "png"}}, 20);
+    const std::string data = result ? result->value("data", "") : "";
+    if (data.empty()) return false;
+    std::string png(boost::beast::detail::base64::decoded_size(data.size()),
+                    '\0');
+    auto [written, read] = boost::beast::detail::base64::decode(
+        png.data(), data.data(), data.size());
+    png.resize(written);
+    std::ofstream(out, std::ios::binary) << png;
+    return true;
+  }
+
+ private:
+  DevToolsPage() = default;
+
+  // One DevTools call: its "result" (nothing when the socket failed or no
+  // answer came within `seconds`). Events in between are skipped.
+  std::optional<nlohmann::json> Call(const std::string& method,
+                                     const nlohmann::json& params,
+                                     int seconds) {
     const int id = ++next_id_;
-    nlohmann::json call = {{"id", id},
-                           {"method", "Page.captureScreenshot"},
-                           {"params", {{"format", "png"}}}};
+    const nlohmann::json call = {
+        {"id", id}, {"method", method}, {"params", params}};
     boost::system::error_code ec;
-    ws_->next_layer().expires_after(std::chrono::seconds(20));
+    ws_->next_layer().expires_after(std::chrono::seconds(seconds));
     ws_->write(boost::asio::buffer(call.dump()), ec);
     while (!ec) {
       boost::beast::flat_buffer buffer;
@@ -127,21 +131,10 @@ class DevToolsPage {
       auto message = nlohmann::json::parse(
           boost::beast::buffers_to_string(buffer.data()), nullptr, false);
       if (message.is_discarded() || message.value("id", 0) != id) continue;
-      const std::string data = message["result"].value("data", "");
-      if (data.empty()) return false;
-      std::string png(boost::beast::detail::base64::decoded_size(data.size()),
-                      '\0');
-      auto [written, read] = boost::beast::detail::base64::decode(
-          png.data(), data.data(), data.size());
-      png.resize(written);
-      std::ofstream(out, std::ios::binary) << png;
-      return true;
+      return message.value("result", nlohmann::json::object());
     }
-    return false;
+    return std::nullopt;
   }
-
- private:
-  DevToolsPage() = default;
 
   std::string HttpGet(const std::string& target) {
     namespace http = boost::beast::http;
