@@ -14,7 +14,7 @@ Steps, each with a verdict:
   5. the primary content server hangs (SIGSTOP of its processes and of the
      web node's FUSE mount of its share: reads of it block, its ports still
      accept) -> served from the backup after one operation deadline, none
-     fails
+     fails, and the namespace server's HTTP probe marks it down
 Figures: requests, failed requests, wrong bodies (each body is checked
 against the content expected at that moment), failover and failback
 seconds, replication lag.
@@ -138,6 +138,24 @@ def serving(farm):
     """Which content server answers for Site1 (its server.txt)."""
     status, body = get(farm, "Site1/server.txt")
     return body.decode().strip() if status == 200 else None
+
+
+def probed_up(farm, ns, server):
+    """What namespace server `ns`'s probe last said of `server` (True, False,
+    or None when it cannot be asked), from its status page's /api/health."""
+    conn = http.client.HTTPConnection(farm_module.NS[ns], farm.ports["ns_metrics"],
+                                      timeout=2)
+    try:
+        conn.request("GET", "/api/health")
+        r = conn.getresponse()
+        for s in json.loads(r.read()).get("servers", []):
+            if s.get("server") == server:
+                return bool(s.get("up"))
+        return None
+    except (OSError, http.client.HTTPException, ValueError):
+        return None
+    finally:
+        conn.close()
 
 
 def wait(condition, limit):
@@ -293,20 +311,32 @@ def main():
             say("web1 hangs (SIGSTOP: its dfsrd, file service and the web node's "
                 "mount of its share)")
             farm.hang_server("web1")
+            # Two clocks from the hang: when the web node serves from web2,
+            # and when ns2 (ns1 is down since step 4) marks web1 down: its
+            # HTTP check fails on a hung share though its port accepts.
+            marked_box = []
+            watcher = threading.Thread(target=lambda: marked_box.append(
+                wait(lambda: probed_up(farm, "ns2", "web1") is False, 30)), daemon=True)
+            watcher.start()
             hung = wait(lambda: serving(farm) == "web2", 30)
+            watcher.join(35)
+            marked = marked_box[0] if marked_box else None
             time.sleep(2.0)
             after = load.counts()
             slowest = load.slowest_since_mark()
             farm.resume_server("web1")
             results["hang_failover_s"] = hung
             results["hang_slowest_request_s"] = slowest
+            results["hang_marked_down_s"] = marked
             verdict("primary content server hangs",
-                    on_web1 is not None and hung is not None
+                    on_web1 is not None and hung is not None and marked is not None
                     and after[1] == before[1] and after[2] == before[2],
                     "served from web2 after %s s (the mount's operations on "
-                    "web1 each meet their 1 s deadline); slowest request %.2f s; %d requests meanwhile, "
+                    "web1 each meet their 1 s deadline); ns2's HTTP probe marked "
+                    "web1 down after %s s; slowest request %.2f s; %d requests meanwhile, "
                     "%d failed, %d wrong"
-                    % ("%.2f" % hung if hung is not None else "never", slowest,
+                    % ("%.2f" % hung if hung is not None else "never",
+                       "%.2f" % marked if marked is not None else "never", slowest,
                        after[0] - before[0], after[1] - before[1],
                        after[2] - before[2]))
         else:

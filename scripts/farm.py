@@ -271,6 +271,9 @@ class Farm:
                 "--metrics", "%s:%d" % (NS[name], self.ports["ns_metrics"]),
                 "--replica-key", self.path("keys", "admin.key"),
                 "--probe-interval-ms", str(self.probe_ms),
+                # The shares are web servers: an HTTP check tells a hung one
+                # (its port still accepts) from a serving one.
+                "--probe-check", "http",
                 "--probe-timeout-ms", str(min(self.probe_ms, 500))]
         for server, ip in SERVERS.items():
             argv += ["--probe", "%s=%s:%d" % (server, ip, self.ports["share"])]

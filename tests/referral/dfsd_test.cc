@@ -1,7 +1,9 @@
 // Integration tests: the real dfsd process on 127.0.0.1, with real dfsutil
 // writes to its store and real sockets standing in for content servers.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -20,6 +22,7 @@
 #include "dfs/referral_net/peer_link.h"
 #include "dfs/referral_net/server.h"
 #include "testing/daemon.h"
+#include "testing/freeze.h"
 #include "testing/loopback.h"
 #include "testing/referral_client.h"
 #include "testing/subprocess.h"
@@ -170,6 +173,139 @@ TEST_F(DfsdTest, DeadTargetServerMovesBehindAndReturns) {
       << log;
   EXPECT_NE(log.find("DFS1002 target server up: web1"), std::string::npos)
       << log;
+}
+
+// A real web server (Debian's nginx, one process) on 127.0.0.1:`port`
+// serving `root`; nothing when nginx is not installed or did not start.
+std::unique_ptr<testing::Daemon> StartNginx(const std::filesystem::path& dir,
+                                            uint16_t port) {
+  const char* const kNginx = "/usr/sbin/nginx";
+  if (!std::filesystem::exists(kNginx)) return nullptr;
+  std::filesystem::create_directories(dir / "root");
+  std::filesystem::create_directories(dir / "tmp");
+  std::ofstream(dir / "root" / "index.html") << "hello\n";
+  // As root, a single nginx process stays root (it reads a private temp
+  // folder); otherwise it runs as whoever started it.
+  std::ofstream(dir / "nginx.conf")
+      << (geteuid() == 0 ? "user root;\n" : "")
+      << "master_process off;\ndaemon off;\npid "
+      << (dir / "nginx.pid").string() << ";\nerror_log "
+      << (dir / "error.log").string()
+      << " warn;\nevents { worker_connections 64; }\nhttp {\n  access_log "
+         "off;\n"
+      << "  client_body_temp_path " << (dir / "tmp").string() << ";\n"
+      << "  proxy_temp_path " << (dir / "tmp").string() << ";\n"
+      << "  fastcgi_temp_path " << (dir / "tmp").string() << ";\n"
+      << "  uwsgi_temp_path " << (dir / "tmp").string() << ";\n"
+      << "  scgi_temp_path " << (dir / "tmp").string() << ";\n"
+      << "  server { listen 127.0.0.1:" << port << "; root "
+      << (dir / "root").string() << "; }\n}\n";
+  auto nginx = std::make_unique<testing::Daemon>(std::vector<std::string>{
+      kNginx, "-p", dir.string(), "-e", (dir / "error.log").string(), "-c",
+      (dir / "nginx.conf").string()});
+  // Started once it answers (bounded).
+  const auto deadline = SteadyClock::now() + 10s;
+  while (SteadyClock::now() < deadline) {
+    testing::TcpClient http(port);
+    if (http.connected() && http.Send("HEAD / HTTP/1.0\r\n\r\n")) {
+      if (auto line = http.Receive(12);
+          line && line->starts_with("HTTP/1.1 200"))
+        return nginx;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return nullptr;
+}
+
+// A content server that hangs (SIGSTOP: the kernel still completes TCP
+// connections to it) passes a connect probe but not an HTTP check: with
+// --probe-check http dfsd puts it last within the probe interval plus
+// its timeout, and first again once it answers. A dfsd with the connect
+// check, beside it, keeps handing out the hung server first.
+TEST_F(DfsdTest, AHungTargetServerFailsTheHttpCheckButNotTheConnectProbe) {
+  testing::TempDir web;
+  testing::FakeContentServer taken;  // two ports for the two nginx
+  testing::FakeContentServer taken2;
+  const uint16_t web1_port = taken.port(), web2_port = taken2.port();
+  taken.Close();
+  taken2.Close();
+  auto web1 = StartNginx(web.path() / "web1", web1_port);
+  auto web2 = StartNginx(web.path() / "web2", web2_port);
+  if (!web1 || !web2) {
+    GTEST_SKIP() << "nginx is not installed or did not start (scripts/setup.sh "
+                    "installs nginx-light)";
+  }
+  // The same namespace for a dfsd with the connect probe.
+  testing::TempDir connect_store;
+  std::filesystem::copy(store_.path(), connect_store.path(),
+                        std::filesystem::copy_options::recursive |
+                            std::filesystem::copy_options::overwrite_existing);
+  const std::vector<std::string> probes = {
+      "--probe",
+      "web1=127.0.0.1:" + std::to_string(web1_port),
+      "--probe",
+      "web2=127.0.0.1:" + std::to_string(web2_port),
+      "--probe",
+      "ns1=127.0.0.1:" + std::to_string(web2_port),
+      "--probe-interval-ms",
+      "150",
+      "--probe-timeout-ms",
+      "300"};
+  std::vector<std::string> http_args = probes;
+  http_args.insert(http_args.end(), {"--probe-check", "http"});
+  const uint16_t port = StartDfsd(http_args);
+  std::vector<std::string> connect_argv = {
+      DFSD_PATH,  "--store",     connect_store.path().string(),
+      "--listen", "127.0.0.1:0", "--refresh-ms",
+      "100"};
+  connect_argv.insert(connect_argv.end(), probes.begin(), probes.end());
+  testing::Daemon connect_dfsd(connect_argv);
+  auto line = connect_dfsd.ReadLine(10s);
+  ASSERT_TRUE(line) << connect_dfsd.Stderr();
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(*line, m, std::regex("127\\.0\\.0\\.1:(\\d+)")));
+  const uint16_t connect_port = static_cast<uint16_t>(std::stoi(m[1]));
+
+  testing::TcpClient client(port), connect_client(connect_port);
+  const std::vector<std::string> normal = {"\\web1\\content\\Site1",
+                                           "\\web2\\content\\Site1"};
+  const std::vector<std::string> failed = {"\\web2\\content\\Site1",
+                                           "\\web1\\content\\Site1"};
+  auto wait_for = [&](testing::TcpClient& c,
+                      const std::vector<std::string>& want) {
+    const auto start = SteadyClock::now();
+    while (SteadyClock::now() - start < 5s) {
+      auto a = Ask(c, "\\contoso\\webfarm\\Site1");
+      if (a && Targets(*a) == want) return SteadyClock::now() - start;
+      std::this_thread::sleep_for(10ms);
+    }
+    return SteadyClock::duration::max();
+  };
+  ASSERT_NE(wait_for(client, normal), SteadyClock::duration::max())
+      << dfsd_->Stderr();
+  ASSERT_NE(wait_for(connect_client, normal), SteadyClock::duration::max());
+
+  ASSERT_TRUE(testing::Freeze(web1->pid()));
+  const auto down_after = wait_for(client, failed);
+  // What the connect probe says meanwhile: web1 first, as if serving.
+  auto connect_answer = Ask(connect_client, "\\contoso\\webfarm\\Site1");
+  kill(web1->pid(), SIGCONT);
+  ASSERT_NE(down_after, SteadyClock::duration::max()) << dfsd_->Stderr();
+  // Interval (150 ms) + timeout (300 ms), twice over, and slack.
+  EXPECT_LT(down_after, 1500ms);
+  ASSERT_TRUE(connect_answer);
+  EXPECT_EQ(Targets(*connect_answer), normal)
+      << "the connect probe cannot see a hang";
+
+  ASSERT_NE(wait_for(client, normal), SteadyClock::duration::max())
+      << dfsd_->Stderr();
+  const std::string log = dfsd_->Stderr();
+  EXPECT_NE(log.find("DFS1001 target server down: web1"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("DFS1002 target server up: web1"), std::string::npos);
+  EXPECT_EQ(connect_dfsd.Stderr().find("DFS1001 target server down: web1"),
+            std::string::npos);
 }
 
 TEST_F(DfsdTest, HostileFramesCloseOnlyThatConnection) {

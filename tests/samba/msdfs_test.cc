@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "testing/daemon.h"
+#include "testing/freeze.h"
 #include "testing/loopback.h"
 #include "testing/subprocess.h"
 #include "testing/temp_dir.h"
@@ -90,6 +91,46 @@ std::string ReadThroughSamba(const std::string& file) {
   return r.out;
 }
 
+// Why this machine cannot run a test in a private network namespace with
+// `tools` (empty: it can).
+std::string NetnsSkipReason(const std::vector<const char*>& tools) {
+  for (const char* tool : tools) {
+    if (!fs::exists(tool)) {
+      return std::string(tool) +
+             " is not installed (scripts/setup.sh installs samba, smbclient "
+             "and tshark)";
+    }
+  }
+  if (geteuid() != 0) return "a network namespace needs root";
+  if (testing::Run({"/usr/bin/unshare", "-n", "true"}).exit_code != 0) {
+    return "unshare -n is not allowed here";
+  }
+  return "";
+}
+
+// Runs this binary's test `name` again inside a new network namespace
+// (DFS_IN_NETNS set) and reports its result here.
+void RunSelfInNetns(const std::string& name) {
+  const std::string self = fs::read_symlink("/proc/self/exe").string();
+  auto inner =
+      testing::RunWithin({"/usr/bin/unshare", "-n", "/usr/bin/env",
+                          "DFS_IN_NETNS=1", self, "--gtest_filter=" + name},
+                         180s);
+  EXPECT_FALSE(inner.timed_out);
+  EXPECT_EQ(inner.exit_code, 0) << inner.out << inner.err;
+}
+
+// Inside the namespace: loopback up, with the content servers' addresses.
+void LoopbackWithContentAddresses() {
+  for (const char* ip : {"127.0.0.2/8", "127.0.0.3/8"}) {
+    ASSERT_EQ(testing::Run({"/usr/sbin/ip", "addr", "add", ip, "dev", "lo"})
+                  .exit_code,
+              0);
+  }
+  ASSERT_EQ(testing::Run({"/usr/sbin/ip", "link", "set", "lo", "up"}).exit_code,
+            0);
+}
+
 class SambaMsdfsTest : public ::testing::Test {
  protected:
   void Dfsutil(std::vector<std::string> args) {
@@ -103,37 +144,14 @@ class SambaMsdfsTest : public ::testing::Test {
 
 TEST_F(SambaMsdfsTest, AnySmbClientFollowsTheNamespaceThroughSamba) {
   if (std::getenv("DFS_IN_NETNS") == nullptr) {
-    for (const char* tool :
-         {kSmbd, kSmbclient, kTshark, "/usr/bin/unshare", "/usr/sbin/ip"}) {
-      if (!fs::exists(tool)) {
-        GTEST_SKIP() << tool << " is not installed (scripts/setup.sh "
-                     << "installs samba, smbclient and tshark)";
-      }
-    }
-    if (geteuid() != 0) GTEST_SKIP() << "a network namespace needs root";
-    if (testing::Run({"/usr/bin/unshare", "-n", "true"}).exit_code != 0) {
-      GTEST_SKIP() << "unshare -n is not allowed here";
-    }
-    const std::string self = fs::read_symlink("/proc/self/exe").string();
-    auto inner = testing::RunWithin(
-        {"/usr/bin/unshare", "-n", "/usr/bin/env", "DFS_IN_NETNS=1", self,
-         "--gtest_filter=SambaMsdfsTest."
-         "AnySmbClientFollowsTheNamespaceThroughSamba"},
-        180s);
-    EXPECT_FALSE(inner.timed_out);
-    EXPECT_EQ(inner.exit_code, 0) << inner.out << inner.err;
+    const std::string why = NetnsSkipReason(
+        {kSmbd, kSmbclient, kTshark, "/usr/bin/unshare", "/usr/sbin/ip"});
+    if (!why.empty()) GTEST_SKIP() << why;
+    RunSelfInNetns(
+        "SambaMsdfsTest.AnySmbClientFollowsTheNamespaceThroughSamba");
     return;
   }
-
-  // Inside the namespace: loopback up, with the two content servers'
-  // addresses.
-  for (const char* ip : {"127.0.0.2/8", "127.0.0.3/8"}) {
-    ASSERT_EQ(testing::Run({"/usr/sbin/ip", "addr", "add", ip, "dev", "lo"})
-                  .exit_code,
-              0);
-  }
-  ASSERT_EQ(testing::Run({"/usr/sbin/ip", "link", "set", "lo", "up"}).exit_code,
-            0);
+  LoopbackWithContentAddresses();
   const fs::path root = work_.path() / "msdfs-root";
   for (const char* web : {"web1", "web2"}) {
     fs::create_directories(work_.path() / web);
@@ -231,6 +249,99 @@ TEST_F(SambaMsdfsTest, AnySmbClientFollowsTheNamespaceThroughSamba) {
   EXPECT_FALSE(fs::exists(root / "Shops"));
   EXPECT_EQ(ReadThroughSamba("Shops\\Shop1\\whoami.txt").find("web2"),
             std::string::npos);
+}
+
+// The health a dfsd's status page reports for `server` ("up", "down", or
+// "" when it has none yet).
+std::string ProbedHealth(uint16_t metrics_port, const std::string& server) {
+  testing::TcpClient http(metrics_port);
+  http.Send("GET /api/health HTTP/1.0\r\n\r\n");
+  std::string answer;
+  while (auto chunk = http.Receive(1)) answer += *chunk;
+  const std::string entry = "{\"server\":\"" + server + "\",\"up\":";
+  const size_t at = answer.find(entry);
+  if (at == std::string::npos) return "";
+  return answer.compare(at + entry.size(), 4, "true") == 0 ? "up" : "down";
+}
+
+// Samba's smbd that hangs (SIGSTOP: the kernel still completes
+// connections to port 445) passes a connect probe but not the SMB check:
+// dfsd with --probe-check smb marks it down within the probe interval
+// plus its timeout, and up again once it answers; a dfsd beside it with
+// the connect probe never notices. Both smbd answer the SMB2 NEGOTIATE
+// while serving (the check's request is what Samba accepts).
+TEST_F(SambaMsdfsTest, TheSmbCheckTellsAHungSmbdFromAServingOne) {
+  if (std::getenv("DFS_IN_NETNS") == nullptr) {
+    const std::string why =
+        NetnsSkipReason({kSmbd, "/usr/bin/unshare", "/usr/sbin/ip"});
+    if (!why.empty()) GTEST_SKIP() << why;
+    RunSelfInNetns("SambaMsdfsTest.TheSmbCheckTellsAHungSmbdFromAServingOne");
+    return;
+  }
+  LoopbackWithContentAddresses();
+  for (const char* web : {"web1", "web2"}) {
+    fs::create_directories(work_.path() / web);
+  }
+  fs::permissions(work_.path(), fs::perms::all, fs::perm_options::add);
+  Dfsutil({"root", "add", "\\\\contoso\\webfarm"});
+  Dfsutil({"link", "add", "\\\\contoso\\webfarm\\Site1", "\\\\127.0.0.2\\web1",
+           "--priority", "first"});
+  Dfsutil(
+      {"target", "add", "\\\\contoso\\webfarm\\Site1", "\\\\127.0.0.3\\web2"});
+  fs::copy(work_.path() / "store", work_.path() / "store-connect",
+           fs::copy_options::recursive);
+  auto web1 = StartSmbd(work_.path() / "smb-web1", "127.0.0.2",
+                        Share("web1", work_.path() / "web1"));
+  auto web2 = StartSmbd(work_.path() / "smb-web2", "127.0.0.3",
+                        Share("web2", work_.path() / "web2"));
+  // A dfsd per check, each with its own copy of the namespace.
+  auto start_dfsd = [&](const std::string& store, const std::string& check,
+                        uint16_t& metrics_port) {
+    auto dfsd = std::make_unique<testing::Daemon>(std::vector<std::string>{
+        DFSD_PATH, "--store", (work_.path() / store).string(), "--listen",
+        "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--probe-port", "445",
+        "--probe-check", check, "--probe-interval-ms",
+        std::to_string(kProbeInterval.count()), "--probe-timeout-ms", "300"});
+    auto line = dfsd->ReadLine(10s);
+    EXPECT_TRUE(line) << dfsd->Stderr();
+    std::smatch m;
+    if (line && std::regex_search(*line, m, std::regex("metrics (\\d+)"))) {
+      metrics_port = static_cast<uint16_t>(std::stoi(m[1]));
+    }
+    return dfsd;
+  };
+  uint16_t smb_port = 0, connect_port = 0;
+  auto smb_dfsd = start_dfsd("store", "smb", smb_port);
+  auto connect_dfsd = start_dfsd("store-connect", "connect", connect_port);
+  ASSERT_NE(smb_port, 0);
+  ASSERT_NE(connect_port, 0);
+  auto wait_health = [&](uint16_t port, const std::string& server,
+                         const std::string& want) {
+    const auto deadline = SteadyClock::now() + kProbeInterval + 3s;
+    while (ProbedHealth(port, server) != want &&
+           SteadyClock::now() < deadline) {
+      std::this_thread::sleep_for(20ms);
+    }
+    return ProbedHealth(port, server);
+  };
+  // Serving smbd answer the SMB2 NEGOTIATE.
+  ASSERT_EQ(wait_health(smb_port, "127.0.0.2", "up"), "up")
+      << smb_dfsd->Stderr();
+  ASSERT_EQ(wait_health(smb_port, "127.0.0.3", "up"), "up");
+  ASSERT_EQ(wait_health(connect_port, "127.0.0.2", "up"), "up");
+
+  ASSERT_TRUE(testing::Freeze(web1->pid()));
+  const auto frozen = SteadyClock::now();
+  const std::string smb_says = wait_health(smb_port, "127.0.0.2", "down");
+  const auto took = SteadyClock::now() - frozen;
+  const std::string connect_says = ProbedHealth(connect_port, "127.0.0.2");
+  kill(web1->pid(), SIGCONT);
+  EXPECT_EQ(smb_says, "down") << smb_dfsd->Stderr();
+  EXPECT_LT(took, kProbeInterval + 300ms + 1s);
+  EXPECT_EQ(connect_says, "up") << "a connect probe cannot see a hang";
+  EXPECT_EQ(ProbedHealth(smb_port, "127.0.0.3"), "up");
+  EXPECT_EQ(wait_health(smb_port, "127.0.0.2", "up"), "up")
+      << smb_dfsd->Stderr();
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 //   dfsd --store DIR --listen 127.0.0.1:7445 [--metrics 127.0.0.1:9445]
 //        [--probe-port 445] [--probe web1=127.0.0.1:8081 ...]
 //        [--probe-interval-ms 2000] [--probe-timeout-ms 1000] [--no-probe]
+//        [--probe-check connect|smb|http]
 //        [--probe-dns] [--replica-of PRIMARY_IP:PORT] [--admin-key FILE]
 //        [--replica-key FILE] [--threads N]
 //        [--etcd http://IP:PORT[,...] [--etcd-prefix /dfs/]
@@ -57,9 +58,16 @@ int main(int argc, char** argv) {
   app.add_option("--probe-interval-ms", probe_interval_ms, "probe period")
       ->capture_default_str();
   app.add_option("--probe-timeout-ms", probe_timeout_ms,
-                 "probe connect timeout")
+                 "probe timeout (the connect and the check's exchange)")
       ->capture_default_str();
   app.add_flag("--no-probe", no_probe, "do not probe target servers");
+  std::string probe_check = "connect";
+  app.add_option("--probe-check", probe_check,
+                 "what a probe asks: connect (the TCP connection is "
+                 "accepted), smb (an SMB2 NEGOTIATE is answered) or http "
+                 "(HEAD / is answered below 500); only smb and http tell a "
+                 "hung server from a serving one")
+      ->capture_default_str();
   app.add_flag("--probe-dns", options.probe.resolve_names,
                "resolve target server names for probing (default: only --probe "
                "mappings and IP literals are probed)");
@@ -204,6 +212,13 @@ int main(int argc, char** argv) {
 
   options.store_dir = store;
   options.probe.enabled = !no_probe;
+  if (auto check = dfs::referral::ParseProbeCheck(probe_check)) {
+    options.probe.check = *check;
+  } else {
+    std::cerr << "dfsd: error: --probe-check: " << check.error().Message()
+              << "\n";
+    return 2;
+  }
   options.probe.interval = std::chrono::milliseconds(probe_interval_ms);
   options.probe.timeout = std::chrono::milliseconds(probe_timeout_ms);
   options.refresh_interval = std::chrono::milliseconds(refresh_ms);

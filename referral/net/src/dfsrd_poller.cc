@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <memory>
+
 #include "coroutines.h"
 #include "dfs/common/error.h"
 #include "dfs/referral_net/server.h"
@@ -86,17 +88,24 @@ awaitable<void> DfsrdPoller::Poll(size_t i) {
 awaitable<Result<std::string>> DfsrdPoller::Fetch(const std::string& address) {
   auto endpoint = ParseEndpoint(address);
   if (!endpoint) co_return Unexpected<Error>(endpoint.error());
-  tcp::socket socket(io_);
+  // Shared with the deadline's handler, which may run after this frame is
+  // gone (a handler already queued cannot be recalled by cancel()).
+  struct Exchange {
+    explicit Exchange(asio::io_context& io) : socket(io) {}
+    tcp::socket socket;
+    bool timed_out = false;
+  };
+  auto exchange = std::make_shared<Exchange>(io_);
+  tcp::socket& socket = exchange->socket;
   // One deadline for the whole exchange: a member that accepts and never
   // answers (SIGSTOP) is closed under the read.
   asio::steady_timer deadline(io_);
-  bool timed_out = false;
   deadline.expires_after(timeout_);
-  deadline.async_wait([&](const boost::system::error_code& e) {
+  deadline.async_wait([exchange](const boost::system::error_code& e) {
     if (!e) {
-      timed_out = true;
+      exchange->timed_out = true;
       boost::system::error_code ignored;
-      socket.close(ignored);
+      exchange->socket.close(ignored);
     }
   });
   boost::system::error_code ec;
@@ -119,7 +128,7 @@ awaitable<Result<std::string>> DfsrdPoller::Fetch(const std::string& address) {
     if (ec == asio::error::eof) ec.clear();
   }
   deadline.cancel();
-  if (timed_out) {
+  if (exchange->timed_out) {
     co_return Fail(
         Errc::kUnavailable,
         "no answer within " + std::to_string(timeout_.count()) + " ms");

@@ -1,5 +1,8 @@
 #include "metrics_endpoint.h"
 
+#include <array>
+#include <memory>
+
 #include "coroutines.h"
 #include "dfs/common/metrics_http.h"
 #include "listener.h"
@@ -49,14 +52,21 @@ awaitable<void> MetricsEndpoint::AcceptLoop() {
   }
 }
 
-awaitable<void> MetricsEndpoint::Serve(tcp::socket socket) {
+awaitable<void> MetricsEndpoint::Serve(tcp::socket accepted) {
   std::string request;
   std::array<char, 1024> buffer;
   boost::system::error_code ec;
+  // Shared with the deadline's handler, which may run after this frame is
+  // gone (a handler already queued cannot be recalled by cancel()).
+  auto shared = std::make_shared<tcp::socket>(std::move(accepted));
+  tcp::socket& socket = *shared;
   asio::steady_timer timeout(io_);
   timeout.expires_after(kRequestTimeout);
-  timeout.async_wait([&socket](const boost::system::error_code& e) {
-    if (!e) socket.close();
+  timeout.async_wait([shared](const boost::system::error_code& e) {
+    if (!e) {
+      boost::system::error_code ignored;
+      shared->close(ignored);
+    }
   });
   while (!HttpRequestReady(request)) {
     const size_t n = co_await socket.async_read_some(

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
+#include <memory>
+
 #include "coroutines.h"
 #include "dfs/ns/path.h"
 
@@ -64,24 +67,57 @@ awaitable<std::optional<std::vector<tcp::endpoint>>> Prober::EndpointsOf(
   co_return endpoints;
 }
 
+awaitable<bool> Prober::Check(tcp::socket& socket, const std::string& server) {
+  if (options_.check == referral::ProbeCheck::kConnect) co_return true;
+  boost::system::error_code ec;
+  const std::string request = referral::ProbeRequest(options_.check, server);
+  co_await asio::async_write(socket, asio::buffer(request),
+                             redirect_error(use_awaitable, ec));
+  std::string answer;
+  std::array<char, referral::kMaxProbeAnswerBytes> buffer;
+  while (!ec) {
+    const size_t room = referral::kMaxProbeAnswerBytes - answer.size();
+    const size_t n = co_await socket.async_read_some(
+        asio::buffer(buffer.data(), room), redirect_error(use_awaitable, ec));
+    answer.append(buffer.data(), n);
+    switch (referral::JudgeProbeAnswer(options_.check, answer)) {
+      case referral::ProbeVerdict::kServing:
+        co_return true;
+      case referral::ProbeVerdict::kNotServing:
+        co_return false;
+      case referral::ProbeVerdict::kNeedMore:
+        break;
+    }
+  }
+  co_return false;  // closed, or the deadline closed it, before an answer
+}
+
 awaitable<void> Prober::Probe(std::string server) {
   const auto endpoints = co_await EndpointsOf(server);
   if (!endpoints) co_return;  // not probed: counts as up
   bool up = false;
   for (const auto& ep : *endpoints) {
-    tcp::socket socket(io_);
+    // Shared with the deadline's handler: a handler already queued when
+    // the probe ends runs after this frame is gone (cancel() cannot
+    // recall it), and must find the socket still there.
+    auto socket = std::make_shared<tcp::socket>(io_);
     asio::steady_timer timeout(io_);
+    // One deadline for the connect and the check's exchange: a server
+    // that accepts and never answers is closed under the read.
     timeout.expires_after(options_.timeout);
-    timeout.async_wait([&socket](const boost::system::error_code& e) {
-      if (!e) socket.close();
+    timeout.async_wait([socket](const boost::system::error_code& e) {
+      if (!e) {
+        boost::system::error_code ignored;
+        socket->close(ignored);
+      }
     });
     boost::system::error_code ec;
-    co_await socket.async_connect(ep, redirect_error(use_awaitable, ec));
-    timeout.cancel();
-    if (!ec && socket.is_open()) {
-      up = true;
-      break;
+    co_await socket->async_connect(ep, redirect_error(use_awaitable, ec));
+    if (!ec && socket->is_open()) {
+      up = co_await Check(*socket, server);
     }
+    timeout.cancel();
+    if (up) break;
   }
   ++(up ? metrics_.probes_up : metrics_.probes_down);
   referral::HealthChange change;

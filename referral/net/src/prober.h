@@ -37,6 +37,9 @@ class Prober {
  private:
   boost::asio::awaitable<void> Loop();
   boost::asio::awaitable<void> Probe(std::string server);
+  // After the connect: whether the server answers as options_.check wants.
+  boost::asio::awaitable<bool> Check(boost::asio::ip::tcp::socket& socket,
+                                     const std::string& server);
   // Where to probe `server`; nothing when it is not to be probed.
   boost::asio::awaitable<
       std::optional<std::vector<boost::asio::ip::tcp::endpoint>>>

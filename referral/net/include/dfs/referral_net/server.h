@@ -28,6 +28,7 @@
 #include "dfs/common/asio.h"
 #include "dfs/common/result.h"
 #include "dfs/referral/admin.h"
+#include "dfs/referral/probe_check.h"
 
 namespace dfs::ns {
 class Store;
@@ -56,7 +57,10 @@ struct ProbeOptions {
   // unmapped name is simply not probed (taken as healthy; logged once).
   bool resolve_names = false;
   std::chrono::milliseconds interval{2000};
+  // The whole probe (connect, and the check's exchange) within this.
   std::chrono::milliseconds timeout{1000};
+  // What counts as up beyond an accepted connection (referral/probe_check.h).
+  referral::ProbeCheck check = referral::ProbeCheck::kConnect;
 };
 
 struct ServerOptions {
