@@ -139,7 +139,27 @@ class SambaMsdfsTest : public ::testing::Test {
     auto r = testing::Run(args);
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
+  // Two content folders (web1, web2, each with a whoami.txt), the
+  // namespace \\contoso\webfarm\Site1 -> \\127.0.0.2\web1 (first),
+  // \\127.0.0.3\web2, and an smbd serving each folder on its address.
+  void StartContentServers() {
+    for (const char* web : {"web1", "web2"}) {
+      fs::create_directories(work_.path() / web);
+      std::ofstream(work_.path() / web / "whoami.txt") << web << "\n";
+    }
+    fs::permissions(work_.path(), fs::perms::all, fs::perm_options::add);
+    Dfsutil({"root", "add", "\\\\contoso\\webfarm"});
+    Dfsutil({"link", "add", "\\\\contoso\\webfarm\\Site1",
+             "\\\\127.0.0.2\\web1", "--priority", "first"});
+    Dfsutil({"target", "add", "\\\\contoso\\webfarm\\Site1",
+             "\\\\127.0.0.3\\web2"});
+    web1_ = StartSmbd(work_.path() / "smb-web1", "127.0.0.2",
+                      Share("web1", work_.path() / "web1"));
+    web2_ = StartSmbd(work_.path() / "smb-web2", "127.0.0.3",
+                      Share("web2", work_.path() / "web2"));
+  }
   testing::TempDir work_;
+  std::unique_ptr<testing::Daemon> web1_, web2_;
 };
 
 TEST_F(SambaMsdfsTest, AnySmbClientFollowsTheNamespaceThroughSamba) {
@@ -153,21 +173,7 @@ TEST_F(SambaMsdfsTest, AnySmbClientFollowsTheNamespaceThroughSamba) {
   }
   LoopbackWithContentAddresses();
   const fs::path root = work_.path() / "msdfs-root";
-  for (const char* web : {"web1", "web2"}) {
-    fs::create_directories(work_.path() / web);
-    std::ofstream(work_.path() / web / "whoami.txt") << web << "\n";
-  }
-  fs::permissions(work_.path(), fs::perms::all, fs::perm_options::add);
-
-  Dfsutil({"root", "add", "\\\\contoso\\webfarm"});
-  Dfsutil({"link", "add", "\\\\contoso\\webfarm\\Site1", "\\\\127.0.0.2\\web1",
-           "--priority", "first"});
-  Dfsutil(
-      {"target", "add", "\\\\contoso\\webfarm\\Site1", "\\\\127.0.0.3\\web2"});
-  auto web1 = StartSmbd(work_.path() / "smb-web1", "127.0.0.2",
-                        Share("web1", work_.path() / "web1"));
-  auto web2 = StartSmbd(work_.path() / "smb-web2", "127.0.0.3",
-                        Share("web2", work_.path() / "web2"));
+  StartContentServers();
   testing::Daemon dfsd(
       {DFSD_PATH, "--store", (work_.path() / "store").string(), "--listen",
        "127.0.0.1:0", "--refresh-ms", "100", "--probe-port", "445",
@@ -219,7 +225,7 @@ TEST_F(SambaMsdfsTest, AnySmbClientFollowsTheNamespaceThroughSamba) {
 
   // web1's server stops: within the probe interval and a second its link
   // puts web2 first, and the same command reads web2's file.
-  web1.reset();
+  web1_.reset();
   const auto stopped = SteadyClock::now();
   bool moved = false;
   while (!moved && SteadyClock::now() - stopped < kProbeInterval + 1s) {
@@ -279,21 +285,9 @@ TEST_F(SambaMsdfsTest, TheSmbCheckTellsAHungSmbdFromAServingOne) {
     return;
   }
   LoopbackWithContentAddresses();
-  for (const char* web : {"web1", "web2"}) {
-    fs::create_directories(work_.path() / web);
-  }
-  fs::permissions(work_.path(), fs::perms::all, fs::perm_options::add);
-  Dfsutil({"root", "add", "\\\\contoso\\webfarm"});
-  Dfsutil({"link", "add", "\\\\contoso\\webfarm\\Site1", "\\\\127.0.0.2\\web1",
-           "--priority", "first"});
-  Dfsutil(
-      {"target", "add", "\\\\contoso\\webfarm\\Site1", "\\\\127.0.0.3\\web2"});
+  StartContentServers();
   fs::copy(work_.path() / "store", work_.path() / "store-connect",
            fs::copy_options::recursive);
-  auto web1 = StartSmbd(work_.path() / "smb-web1", "127.0.0.2",
-                        Share("web1", work_.path() / "web1"));
-  auto web2 = StartSmbd(work_.path() / "smb-web2", "127.0.0.3",
-                        Share("web2", work_.path() / "web2"));
   // A dfsd per check, each with its own copy of the namespace.
   auto start_dfsd = [&](const std::string& store, const std::string& check,
                         uint16_t& metrics_port) {
@@ -330,12 +324,12 @@ TEST_F(SambaMsdfsTest, TheSmbCheckTellsAHungSmbdFromAServingOne) {
   ASSERT_EQ(wait_health(smb_port, "127.0.0.3", "up"), "up");
   ASSERT_EQ(wait_health(connect_port, "127.0.0.2", "up"), "up");
 
-  ASSERT_TRUE(testing::Freeze(web1->pid()));
+  ASSERT_TRUE(testing::Freeze(web1_->pid()));
   const auto frozen = SteadyClock::now();
   const std::string smb_says = wait_health(smb_port, "127.0.0.2", "down");
   const auto took = SteadyClock::now() - frozen;
   const std::string connect_says = ProbedHealth(connect_port, "127.0.0.2");
-  kill(web1->pid(), SIGCONT);
+  kill(web1_->pid(), SIGCONT);
   EXPECT_EQ(smb_says, "down") << smb_dfsd->Stderr();
   EXPECT_LT(took, kProbeInterval + 300ms + 1s);
   EXPECT_EQ(connect_says, "up") << "a connect probe cannot see a hang";
