@@ -533,5 +533,232 @@ TEST_F(DomainEtcdTest, WithAuthenticationOnOnlyTheUserWithItsPasswordGetsIn) {
             std::vector<std::string>{"\\web3\\content\\Site3"});
 }
 
+// ---------------------------------------------------------------- TLS
+
+// A CA, a certificate for an etcd member at 127.0.0.1 and client
+// certificates, made with Debian's openssl for this test.
+class TestPki {
+ public:
+  explicit TestPki(const std::filesystem::path& dir) : dir_(dir) {}
+  // A self-signed CA named `name` (name.pem, name.key).
+  bool Ca(const std::string& name) {
+    return Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", Key(name),
+                    "-out", Pem(name), "-days", "2", "-subj", "/CN=" + name});
+  }
+  // A certificate `name` signed by CA `ca`, with these X.509 extensions.
+  bool Issue(const std::string& name, const std::string& ca,
+             const std::string& extensions) {
+    const auto ext = dir_ / (name + ".ext");
+    std::ofstream(ext) << extensions << "\n";
+    return Openssl({"req", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", Key(name),
+                    "-out", (dir_ / (name + ".csr")).string(), "-subj",
+                    "/CN=" + name}) &&
+           Openssl({"x509", "-req", "-in", (dir_ / (name + ".csr")).string(),
+                    "-CA", Pem(ca), "-CAkey", Key(ca), "-CAcreateserial",
+                    "-out", Pem(name), "-days", "2", "-extfile", ext.string()});
+  }
+  std::string Pem(const std::string& name) const {
+    return (dir_ / (name + ".pem")).string();
+  }
+  std::string Key(const std::string& name) const {
+    return (dir_ / (name + ".key")).string();
+  }
+
+ private:
+  bool Openssl(std::vector<std::string> args) {
+    args.insert(args.begin(), "/usr/bin/openssl");
+    auto r = testing::Run(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.exit_code == 0;
+  }
+  std::filesystem::path dir_;
+};
+
+// etcd serving clients over TLS only, with client certificates required
+// (--client-cert-auth): dfsutil and dfsd reach it over https:// with the
+// CA and a client certificate; a wrong CA, no client certificate, plain
+// http:// or a key others can read get a clear refusal and change nothing.
+TEST(DomainEtcdTlsTest, OverHttpsOnlyTheRightCaAndClientCertificateGetIn) {
+  if (!std::filesystem::exists(kEtcd) ||
+      !std::filesystem::exists("/usr/bin/openssl")) {
+    GTEST_SKIP() << "etcd or openssl is not installed (scripts/setup.sh "
+                    "installs etcd-server)";
+  }
+  testing::TempDir work;
+  TestPki pki(work.path());
+  ASSERT_TRUE(pki.Ca("ca"));
+  ASSERT_TRUE(pki.Ca("other-ca"));
+  // etcd's own gateway dials the member with the member's certificate:
+  // it is a client certificate too.
+  ASSERT_TRUE(pki.Issue("member", "ca",
+                        "subjectAltName=IP:127.0.0.1\n"
+                        "extendedKeyUsage=serverAuth,clientAuth"));
+  ASSERT_TRUE(pki.Issue("admin", "ca", "extendedKeyUsage=clientAuth"));
+  ASSERT_TRUE(pki.Issue("stranger", "other-ca", "extendedKeyUsage=clientAuth"));
+  for (const char* key : {"member", "admin", "stranger"}) {
+    std::filesystem::permissions(pki.Key(key),
+                                 std::filesystem::perms::owner_read |
+                                     std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace);
+  }
+  const uint16_t client = FreePort(), peer = FreePort();
+  const std::string url = "https://127.0.0.1:" + std::to_string(client);
+  const std::string peer_url = "http://127.0.0.1:" + std::to_string(peer);
+  testing::Daemon etcd(std::vector<std::string>{kEtcd,
+                                                "--name",
+                                                "e1",
+                                                "--data-dir",
+                                                (work.path() / "etcd").string(),
+                                                "--listen-client-urls",
+                                                url,
+                                                "--advertise-client-urls",
+                                                url,
+                                                "--listen-peer-urls",
+                                                peer_url,
+                                                "--initial-advertise-peer-urls",
+                                                peer_url,
+                                                "--initial-cluster",
+                                                "e1=" + peer_url,
+                                                "--cert-file",
+                                                pki.Pem("member"),
+                                                "--key-file",
+                                                pki.Key("member"),
+                                                "--trusted-ca-file",
+                                                pki.Pem("ca"),
+                                                "--client-cert-auth",
+                                                "--logger",
+                                                "zap",
+                                                "--log-level",
+                                                "error"});
+  const std::vector<std::string> tls = {"--etcd-ca-file",   pki.Pem("ca"),
+                                        "--etcd-cert-file", pki.Pem("admin"),
+                                        "--etcd-key-file",  pki.Key("admin")};
+  auto dfsutil = [&](std::vector<std::string> options,
+                     std::vector<std::string> command) {
+    std::vector<std::string> argv = {DFSUTIL_PATH, "--etcd"};
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.insert(argv.end(), command.begin(), command.end());
+    return testing::Run(argv);
+  };
+  std::vector<std::string> with_tls = {url};
+  with_tls.insert(with_tls.end(), tls.begin(), tls.end());
+  // The first change once etcd answers (bounded; before it listens
+  // nothing is sent, so a retry cannot apply twice).
+  testing::ProcessResult added;
+  const auto deadline = SteadyClock::now() + 20s;
+  do {
+    added = dfsutil(with_tls, {"root", "add", kRoot});
+    if (added.exit_code == 0) break;
+    std::this_thread::sleep_for(100ms);  // polling etcd's start, bounded
+  } while (SteadyClock::now() < deadline);
+  ASSERT_EQ(added.exit_code, 0) << added.err << etcd.Stderr();
+  auto linked = dfsutil(
+      with_tls, {"link", "add", kRoot + "\\Site1", "\\\\web1\\content\\Site1"});
+  ASSERT_EQ(linked.exit_code, 0) << linked.err;
+
+  // Refusals, each saying why; none changes anything.
+  const std::vector<std::string> change = {"link", "add", kRoot + "\\Evil",
+                                           "\\\\evil\\share"};
+  auto wrong_ca =
+      dfsutil({url, "--etcd-ca-file", pki.Pem("other-ca"), "--etcd-cert-file",
+               pki.Pem("admin"), "--etcd-key-file", pki.Key("admin")},
+              change);
+  EXPECT_NE(wrong_ca.exit_code, 0);
+  EXPECT_NE(wrong_ca.err.find("certificate verify failed"), std::string::npos)
+      << wrong_ca.err;
+  auto no_client_cert = dfsutil({url, "--etcd-ca-file", pki.Pem("ca")}, change);
+  EXPECT_NE(no_client_cert.exit_code, 0) << no_client_cert.out;
+  // etcd's alert ("bad certificate"), or its reset when that races.
+  EXPECT_NE(no_client_cert.err.find("etcd at 127.0.0.1"), std::string::npos)
+      << no_client_cert.err;
+  auto stranger =
+      dfsutil({url, "--etcd-ca-file", pki.Pem("ca"), "--etcd-cert-file",
+               pki.Pem("stranger"), "--etcd-key-file", pki.Key("stranger")},
+              change);
+  EXPECT_NE(stranger.exit_code, 0) << stranger.out;
+  // etcd's alert ("bad certificate"), or its reset when that races.
+  EXPECT_NE(stranger.err.find("etcd at 127.0.0.1"), std::string::npos)
+      << stranger.err;
+  auto plain = dfsutil({"http://127.0.0.1:" + std::to_string(client)}, change);
+  EXPECT_NE(plain.exit_code, 0) << plain.out;
+  std::filesystem::permissions(pki.Key("admin"),
+                               std::filesystem::perms::group_read,
+                               std::filesystem::perm_options::add);
+  auto readable_key = dfsutil(with_tls, change);
+  EXPECT_NE(readable_key.exit_code, 0);
+  EXPECT_NE(readable_key.err.find("chmod 600"), std::string::npos)
+      << readable_key.err;
+  std::filesystem::permissions(pki.Key("admin"),
+                               std::filesystem::perms::group_read,
+                               std::filesystem::perm_options::remove);
+  auto shown = dfsutil(with_tls, {"--json", "show", kRoot});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_EQ(shown.out.find("Evil"), std::string::npos) << shown.out;
+
+  // dfsd mirrors the namespace over TLS and answers referrals from it.
+  std::vector<std::string> dfsd_argv = {DFSD_PATH,
+                                        "--store",
+                                        (work.path() / "dfsd").string(),
+                                        "--listen",
+                                        "127.0.0.1:0",
+                                        "--no-probe",
+                                        "--refresh-ms",
+                                        "50",
+                                        "--etcd",
+                                        url};
+  dfsd_argv.insert(dfsd_argv.end(), tls.begin(), tls.end());
+  testing::Daemon dfsd(dfsd_argv);
+  auto line = dfsd.ReadLine(10s);
+  ASSERT_TRUE(line) << dfsd.Stderr();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(*line, m, std::regex(":(\\d+)")));
+  const uint16_t port = static_cast<uint16_t>(std::stoi(m[1]));
+  std::vector<std::string> targets;
+  const auto mirrored = SteadyClock::now() + 10s;
+  while (targets.empty() && SteadyClock::now() < mirrored) {
+    testing::TcpClient c(port, 1000);
+    auto a = testing::Ask(c, "\\contoso\\webfarm\\Site1");
+    if (a && a->type == referral::FrameType::kReferralResponse)
+      targets = testing::Targets(*a);
+  }
+  EXPECT_EQ(targets, std::vector<std::string>{"\\web1\\content\\Site1"})
+      << dfsd.Stderr();
+  // A change made now reaches it through the TLS watch.
+  ASSERT_EQ(dfsutil(with_tls, {"link", "add", kRoot + "\\Site2",
+                               "\\\\web2\\content\\Site2"})
+                .exit_code,
+            0);
+  targets.clear();
+  const auto watched = SteadyClock::now() + 5s;
+  while (targets.empty() && SteadyClock::now() < watched) {
+    testing::TcpClient c(port, 1000);
+    auto a = testing::Ask(c, "\\contoso\\webfarm\\Site2");
+    if (a && a->type == referral::FrameType::kReferralResponse)
+      targets = testing::Targets(*a);
+  }
+  EXPECT_EQ(targets, std::vector<std::string>{"\\web2\\content\\Site2"})
+      << dfsd.Stderr();
+
+  // A dfsd trusting another CA gets nothing from etcd and says why (it
+  // keeps answering from its store and trying, as when etcd is down).
+  testing::Daemon distrustful(std::vector<std::string>{
+      DFSD_PATH, "--store", (work.path() / "dfsd2").string(), "--listen",
+      "127.0.0.1:0", "--no-probe", "--etcd-health-ms", "200", "--etcd", url,
+      "--etcd-ca-file", pki.Pem("other-ca"), "--etcd-cert-file",
+      pki.Pem("admin"), "--etcd-key-file", pki.Key("admin")});
+  ASSERT_TRUE(distrustful.ReadLine(10s)) << distrustful.Stderr();
+  const auto logged = SteadyClock::now() + 10s;
+  while (distrustful.Stderr().find("certificate verify failed") ==
+             std::string::npos &&
+         SteadyClock::now() < logged) {
+    std::this_thread::sleep_for(50ms);  // polling its log, bounded
+  }
+  EXPECT_NE(distrustful.Stderr().find("certificate verify failed"),
+            std::string::npos)
+      << distrustful.Stderr();
+}
+
 }  // namespace
 }  // namespace dfs

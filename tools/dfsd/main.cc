@@ -11,7 +11,9 @@
 //        [--probe-dns] [--replica-of PRIMARY_IP:PORT] [--admin-key FILE]
 //        [--replica-key FILE] [--threads N]
 //        [--etcd http://IP:PORT[,...] [--etcd-prefix /dfs/]
-//         [--etcd-user NAME --etcd-password-file FILE]]
+//         [--etcd-user NAME --etcd-password-file FILE]
+//         [--etcd-ca-file CA.pem [--etcd-cert-file C.pem --etcd-key-file
+//         K.pem]]]
 //        [--samba-root DIR --samba-namespace \\host\root [--samba-share NAME]]
 //        [--dfsrd IP:PORT[,...] [--dfsrd-poll-ms 2000]]
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -106,13 +108,22 @@ int main(int argc, char** argv) {
   int64_t etcd_health_ms = 1000;
   app.add_option("--etcd", etcd,
                  "domain mode: keep the store a mirror of the namespace in "
-                 "etcd (http://IP:PORT of each member, comma-separated)");
+                 "etcd (http[s]://IP:PORT of each member, comma-separated)");
   app.add_option("--etcd-prefix", etcd_prefix,
                  "where the namespace lives in etcd")
       ->capture_default_str();
   app.add_option("--etcd-user", etcd_user, "etcd user (etcd auth enabled)");
   app.add_option("--etcd-password-file", etcd_password_file,
                  "owner-only file holding the etcd user's password");
+  dfs::domain_net::EtcdTls etcd_tls;
+  app.add_option("--etcd-ca-file", etcd_tls.ca_file,
+                 "https:// etcd: the CA that signed the members' certificates "
+                 "(default: the system's roots)");
+  app.add_option("--etcd-cert-file", etcd_tls.cert_file,
+                 "https:// etcd: a client certificate (etcd "
+                 "--client-cert-auth)");
+  app.add_option("--etcd-key-file", etcd_tls.key_file,
+                 "https:// etcd: the client certificate's owner-only key");
   app.add_option("--etcd-health-ms", etcd_health_ms,
                  "how often to check that etcd answers")
       ->capture_default_str();
@@ -184,6 +195,7 @@ int main(int argc, char** argv) {
     }
     mirror.etcd.endpoints = *endpoints;
     mirror.etcd.user = etcd_user;
+    mirror.etcd.tls = etcd_tls;
     if (!etcd_user.empty()) {
       auto password = dfs::referral_net::ReadPasswordFile(etcd_password_file);
       if (!password) {

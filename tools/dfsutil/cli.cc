@@ -51,8 +51,8 @@ int RunCli(int argc, char** argv, const std::string& forced_store,
       ->envname("DFS_STORE");
   app.add_flag("--json", ctx.globals.json, "machine-readable output");
   app.add_option("--etcd", ctx.globals.etcd,
-                 "domain mode: the namespace lives in etcd (http://IP:PORT of "
-                 "each member, comma-separated); or set DFS_ETCD")
+                 "domain mode: the namespace lives in etcd (http[s]://IP:PORT "
+                 "of each member, comma-separated); or set DFS_ETCD")
       ->envname("DFS_ETCD");
   app.add_option("--etcd-prefix", ctx.globals.etcd_prefix,
                  "where the namespace lives in etcd")
@@ -61,6 +61,14 @@ int RunCli(int argc, char** argv, const std::string& forced_store,
                  "etcd user (etcd auth enabled)");
   app.add_option("--etcd-password-file", ctx.globals.etcd_password_file,
                  "owner-only file holding the etcd user's password");
+  app.add_option("--etcd-ca-file", ctx.globals.etcd_ca_file,
+                 "https:// etcd: the CA that signed the members' certificates "
+                 "(default: the system's roots)");
+  app.add_option("--etcd-cert-file", ctx.globals.etcd_cert_file,
+                 "https:// etcd: a client certificate (etcd "
+                 "--client-cert-auth)");
+  app.add_option("--etcd-key-file", ctx.globals.etcd_key_file,
+                 "https:// etcd: the client certificate's owner-only key");
   app.add_option("--etcd-max-ops", ctx.globals.etcd_max_ops,
                  "etcd's --max-txn-ops (a change must fit one transaction)")
       ->capture_default_str();

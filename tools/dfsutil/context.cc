@@ -43,6 +43,7 @@ Result<domain_net::EtcdOptions> EtcdOptionsOf(const Globals& g) {
   DFS_ASSIGN_OR_RETURN(options.endpoints, domain_net::ParseEndpoints(g.etcd));
   DFS_RETURN_IF_ERROR(domain::ValidatePrefix(g.etcd_prefix));
   options.user = g.etcd_user;
+  options.tls = {g.etcd_ca_file, g.etcd_cert_file, g.etcd_key_file};
   if (!g.etcd_user.empty()) {
     DFS_ASSIGN_OR_RETURN(options.password,
                          referral_net::ReadPasswordFile(g.etcd_password_file));

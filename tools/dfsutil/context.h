@@ -30,6 +30,8 @@ struct Globals {
   // Domain mode (--etcd): the namespace lives under `etcd_prefix` in etcd
   // (domain/layout.h); changes are etcd transactions, reads read etcd.
   std::string etcd, etcd_prefix = "/dfs/", etcd_user, etcd_password_file;
+  // https:// endpoints: the members' CA, and a client certificate.
+  std::string etcd_ca_file, etcd_cert_file, etcd_key_file;
   size_t etcd_max_ops = 128, etcd_max_bytes = size_t{1} << 20;
   bool domain_mode() const { return !etcd.empty(); }
 };

@@ -1,34 +1,40 @@
 #include "dfs/domain_net/etcd_client.h"
 
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <charconv>
+#include <type_traits>
 
 #include "dfs/common/coroutines.h"
 #include "dfs/common/error.h"
+#include "dfs/referral_net/auth.h"
 
 namespace dfs::domain_net {
 
 using namespace dfs::coroutines;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = boost::asio::ssl;
+using SslStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
+bool IsTls(std::string_view url) { return url.starts_with("https://"); }
+
 Result<tcp::endpoint> EndpointOf(std::string_view url) {
   std::string_view rest = url;
-  if (rest.starts_with("http://")) rest.remove_prefix(7);
-  if (url.starts_with("https://")) {
-    return Fail(Errc::kUnsupported,
-                "'" + std::string(url) +
-                    "': TLS to etcd is not built in; reach etcd over "
-                    "http:// on loopback or a private network");
+  if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else if (rest.starts_with("https://")) {
+    rest.remove_prefix(8);
   }
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   const size_t colon = rest.rfind(':');
   if (colon == rest.npos) {
     return Fail(Errc::kInvalidArgument,
-                "'" + std::string(url) + "' is not http://IP:PORT");
+                "'" + std::string(url) + "' is not http[s]://IP:PORT");
   }
   std::string host(rest.substr(0, colon));
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
@@ -43,7 +49,7 @@ Result<tcp::endpoint> EndpointOf(std::string_view url) {
       port == 0 || port > 65535 || bec) {
     return Fail(Errc::kInvalidArgument,
                 "'" + std::string(url) +
-                    "' is not http://IP:PORT (numeric addresses only)");
+                    "' is not http[s]://IP:PORT (numeric addresses only)");
   }
   return tcp::endpoint(address, static_cast<uint16_t>(port));
 }
@@ -64,18 +70,76 @@ Result<std::vector<std::string>> ParseEndpoints(std::string_view list) {
   }
   if (out.empty()) {
     return Fail(Errc::kInvalidArgument,
-                "no etcd endpoint: give --etcd http://IP:PORT[,...]");
+                "no etcd endpoint: give --etcd http[s]://IP:PORT[,...]");
+  }
+  for (const auto& url : out) {
+    if (IsTls(url) != IsTls(out.front())) {
+      return Fail(Errc::kInvalidArgument,
+                  "etcd endpoints mix http:// and https://: one cluster "
+                  "speaks one of them");
+    }
   }
   return out;
 }
 
+namespace {
+
+// The TLS client context for https:// endpoints: TLS 1.2 or later, the
+// member's certificate checked against the CA file (else the system's
+// roots) and against the member's IP address; with a client certificate
+// when etcd asks for one (--client-cert-auth).
+Result<std::shared_ptr<ssl::context>> TlsContext(const EtcdTls& files) {
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
+  context->set_options(ssl::context::default_workarounds |
+                       ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  context->set_verify_mode(ssl::verify_peer);
+  boost::system::error_code ec;
+  if (files.ca_file.empty()) {
+    context->set_default_verify_paths(ec);
+  } else {
+    context->load_verify_file(files.ca_file, ec);
+  }
+  if (ec) {
+    return Fail(
+        Errc::kInvalidArgument,
+        "cannot use the etcd CA file '" + files.ca_file + "': " + ec.message());
+  }
+  if (files.cert_file.empty() != files.key_file.empty()) {
+    return Fail(Errc::kInvalidArgument,
+                "an etcd client certificate needs both its certificate and "
+                "its key file");
+  }
+  if (!files.cert_file.empty()) {
+    context->use_certificate_chain_file(files.cert_file, ec);
+    if (ec) {
+      return Fail(Errc::kInvalidArgument,
+                  "cannot use the etcd client certificate '" + files.cert_file +
+                      "': " + ec.message());
+    }
+    // A private key others can read is refused, as every key file here.
+    DFS_ASSIGN_OR_RETURN(std::string key,
+                         referral_net::ReadOwnerOnlyFile(files.key_file));
+    context->use_private_key(asio::buffer(key), ssl::context::pem, ec);
+    if (ec) {
+      return Fail(Errc::kInvalidArgument, "cannot use the etcd client key '" +
+                                              files.key_file +
+                                              "': " + ec.message());
+    }
+  }
+  return context;
+}
+
+}  // namespace
+
 class EtcdClient::Impl {
  public:
   Impl(asio::any_io_executor executor, EtcdOptions options,
-       std::vector<tcp::endpoint> endpoints)
+       std::vector<tcp::endpoint> endpoints, std::shared_ptr<ssl::context> tls)
       : executor_(std::move(executor)),
         options_(std::move(options)),
-        endpoints_(std::move(endpoints)) {}
+        endpoints_(std::move(endpoints)),
+        tls_(std::move(tls)) {}
 
   // One POST to the current member, then to the others in turn. An answer
   // with an HTTP status other than 200 is returned as the body's error.
@@ -140,19 +204,36 @@ class EtcdClient::Impl {
       token_ = *token;
     }
     const tcp::endpoint endpoint = endpoints_[current_];
-    // CancelWatch reaches the stream through a weak pointer: nothing here
-    // writes back into the client when the coroutine's frame goes.
-    auto owned = std::make_shared<beast::tcp_stream>(executor_);
-    beast::tcp_stream& stream = *owned;
-    watch_stream_ = owned;
     cancelled_ = false;
+    // CancelWatch reaches the connection through a weak pointer: nothing
+    // here writes back into the client when the coroutine's frame goes.
+    if (tls_) {
+      auto owned = std::make_shared<SslStream>(executor_, *tls_);
+      watch_stream_ = std::shared_ptr<beast::tcp_stream>(
+          owned, &beast::get_lowest_layer(*owned));
+      co_return co_await WatchOn(*owned, endpoint, std::move(key),
+                                 std::move(range_end), start_revision,
+                                 std::move(on_message));
+    }
+    auto owned = std::make_shared<beast::tcp_stream>(executor_);
+    watch_stream_ = owned;
+    co_return co_await WatchOn(*owned, endpoint, std::move(key),
+                               std::move(range_end), start_revision,
+                               std::move(on_message));
+  }
+
+  template <typename Stream>
+  awaitable<Status> WatchOn(Stream& stream, tcp::endpoint endpoint,
+                            std::string key, std::string range_end,
+                            int64_t start_revision, OnWatchMessage on_message) {
+    beast::tcp_stream& connection = beast::get_lowest_layer(stream);
     boost::system::error_code ec;
-    stream.expires_after(options_.request_timeout);
-    co_await stream.async_connect(endpoint, redirect_error(use_awaitable, ec));
+    const char* step = co_await Open(stream, endpoint, ec);
     if (ec) {
       Rotate();
-      co_return Fail(Errc::kUnavailable,
-                     "etcd at " + Describe(endpoint) + ": " + ec.message());
+      co_return Fail(
+          Errc::kUnavailable,
+          "etcd at " + Describe(endpoint) + " (" + step + "): " + ec.message());
     }
     auto request = MakeRequest(
         "/v3/watch", domain::WatchRequest(key, range_end, start_revision));
@@ -165,7 +246,7 @@ class EtcdClient::Impl {
     }
     // The answer streams for as long as the watch lasts: no deadline on
     // reading it (the mirror checks etcd's health apart and cancels).
-    stream.expires_never();
+    connection.expires_never();
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);
     beast::flat_buffer buffer;
@@ -249,20 +330,53 @@ class EtcdClient::Impl {
     co_return domain::ParseAuthenticateResponse(answer->second);
   }
 
+  // Connects `stream` to `endpoint` within the request timeout (and, over
+  // TLS, completes the handshake, the member's certificate checked against
+  // its address). On failure `ec` is set and the step is returned.
+  template <typename Stream>
+  awaitable<const char*> Open(Stream& stream, const tcp::endpoint& endpoint,
+                              boost::system::error_code& ec) {
+    beast::tcp_stream& connection = beast::get_lowest_layer(stream);
+    connection.expires_after(options_.request_timeout);
+    co_await connection.async_connect(endpoint,
+                                      redirect_error(use_awaitable, ec));
+    if (ec) co_return "connect";
+    if constexpr (std::is_same_v<Stream, SslStream>) {
+      stream.set_verify_callback(
+          ssl::host_name_verification(endpoint.address().to_string()));
+      co_await stream.async_handshake(ssl::stream_base::client,
+                                      redirect_error(use_awaitable, ec));
+      if (ec) co_return "TLS handshake";
+    }
+    co_return "";
+  }
+
   // One request and its answer (status, body) on a fresh connection,
   // within the request timeout.
   awaitable<Result<std::pair<int, std::string>>> Exchange(
       tcp::endpoint endpoint, std::string path, std::string body,
       bool with_token = true, bool* sent = nullptr) {
+    if (tls_) {
+      SslStream stream(executor_, *tls_);
+      co_return co_await ExchangeOn(stream, endpoint, std::move(path),
+                                    std::move(body), with_token, sent);
+    }
     beast::tcp_stream stream(executor_);
-    stream.expires_after(options_.request_timeout);
+    co_return co_await ExchangeOn(stream, endpoint, std::move(path),
+                                  std::move(body), with_token, sent);
+  }
+
+  template <typename Stream>
+  awaitable<Result<std::pair<int, std::string>>> ExchangeOn(
+      Stream& stream, tcp::endpoint endpoint, std::string path,
+      std::string body, bool with_token, bool* sent) {
     boost::system::error_code ec;
     auto failed = [&](const char* step) {
       return Fail(Errc::kUnavailable, "etcd at " + Describe(endpoint) + " (" +
                                           step + "): " + ec.message());
     };
-    co_await stream.async_connect(endpoint, redirect_error(use_awaitable, ec));
-    if (ec) co_return failed("connect");
+    const char* step = co_await Open(stream, endpoint, ec);
+    if (ec) co_return failed(step);
     auto request = MakeRequest(path, std::move(body));
     if (!with_token) request.erase(http::field::authorization);
     if (sent != nullptr) *sent = true;  // from here on it may arrive
@@ -275,8 +389,11 @@ class EtcdClient::Impl {
     co_await http::async_read(stream, buffer, parser,
                               redirect_error(use_awaitable, ec));
     if (ec) co_return failed("answer");
+    // The answer is whole; the connection is not reused (a TLS close
+    // notify would only cost a round trip).
     beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(stream).socket().shutdown(
+        tcp::socket::shutdown_both, ignored);
     co_return std::pair{static_cast<int>(parser.get().result_int()),
                         std::move(parser.get().body())};
   }
@@ -284,6 +401,7 @@ class EtcdClient::Impl {
   asio::any_io_executor executor_;
   EtcdOptions options_;
   std::vector<tcp::endpoint> endpoints_;
+  std::shared_ptr<ssl::context> tls_;  // null: http://
   size_t current_ = 0;
   std::string token_;
   std::weak_ptr<beast::tcp_stream> watch_stream_;
@@ -299,9 +417,22 @@ Result<std::unique_ptr<EtcdClient>> EtcdClient::Create(
   for (const auto& url : options.endpoints) {
     DFS_ASSIGN_OR_RETURN(tcp::endpoint e, EndpointOf(url));
     endpoints.push_back(e);
+    if (IsTls(url) != IsTls(options.endpoints.front())) {
+      return Fail(Errc::kInvalidArgument,
+                  "etcd endpoints mix http:// and https://");
+    }
   }
-  return std::unique_ptr<EtcdClient>(new EtcdClient(std::make_unique<Impl>(
-      std::move(executor), std::move(options), std::move(endpoints))));
+  std::shared_ptr<ssl::context> tls;
+  if (IsTls(options.endpoints.front())) {
+    DFS_ASSIGN_OR_RETURN(tls, TlsContext(options.tls));
+  } else if (!options.tls.ca_file.empty() || !options.tls.cert_file.empty()) {
+    return Fail(Errc::kInvalidArgument,
+                "etcd TLS files given for http:// endpoints: give them as "
+                "https://IP:PORT");
+  }
+  return std::unique_ptr<EtcdClient>(new EtcdClient(
+      std::make_unique<Impl>(std::move(executor), std::move(options),
+                             std::move(endpoints), std::move(tls))));
 }
 
 EtcdClient::EtcdClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -4,7 +4,10 @@
 // Each request goes to the member that answered last; when it cannot be
 // reached or does not answer within `request_timeout`, the next member is
 // tried (each once per request), so a stopped or partitioned member costs
-// one timeout, not an outage. With a user name, the client authenticates
+// one timeout, not an outage. Over https:// every exchange is TLS (1.2 or
+// later), the member's certificate checked against the CA and the member's
+// IP address, with a client certificate where etcd asks for one. With a
+// user name, the client authenticates
 // (POST /v3/auth/authenticate) and sends the token with every request,
 // authenticating again when etcd says the token expired.
 //
@@ -30,21 +33,35 @@
 
 namespace dfs::domain_net {
 
+// TLS to etcd (https:// endpoints): PEM files.
+struct EtcdTls {
+  std::string ca_file;  // the CA that signed the members' certificates
+                        // (empty: the system's roots)
+  // A client certificate and its owner-only key, for etcd's
+  // --client-cert-auth (both or neither).
+  std::string cert_file, key_file;
+};
+
 struct EtcdOptions {
-  // http://IP:PORT of each member (numeric addresses: no name lookups).
+  // http://IP:PORT or https://IP:PORT of each member, all one scheme
+  // (numeric addresses: no name lookups; a member's certificate must name
+  // its IP address).
   std::vector<std::string> endpoints;
+  EtcdTls tls;
   std::string user;      // empty: no authentication
   std::string password;  // with `user`
   std::chrono::milliseconds request_timeout{2000};
 };
 
-// "http://IP:PORT,http://IP:PORT" -> the list. Errors: kInvalidArgument.
+// "http[s]://IP:PORT,..." -> the list. Errors: kInvalidArgument (a bad
+// address, or http:// and https:// mixed).
 Result<std::vector<std::string>> ParseEndpoints(std::string_view list);
 
 class EtcdClient {
  public:
-  // Errors: kInvalidArgument (no endpoint, or one that is not
-  // http://IP:PORT).
+  // Errors: kInvalidArgument (no endpoint, one that is not
+  // http[s]://IP:PORT, TLS files that cannot be read or a key others can
+  // read, TLS files with http:// endpoints).
   static Result<std::unique_ptr<EtcdClient>> Create(
       boost::asio::any_io_executor executor, EtcdOptions options);
   ~EtcdClient();
