@@ -715,30 +715,29 @@ TEST(DomainEtcdTlsTest, OverHttpsOnlyTheRightCaAndClientCertificateGetIn) {
   std::smatch m;
   ASSERT_TRUE(std::regex_search(*line, m, std::regex(":(\\d+)")));
   const uint16_t port = static_cast<uint16_t>(std::stoi(m[1]));
-  std::vector<std::string> targets;
-  const auto mirrored = SteadyClock::now() + 10s;
-  while (targets.empty() && SteadyClock::now() < mirrored) {
-    testing::TcpClient c(port, 1000);
-    auto a = testing::Ask(c, "\\contoso\\webfarm\\Site1");
-    if (a && a->type == referral::FrameType::kReferralResponse)
-      targets = testing::Targets(*a);
-  }
-  EXPECT_EQ(targets, std::vector<std::string>{"\\web1\\content\\Site1"})
+  // The targets dfsd answers for `folder`, once it has any (bounded).
+  auto targets_of = [&](const std::string& folder,
+                        SteadyClock::duration limit) {
+    std::vector<std::string> targets;
+    const auto deadline = SteadyClock::now() + limit;
+    while (targets.empty() && SteadyClock::now() < deadline) {
+      testing::TcpClient c(port, 1000);
+      auto a = testing::Ask(c, "\\contoso\\webfarm\\" + folder);
+      if (a && a->type == referral::FrameType::kReferralResponse)
+        targets = testing::Targets(*a);
+    }
+    return targets;
+  };
+  EXPECT_EQ(targets_of("Site1", 10s),
+            std::vector<std::string>{"\\web1\\content\\Site1"})
       << dfsd.Stderr();
   // A change made now reaches it through the TLS watch.
   ASSERT_EQ(dfsutil(with_tls, {"link", "add", kRoot + "\\Site2",
                                "\\\\web2\\content\\Site2"})
                 .exit_code,
             0);
-  targets.clear();
-  const auto watched = SteadyClock::now() + 5s;
-  while (targets.empty() && SteadyClock::now() < watched) {
-    testing::TcpClient c(port, 1000);
-    auto a = testing::Ask(c, "\\contoso\\webfarm\\Site2");
-    if (a && a->type == referral::FrameType::kReferralResponse)
-      targets = testing::Targets(*a);
-  }
-  EXPECT_EQ(targets, std::vector<std::string>{"\\web2\\content\\Site2"})
+  EXPECT_EQ(targets_of("Site2", 5s),
+            std::vector<std::string>{"\\web2\\content\\Site2"})
       << dfsd.Stderr();
 
   // A dfsd trusting another CA gets nothing from etcd and says why (it
