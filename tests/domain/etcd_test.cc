@@ -15,6 +15,9 @@
 #include <set>
 #include <thread>
 
+#include "dfs/common/error.h"
+#include "dfs/domain_net/etcd_admin.h"
+#include "dfs/ns/admin.h"
 #include "testing/daemon.h"
 #include "testing/freeze.h"
 #include "testing/loopback.h"
@@ -323,7 +326,8 @@ TEST_F(DomainEtcdTest,
     for (int i = 0; i < kEach; ++i) {
       const std::string folder = std::string(1, who) + std::to_string(i);
       bool acknowledged = false;
-      // An admin told "changed meanwhile" runs the command again.
+      // An admin told "changed meanwhile" (dfsutil's own retries ran out)
+      // runs the command again.
       for (int attempt = 0; attempt < 30 && !acknowledged; ++attempt) {
         auto r =
             DfsutilAt(Endpoints(first_member),
@@ -392,7 +396,8 @@ TEST_F(DomainEtcdTest,
     EXPECT_GE(seen.size(), static_cast<size_t>(2 * kEach));
     for (const auto& [id, n] : seen) EXPECT_EQ(n, 1) << id;
   }
-  std::cout << "conflicts retried: A " << conflicts["A"] << ", B "
+  std::cout << "conflicts left to the admins after dfsutil's retries: A "
+            << conflicts["A"] << ", B "
             << conflicts["B"] << "; killed leader e" << killed + 1 << "\n";
 }
 
@@ -531,6 +536,59 @@ TEST_F(DomainEtcdTest, WithAuthenticationOnOnlyTheUserWithItsPasswordGetsIn) {
   }
   EXPECT_EQ(TargetsAt(d, "Site3"),
             std::vector<std::string>{"\\web3\\content\\Site3"});
+}
+
+// Two admins changing different folders at once both succeed: the one
+// whose transaction finds the namespace changed runs its command again
+// against it (deterministic here: the command itself has another admin
+// make a change, with dfsutil, between its read and its transaction, the
+// first time it runs). One that keeps losing is told so after its
+// retries, with nothing applied.
+TEST_F(DomainEtcdTest, AChangeThatLosesARaceRunsAgainAgainstTheNewNamespace) {
+  auto change_with_rival = [&](const std::string& folder, int rivals,
+                               int conflict_retries) {
+    int runs = 0;
+    return domain_net::RunBlocking<Result<domain_net::ChangeOutcome>>(
+        [&](boost::asio::any_io_executor executor)
+            -> boost::asio::awaitable<Result<domain_net::ChangeOutcome>> {
+          domain_net::EtcdOptions options;
+          options.endpoints = *domain_net::ParseEndpoints(Endpoints());
+          auto client = domain_net::EtcdClient::Create(executor, options);
+          if (!client) co_return Unexpected(client.error());
+          domain_net::ChangeOptions change;
+          change.conflict_retries = conflict_retries;
+          co_return co_await domain_net::ChangeDomain(
+              **client, change, "link add " + folder,
+              [&](ns::NamespaceWriter& w) -> Status {
+                if (runs++ < rivals) {
+                  // Another admin, between our read and our transaction.
+                  auto r = DfsutilAt(Endpoints(1), {"link", "add",
+                                                    kRoot + "\\Rival" + folder +
+                                                        std::to_string(runs),
+                                                    "\\\\rival\\c\\r"});
+                  EXPECT_EQ(r.exit_code, 0) << r.err;
+                }
+                return ns::AddLink(w, kRoot + "\\" + folder,
+                                   "\\\\web9\\c\\" + folder);
+              });
+        });
+  };
+  // One rival: the second run goes through, both folders are there.
+  auto won = change_with_rival("Raced", 1, 8);
+  ASSERT_TRUE(won.has_value()) << won.error().Message();
+  EXPECT_TRUE(won->changed);
+  EXPECT_EQ(won->attempts, 2);
+  ASSERT_TRUE(AllAnswer("Raced", {"\\web9\\c\\Raced"}));
+  ASSERT_TRUE(AllAnswer("RivalRaced1", {"\\rival\\c\\r"}));
+  // A rival every time, two retries allowed: three runs, then the
+  // conflict, and nothing of it applied.
+  auto lost = change_with_rival("Unlucky", 100, 2);
+  ASSERT_FALSE(lost.has_value());
+  EXPECT_EQ(lost.error().code, make_error_code(Errc::kConflict));
+  EXPECT_NE(lost.error().Message().find("3 tries"), std::string::npos)
+      << lost.error().Message();
+  ASSERT_TRUE(AllAnswer("RivalUnlucky3", {"\\rival\\c\\r"}));
+  EXPECT_TRUE(TargetsAt(dfsd_[0], "Unlucky").empty());
 }
 
 // ---------------------------------------------------------------- TLS

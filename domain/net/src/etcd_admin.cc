@@ -70,11 +70,17 @@ awaitable<Result<ChangeOutcome>> ChangeDomain(
     return std::find(read.receipts.begin(), read.receipts.end(), id) !=
            read.receipts.end();
   };
-  for (int attempt = 1; attempt <= std::max(1, options.attempts); ++attempt) {
+  // Attempts of either kind: `attempts` bounds those whose answer was
+  // lost, `conflict_retries` those another change came first to.
+  int attempt = 0, unanswered = 0, conflicts = 0;
+  std::minstd_rand jitter(std::random_device{}());
+  while (unanswered < std::max(1, options.attempts)) {
+    ++attempt;
     auto read = co_await ReadDomain(client, options.prefix);
     if (!read) {
       last = read.error();
       if (read.error().code != make_error_code(Errc::kUnavailable)) break;
+      ++unanswered;
       continue;
     }
     DomainNamespace& ns = **read;
@@ -96,6 +102,7 @@ awaitable<Result<ChangeOutcome>> ChangeDomain(
     if (!lease) {
       last = lease.error();
       if (lease.error().code != make_error_code(Errc::kUnavailable)) break;
+      ++unanswered;
       continue;
     }
     auto txn = co_await client.Txn(domain::ChangeTxnRequest(
@@ -110,14 +117,31 @@ awaitable<Result<ChangeOutcome>> ChangeDomain(
         co_return ChangeOutcome{(*again)->revision, true, attempt};
       }
     }
+    if (txn && conflicts < options.conflict_retries) {
+      // Another change came first; nothing of ours was applied. The
+      // command runs again against the namespace as it now is (so it is
+      // checked again: a folder added meanwhile is "already there"),
+      // after a short random pause that lets racing admins part.
+      ++conflicts;
+      asio::steady_timer pause(co_await asio::this_coro::executor);
+      pause.expires_after(
+          std::chrono::milliseconds(std::uniform_int_distribution<int>(
+              5, 20 << std::min(conflicts, 4))(jitter)));
+      boost::system::error_code ignored;
+      co_await pause.async_wait(redirect_error(use_awaitable, ignored));
+      continue;
+    }
     if (txn) {
       co_return Fail(Errc::kConflict,
                      "the namespace changed meanwhile (etcd revision " +
                          std::to_string(ns.revision) + " -> " +
-                         std::to_string(txn->revision) +
-                         "); nothing was applied: run the command again");
+                         std::to_string(txn->revision) + ", " +
+                         std::to_string(conflicts + 1) +
+                         " tries); nothing was applied: run the command "
+                         "again");
     }
     last = txn.error();
+    ++unanswered;
     if (txn.error().code != make_error_code(Errc::kUnavailable)) break;
     // The answer was lost: the next read looks for the receipt.
     lost = ever_lost = true;

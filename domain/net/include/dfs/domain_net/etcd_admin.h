@@ -10,7 +10,11 @@
 //     receipt for this change's random id (under a 10-minute lease) and
 //     the records, and delete the removed ones.
 // When another change came first the condition fails and nothing is
-// applied: kConflict, "changed meanwhile, retry". When the answer is lost
+// applied: the command runs again against the namespace as it now is (up
+// to `conflict_retries` times, after a short random pause), so admins
+// changing different folders at once both succeed, and one adding what
+// the other just added is told it is already there; past that, kConflict
+// ("changed meanwhile, run the command again"). When the answer is lost
 // (the member died mid-request) the outcome is unknown: the change reads
 // again (step 1 on another member) and finds its receipt (it was made:
 // done) or not (it was not, and never will be: the marker moved on or will
@@ -41,15 +45,16 @@ struct ChangeOptions {
   std::string prefix = std::string(domain::kDefaultPrefix);
   domain::ChangeLimits limits;
   int attempts = 5;  // for unknown outcomes, not for conflicts
+  int conflict_retries = 8;
 };
 struct ChangeOutcome {
   int64_t revision = 0;  // the revision the change made (or read, if none)
   bool changed = false;  // false: the command changed nothing
-  int attempts = 1;
+  int attempts = 1;  // reads and transactions, of every kind
 };
 
-// Errors: the command's (nothing sent), kConflict (another change came
-// first: nothing applied), kLimitExceeded (too large for one transaction),
+// Errors: the command's (nothing sent), kConflict (other changes came
+// first every time: nothing applied), kLimitExceeded (too large for one transaction),
 // kUnavailable (no member answered `attempts` times; with
 // `outcome_unknown` set when some attempt may have been applied: its
 // receipt was not readable), etcd's.
