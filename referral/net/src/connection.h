@@ -179,12 +179,18 @@ class Connection
     }
     Timer write_deadline(stream_.get_executor(),
                          settings_.snapshot_write_timeout);
-    write_deadline.async_wait([this](const boost::system::error_code& e) {
-      boost::system::error_code ignored;
-      if (!e) stream_.close(ignored);
-    });
+    // Whether the write still waits: a deadline handler already queued
+    // when it ended (cancel() cannot recall it) may run after this
+    // connection is gone, and must then touch nothing of it.
+    auto waiting = std::make_shared<bool>(true);
+    write_deadline.async_wait(
+        [this, waiting](const boost::system::error_code& e) {
+          boost::system::error_code ignored;
+          if (!e && *waiting) stream_.close(ignored);
+        });
     co_await asio::async_write(stream_, asio::buffer(reply.bytes),
                                redirect_error(use_awaitable, ec));
+    *waiting = false;
     write_deadline.cancel();
     reply.snapshot_slot.reset();
   }

@@ -1,5 +1,7 @@
 #include "dfs/referral_net/peer_link.h"
 
+#include <memory>
+
 #include "coroutines.h"
 #include "dfs/common/error.h"
 
@@ -24,10 +26,18 @@ void PeerLink::Close() {
 awaitable<Result<referral::Frame>> PeerLink::RoundTrip(std::string frame) {
   asio::steady_timer deadline(socket_.get_executor());
   deadline.expires_after(timeout_);
-  deadline.async_wait([this](const boost::system::error_code& e) {
+  // Whether this exchange still waits: a deadline handler already queued
+  // when it ended (cancel() cannot recall it) must not close the next
+  // exchange's connection.
+  auto waiting = std::make_shared<bool>(true);
+  deadline.async_wait([this, waiting](const boost::system::error_code& e) {
     boost::system::error_code ignored;
-    if (!e) socket_.close(ignored);
+    if (!e && *waiting) socket_.close(ignored);
   });
+  struct Done {
+    std::shared_ptr<bool> waiting;
+    ~Done() { *waiting = false; }
+  } done{waiting};
   boost::system::error_code ec;
   co_await asio::async_write(socket_, asio::buffer(frame),
                              redirect_error(use_awaitable, ec));
@@ -55,11 +65,13 @@ awaitable<Status> PeerLink::Open() {
   {
     asio::steady_timer deadline(socket_.get_executor());
     deadline.expires_after(timeout_);
-    deadline.async_wait([this](const boost::system::error_code& e) {
+    auto waiting = std::make_shared<bool>(true);
+    deadline.async_wait([this, waiting](const boost::system::error_code& e) {
       boost::system::error_code ignored;
-      if (!e) socket_.close(ignored);
+      if (!e && *waiting) socket_.close(ignored);
     });
     co_await socket_.async_connect(peer_, redirect_error(use_awaitable, ec));
+    *waiting = false;
   }
   if (ec || !socket_.is_open()) {
     Close();
