@@ -1,11 +1,13 @@
 // Fuzz target: a request to dfsd's metrics address, as the status page's
-// router reads it (referral/status_page.h). Properties: no crash; an
+// router reads it (referral/status_page.h), and to dfsrd's (its /status
+// route: dfs/common/metrics_http.h). Properties: no crash; an
 // answer is a whole HTTP response; only loopback gets the page.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "dfs/common/metrics_http.h"
 #include "dfs/referral/status_page.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -20,6 +22,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!allowed && answer->find("403 Forbidden") == std::string::npos) {
       std::abort();
     }
+  }
+  // dfsrd's metrics address routes GET /status the same way.
+  if (dfs::RequestsPath(request, "/status")) {
+    // Exactly that path: then the end, the version or a query.
+    if (!request.starts_with("GET /status")) std::abort();
+    const std::string_view after = request.substr(11);
+    if (!after.empty() && after[0] != ' ' && after[0] != '?') std::abort();
   }
   return 0;
 }
