@@ -13,6 +13,10 @@ echo
 echo "== dfsutil XML export/import, 100,000 folders (issue #3: each under 3 s) =="
 bash "$here/bench/xml_bench.sh" "$build"
 echo
+echo "== dfsd's status page: one refresh at 1k and 100k folders (a page of 500 vs the whole namespace) =="
+cmake --build "$build" -j "$(nproc)" --target status_page_bench >/dev/null
+"$build/bin/status_page_bench" --benchmark_counters_tabular=true 2>&1 | grep -v '^\*\*\*'
+echo
 echo "== dfsd under load (issue #4: at least redis's requests/s, p99 < 1 ms) =="
 bash "$here/bench/referral_load.sh" "$build"
 echo

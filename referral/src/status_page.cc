@@ -62,8 +62,81 @@ std::string HttpAnswer(int status, std::string_view reason,
 
 }  // namespace
 
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// application/x-www-form-urlencoded: '+' is a space, %XX a byte; a
+// malformed escape is kept as it stands.
+std::string PercentDecode(std::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out.push_back(' ');
+    } else if (in[i] == '%' && i + 2 < in.size() && HexValue(in[i + 1]) >= 0 &&
+               HexValue(in[i + 2]) >= 0) {
+      out.push_back(
+          static_cast<char>(HexValue(in[i + 1]) * 16 + HexValue(in[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+constexpr size_t kMaxOffset = 1'000'000'000;
+
+size_t ParseCount(std::string_view text, size_t fallback, size_t max) {
+  size_t value = 0;
+  if (text.empty()) return fallback;
+  for (char c : text) {
+    if (c < '0' || c > '9') return fallback;
+    value = value * 10 + static_cast<size_t>(c - '0');
+    if (value > max) return max;
+  }
+  return value;
+}
+
+}  // namespace
+
+NamespacePage ParseNamespacePage(std::string_view query) {
+  NamespacePage page;
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const size_t eq = pair.find('=');
+    const std::string_view key = pair.substr(0, eq);
+    const std::string_view value =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    if (key == "offset") {
+      page.offset = ParseCount(value, 0, kMaxOffset);
+    } else if (key == "limit") {
+      page.limit = std::max<size_t>(
+          1, ParseCount(value, page.limit, kMaxStatusPageFolders));
+    } else if (key == "filter") {
+      page.filter = PercentDecode(value.substr(0, 3 * kMaxStatusFilterBytes));
+      if (page.filter.size() > kMaxStatusFilterBytes) {
+        page.filter.resize(kMaxStatusFilterBytes);
+      }
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return page;
+}
+
 std::string NamespaceJson(const ns::NamespaceIndex& index,
-                          const SiteTable& sites, const HealthTable& health) {
+                          const SiteTable& sites, const HealthTable& health,
+                          const NamespacePage& page) {
+  // Folded once: folders are matched on their folded paths.
+  const std::string filter = ns::FoldCase(page.filter);
+  size_t matched = 0;  // folders matching the filter, in every root
   json roots = json::array();
   auto listed = index.ListRoots();
   if (listed) {
@@ -73,6 +146,15 @@ std::string NamespaceJson(const ns::NamespaceIndex& index,
       auto in_root = index.ListFolders(e.key);
       if (in_root) {
         for (const ns::Folder& f : *in_root) {
+          if (!filter.empty() &&
+              ns::FoldCase(root.Path() + "\\" + f.path).find(filter) ==
+                  std::string::npos) {
+            continue;
+          }
+          const size_t position = matched++;
+          // Only the page's folders are rendered (the rest only counted).
+          if (position < page.offset || position - page.offset >= page.limit)
+            continue;
           folders.push_back(
               {{"path", root.Path() + "\\" + f.path},
                {"name", f.path},
@@ -91,7 +173,14 @@ std::string NamespaceJson(const ns::NamespaceIndex& index,
                        {"folders", folders}});
     }
   }
-  return json{{"serial", index.Serial()}, {"roots", roots}}.dump();
+  return json{{"serial", index.Serial()},
+              {"folder_count", index.folder_count()},
+              {"matched", matched},
+              {"offset", page.offset},
+              {"limit", page.limit},
+              {"filter", page.filter},
+              {"roots", roots}}
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string HealthJson(const HealthTable& health) {
@@ -131,12 +220,16 @@ std::optional<std::string> StatusHttpResponse(std::string_view request,
   if (page) {
     return HttpAnswer(200, "OK", "text/html; charset=utf-8", StatusPageHtml());
   }
-  const std::string body = path == "/api/namespace"   ? sources.namespace_json()
-                           : path == "/api/health"    ? sources.health_json()
-                           : path == "/api/referrals" ? sources.referrals_json()
-                           : sources.replication_json
-                               ? sources.replication_json()
-                               : R"({"configured":0,"groups":[]})";
+  const std::string_view query = target.find('?') == std::string_view::npos
+                                     ? std::string_view()
+                                     : target.substr(target.find('?') + 1);
+  const std::string body =
+      path == "/api/namespace"
+          ? sources.namespace_json(ParseNamespacePage(query))
+      : path == "/api/health"    ? sources.health_json()
+      : path == "/api/referrals" ? sources.referrals_json()
+      : sources.replication_json ? sources.replication_json()
+                                 : R"({"configured":0,"groups":[]})";
   return HttpAnswer(200, "OK", "application/json", body);
 }
 
@@ -163,6 +256,7 @@ std::string_view StatusPageHtml() {
   .offline { color: #999; text-decoration: line-through; }
   .rate { text-align: right; font-variant-numeric: tabular-nums; }
   .error { color: #d3312f; }
+  #pager { margin: 0 0 1em; color: #556; }
   #replication h2.section { font-size: 1.15em; margin: 1.2em 0 .5em; }
   .group { border: 1px solid #ccd; border-radius: 6px; margin: 0 0 1em; padding: .6em .9em; }
   .group > h3 { font-size: 1.05em; margin: .1em 0 .5em; }
@@ -176,13 +270,21 @@ std::string_view StatusPageHtml() {
 <body>
 <h1>dfsd status</h1>
 <div id="meta">loading…</div>
+<div id="pager"><input id="filter" type="search" placeholder="filter folders" size="30">
+ <button id="prev" type="button">‹ previous</button> <button id="next" type="button">next ›</button>
+ <span id="shown"></span></div>
 <div id="roots"></div>
 <div id="replication" hidden><h2 class="section">Replication</h2><div id="groups"></div></div>
 <script>
 "use strict";
 const params = new URLSearchParams(location.search);
 const refreshMs = Math.max(200, Number(params.get("refresh")) || 2000);
+// A page of folders at a time: a namespace of 100,000 folders is never
+// fetched or drawn whole.
+const pageSize = Math.min(5000, Math.max(1, Number(params.get("limit")) || 500));
+let pageOffset = 0;
 let lastCounts = null;
+let timer = null;
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -232,6 +334,12 @@ function render(ns, health, counts) {
     box.append(table);
     roots.append(box);
   }
+  const shownFrom = ns.matched === 0 ? 0 : ns.offset + 1;
+  const shownTo = Math.min(ns.matched, ns.offset + ns.limit);
+  document.getElementById("shown").textContent = "folders " + shownFrom + "–" + shownTo +
+    " of " + ns.matched + (ns.filter ? " matching" : "") + " (" + ns.folder_count + " in all)";
+  document.getElementById("prev").disabled = ns.offset === 0;
+  document.getElementById("next").disabled = shownTo >= ns.matched;
   document.getElementById("meta").className = "";
   document.getElementById("meta").textContent =
     "namespace serial " + ns.serial + " · " + health.servers.length + " servers probed, " +
@@ -319,9 +427,12 @@ function renderReplication(rep) {
 }
 
 async function refresh() {
+  clearTimeout(timer);
+  const query = "?offset=" + pageOffset + "&limit=" + pageSize + "&filter=" +
+    encodeURIComponent(document.getElementById("filter").value);
   try {
     const [ns, health, counts, rep] = await Promise.all(
-      ["namespace", "health", "referrals", "replication"].map(
+      ["namespace" + query, "health", "referrals", "replication"].map(
         p => fetch("/api/" + p, {cache: "no-store"}).then(r => r.json())));
     render(ns, health, counts);
     renderReplication(rep);
@@ -330,8 +441,14 @@ async function refresh() {
     meta.textContent = "cannot reach dfsd: " + e;
     meta.className = "error";
   }
-  setTimeout(refresh, refreshMs);
+  clearTimeout(timer);
+  timer = setTimeout(refresh, refreshMs);
 }
+document.getElementById("filter").addEventListener("input", () => { pageOffset = 0; refresh(); });
+document.getElementById("prev").addEventListener("click", () => {
+  pageOffset = Math.max(0, pageOffset - pageSize); refresh(); });
+document.getElementById("next").addEventListener("click", () => {
+  pageOffset += pageSize; refresh(); });
 refresh();
 </script>
 </body>

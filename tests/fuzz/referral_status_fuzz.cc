@@ -13,8 +13,17 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view request(reinterpret_cast<const char*>(data), size);
   const dfs::referral::StatusSources sources{
+      [](const dfs::referral::NamespacePage& page) {
+        // The query's limits hold whatever the request said.
+        if (page.limit < 1 ||
+            page.limit > dfs::referral::kMaxStatusPageFolders ||
+            page.filter.size() > dfs::referral::kMaxStatusFilterBytes) {
+          std::abort();
+        }
+        return std::string("{}");
+      },
       [] { return std::string("{}"); }, [] { return std::string("{}"); },
-      [] { return std::string("{}"); }, [] { return std::string("{}"); }};
+      [] { return std::string("{}"); }};
   for (bool allowed : {true, false}) {
     auto answer = dfs::referral::StatusHttpResponse(request, sources, allowed);
     if (!answer) continue;

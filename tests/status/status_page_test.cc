@@ -256,6 +256,25 @@ TEST_F(StatusPageTest, InChromiumTheTreeRendersAndAKilledServerTurnsRed) {
       << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
       << " ms";
   EXPECT_EQ(page->Evaluate("window.loadMark"), "still the same load");
+
+  // Typing in the filter box narrows the folders shown (a large namespace
+  // is fetched and drawn a page at a time).
+  page->Evaluate(
+      "const f = document.getElementById('filter'); f.value = 'shop';"
+      "f.dispatchEvent(new Event('input'))");
+  const json shown = WaitOnPage(
+      *page,
+      "[...document.querySelectorAll('tr.folder')].map(r => "
+      "r.dataset.path).join('|') + ' / ' + "
+      "document.getElementById('shown').textContent",
+      [](const json& v) {
+        return v.is_string() &&
+               v.get<std::string>().find("of 1 matching") != std::string::npos;
+      },
+      5s);
+  EXPECT_EQ(shown,
+            "\\\\contoso\\webfarm\\Shops\\Shop7 / folders 1–1 of 1 "
+            "matching (2 in all)");
 }
 
 // ---------------------------------------------------------------- dfsrd

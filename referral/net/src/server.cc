@@ -109,9 +109,11 @@ class Server::Impl {
         static_cast<bool>(options_.admin_executor);
     // The status page's readings, taken on the io thread (the index's only
     // writer: no lock needed to read it there).
-    status_sources_.namespace_json = [this] {
-      return referral::NamespaceJson(state_.index, state_.sites, state_.health);
-    };
+    status_sources_.namespace_json =
+        [this](const referral::NamespacePage& page) {
+          return referral::NamespaceJson(state_.index, state_.sites,
+                                         state_.health, page);
+        };
     status_sources_.health_json = [this] {
       return referral::HealthJson(state_.health);
     };
