@@ -519,7 +519,7 @@ TEST_F(ReplicationStatusPageTest,
     GTEST_SKIP() << "chromium is not installed (scripts/setup.sh installs "
                     "Debian's chromium)";
   }
-  auto page = OpenPage("replication", "1100,700");
+  auto page = OpenPage("replication", "1100,780");
   ASSERT_TRUE(page);
   auto link_is = [](const std::string& state, const std::string& backlog_out) {
     return [=](const json& v) {
