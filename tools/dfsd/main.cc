@@ -301,6 +301,12 @@ int main(int argc, char** argv) {
       io.stop();
     });
     io.run();
+    // What Stop cancelled completes now, while the server (and its
+    // referral threads' io_contexts) still exist: an accept cancelled on
+    // this io_context holds a socket made for a referral thread's, and
+    // destroying it after the server would reach into freed memory.
+    io.restart();
+    io.poll();
   } catch (const std::exception& e) {
     std::cerr << "dfsd: error: " << e.what() << "\n";
     return 1;
