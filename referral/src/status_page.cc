@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dfs/common/metrics_http.h"
 #include "dfs/ns/path.h"
 #include "dfs/referral/ordering.h"
 
@@ -47,17 +48,13 @@ json TargetsJson(const std::vector<ns::Target>& targets,
 
 std::string HttpAnswer(int status, std::string_view reason,
                        std::string_view type, std::string_view body) {
-  std::string r = "HTTP/1.1 " + std::to_string(status) + " " +
-                  std::string(reason) +
-                  "\r\nContent-Type: " + std::string(type) +
-                  "\r\nCache-Control: no-store\r\n"
-                  "X-Content-Type-Options: nosniff\r\n"
-                  "Content-Security-Policy: default-src 'self'; script-src "
-                  "'unsafe-inline'; style-src 'unsafe-inline'\r\n"
-                  "Content-Length: " +
-                  std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
-  r.append(body);
-  return r;
+  return HttpResponse(status, reason, type,
+                      "Cache-Control: no-store\r\n"
+                      "X-Content-Type-Options: nosniff\r\n"
+                      "Content-Security-Policy: default-src 'self'; "
+                      "script-src 'unsafe-inline'; style-src "
+                      "'unsafe-inline'\r\n",
+                      body);
 }
 
 }  // namespace
@@ -203,11 +200,9 @@ std::string ReferralsJson(const std::map<std::string, uint64_t>& counts,
 std::optional<std::string> StatusHttpResponse(std::string_view request,
                                               const StatusSources& sources,
                                               bool allowed) {
-  // "GET <path>[?query] HTTP/1.1"
-  if (!request.starts_with("GET ")) return std::nullopt;
-  std::string_view target = request.substr(4);
-  target = target.substr(0, target.find(' '));
-  std::string_view path = target.substr(0, target.find('?'));
+  const auto get = ParseHttpGet(request);
+  if (!get) return std::nullopt;
+  const std::string_view path = get->path;
   const bool page = path == "/" || path == "/index.html";
   const bool api = path == "/api/namespace" || path == "/api/health" ||
                    path == "/api/referrals" || path == "/api/replication";
@@ -220,12 +215,9 @@ std::optional<std::string> StatusHttpResponse(std::string_view request,
   if (page) {
     return HttpAnswer(200, "OK", "text/html; charset=utf-8", StatusPageHtml());
   }
-  const std::string_view query = target.find('?') == std::string_view::npos
-                                     ? std::string_view()
-                                     : target.substr(target.find('?') + 1);
   const std::string body =
       path == "/api/namespace"
-          ? sources.namespace_json(ParseNamespacePage(query))
+          ? sources.namespace_json(ParseNamespacePage(get->query))
       : path == "/api/health"    ? sources.health_json()
       : path == "/api/referrals" ? sources.referrals_json()
       : sources.replication_json ? sources.replication_json()

@@ -34,10 +34,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // dfsrd's metrics address routes GET /status the same way.
   if (dfs::RequestsPath(request, "/status")) {
-    // Exactly that path: then the end, the version or a query.
+    // Exactly that path: then the end, the version, the line's end or a
+    // query.
     if (!request.starts_with("GET /status")) std::abort();
     const std::string_view after = request.substr(11);
-    if (!after.empty() && after[0] != ' ' && after[0] != '?') std::abort();
+    if (!after.empty() && after[0] != ' ' && after[0] != '?' &&
+        after[0] != '\r' && after[0] != '\n') {
+      std::abort();
+    }
   }
   return 0;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,8 +21,20 @@ bool HttpRequestReady(std::string_view request);
 // Prometheus text; anything else is 404.
 std::string MetricsHttpResponse(std::string_view request,
                                 std::string_view metrics);
+// A GET request line, `GET <path>[?<query>] ...`, split (views into the
+// request); nothing for any other method. Every route here reads it so.
+struct HttpGet {
+  std::string_view path, query;
+  bool has_query = false;
+};
+std::optional<HttpGet> ParseHttpGet(std::string_view request);
 // Whether `request` is `GET <path>` (with or without a query).
 bool RequestsPath(std::string_view request, std::string_view path);
+// A whole response (`Connection: close`); `extra_head`: more header lines,
+// each ending in CRLF.
+std::string HttpResponse(int status, std::string_view reason,
+                         std::string_view type, std::string_view extra_head,
+                         std::string_view body);
 // A whole 200 response carrying `json` (no caching: it is a reading).
 std::string JsonHttpResponse(std::string_view json);
 // Whether `request` asks for the metrics (so the caller renders them only
