@@ -141,6 +141,9 @@ Status Member::Start() {
   }
   DFS_ASSIGN_OR_RETURN(
       store_, repl::StateStore::Open(config_.state_dir, config_.group, self_));
+  // Counts what the conflicts folder holds (the status reports it), and
+  // holds it to the quota should that have shrunk.
+  EnforceConflictQuota();
   // Listen before the first scan, so peers can connect while it runs.
   const std::string& address = config_.self().address;
   DFS_ASSIGN_OR_RETURN(sockaddr_in sa, ParseAddress(address));
@@ -1277,16 +1280,19 @@ void Member::EnforceConflictQuota() {
     files.emplace_back(it->last_write_time(ec), it->path());
   }
   std::sort(files.begin(), files.end());
+  uint64_t kept = files.size();
   for (const auto& [when, path] : files) {
     if (total <= quota) break;
     const uint64_t size = fs::file_size(path, ec);
     if (fs::remove(path, ec)) {
       total -= size;
+      --kept;
       spdlog::warn(
           "DFSR3032 conflict quota: removed the oldest kept version {}",
           path.string());
     }
   }
+  conflicts_kept_ = kept;
 }
 
 Status Member::Install(const repl::Decision& d,
@@ -1679,25 +1685,27 @@ std::string Member::RenderMetrics() {
   return o.Take();
 }
 
-std::string Member::StatusJson() {
+nlohmann::json Member::CountersJson() const {
   nlohmann::json counters = nlohmann::json::object();
   for (const CounterInfo& c : kCounterInfo) {
     counters[c.key] = (counters_.*c.value).load();
   }
-  return MemberStatusJson(config_, *store_, counters, NowMillis(),
-                          {.count_tombstones = false})
+  return counters;
+}
+
+std::string Member::StatusJson() {
+  return MemberStatusJson(config_, *store_, CountersJson(), NowMillis(),
+                          {.count_tombstones = false,
+                           .conflicts_kept = conflicts_kept_.load()})
       .dump();
 }
 
 void Member::WriteStatusFile() {
-  nlohmann::json j;
+  nlohmann::json j = CountersJson();
   j["member"] = self_;
   j["group"] = config_.group;
   j["pid"] = ::getpid();
   j["written_ms"] = NowMillis();
-  for (const CounterInfo& c : kCounterInfo) {
-    j[c.key] = (counters_.*c.value).load();
-  }
   (void)WriteFileAtomically((config_.state_dir / "counters.json").string(),
                             j.dump() + "\n");
 }

@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <thread>
@@ -71,6 +72,8 @@ class Member {
   // tombstone count: this is polled), read now; served at GET /status on
   // the metrics address.
   std::string StatusJson();
+  // Every counter by its counters.json key.
+  nlohmann::json CountersJson() const;
   // Where the metrics endpoint listens (empty: none).
   std::string metrics_address() const {
     return metrics_ ? metrics_->address() : std::string();
@@ -177,6 +180,8 @@ class Member {
                  bool sync_directory);
   Status KeepConflictCopy(const std::string& rel,
                           const repl::FileRecord& local);
+  // Removes the oldest kept versions past the quota; counts what is left
+  // (conflicts_kept_).
   void EnforceConflictQuota();
   // The chunks of a large local file (`data`, mapped from `rel` whose stat
   // before mapping was `before`): a kept signature while the file is
@@ -239,6 +244,9 @@ class Member {
   // bandwidth_kbps: every link's writes share it (null: no limit).
   std::unique_ptr<RateLimiter> send_limit_;
   Counters counters_;
+  // Losing versions in conflicts_dir_, as of the last EnforceConflictQuota
+  // (at start and after each one kept).
+  std::atomic<uint64_t> conflicts_kept_{0};
   std::unique_ptr<client_net::MetricsHttpServer> metrics_;
 };
 

@@ -55,7 +55,9 @@ json MemberStatusJson(const GroupConfig& config, const repl::StateStore& store,
     });
     out["tombstones"] = tombstones;
   }
-  out["conflicts_kept"] = ConflictsKept(config.self().folder);
+  out["conflicts_kept"] = options.conflicts_kept
+                              ? *options.conflicts_kept
+                              : ConflictsKept(config.self().folder);
   out["counters"] = counters.is_object() ? counters : json::object();
   // What deltas (and local copies, and compression) spared the wire: the
   // content the received files stand for, less the bytes that came in.

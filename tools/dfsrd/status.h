@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "config.h"
 #include "dfs/repl_state/state_store.h"
@@ -21,6 +22,9 @@ struct StatusOptions {
   // Walks every record to count tombstones (the CLI; not the polled
   // /status, which must stay cheap on a large folder).
   bool count_tombstones = true;
+  // The losing versions kept in .dfsrd/conflicts, as a running member
+  // keeps count of them; nothing: counted by walking the folder (the CLI).
+  std::optional<uint64_t> conflicts_kept;
 };
 
 // `counters`: the member's counters by their counters.json keys (an
