@@ -23,9 +23,12 @@ DfsrdPoller::DfsrdPoller(asio::io_context& io, std::vector<std::string> members,
                          std::chrono::milliseconds timeout)
     : io_(io), interval_(interval), timeout_(timeout) {
   for (std::string& address : members) {
+    // Parsed once (dfsd's main checked each already).
+    auto endpoint = ParseEndpoint(address);
+    endpoints_.push_back(endpoint ? std::optional(*endpoint) : std::nullopt);
     referral::MemberReading r;
     r.address = std::move(address);
-    r.error = "not asked yet";
+    r.error = endpoint ? "not asked yet" : endpoint.error().Message();
     readings_.push_back(std::move(r));
   }
   in_flight_.assign(readings_.size(), false);
@@ -58,7 +61,13 @@ awaitable<void> DfsrdPoller::Loop() {
 }
 
 awaitable<void> DfsrdPoller::Poll(size_t i) {
-  auto answer = co_await Fetch(readings_[i].address);
+  // (Not a conditional expression: GCC 12 miscompiles co_await inside
+  // one.)
+  Result<std::string> answer =
+      Fail(Errc::kInvalidArgument, readings_[i].address + " is not IP:PORT");
+  if (endpoints_[i]) {
+    answer = co_await Fetch(*endpoints_[i], readings_[i].address);
+  }
   in_flight_[i] = false;
   referral::MemberReading& r = readings_[i];
   Result<referral::MemberStatus> status =
@@ -85,9 +94,8 @@ awaitable<void> DfsrdPoller::Poll(size_t i) {
   r.error = why;
 }
 
-awaitable<Result<std::string>> DfsrdPoller::Fetch(const std::string& address) {
-  auto endpoint = ParseEndpoint(address);
-  if (!endpoint) co_return Unexpected<Error>(endpoint.error());
+awaitable<Result<std::string>> DfsrdPoller::Fetch(tcp::endpoint endpoint,
+                                                  const std::string& address) {
   // Shared with the deadline's handler, which may run after this frame is
   // gone (a handler already queued cannot be recalled by cancel()).
   struct Exchange {
@@ -109,7 +117,7 @@ awaitable<Result<std::string>> DfsrdPoller::Fetch(const std::string& address) {
     }
   });
   boost::system::error_code ec;
-  co_await socket.async_connect(*endpoint, redirect_error(use_awaitable, ec));
+  co_await socket.async_connect(endpoint, redirect_error(use_awaitable, ec));
   std::string answer;
   if (!ec) {
     const std::string request = "GET /status HTTP/1.1\r\nHost: " + address +

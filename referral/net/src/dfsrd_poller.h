@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,11 +32,15 @@ class DfsrdPoller {
   boost::asio::awaitable<void> Loop();
   boost::asio::awaitable<void> Poll(size_t i);
   // The member's whole answer, or why there is none.
-  boost::asio::awaitable<Result<std::string>> Fetch(const std::string& address);
+  // `address`: the same, as configured (the Host header).
+  boost::asio::awaitable<Result<std::string>> Fetch(
+      boost::asio::ip::tcp::endpoint endpoint, const std::string& address);
 
   boost::asio::io_context& io_;
   std::chrono::milliseconds interval_, timeout_;
   std::vector<referral::MemberReading> readings_;
+  // readings_[i]'s address parsed (nothing: not IP:PORT; never asked).
+  std::vector<std::optional<boost::asio::ip::tcp::endpoint>> endpoints_;
   std::vector<bool> in_flight_;
   bool stopping_ = false;
 };
