@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "config.h"
+#include "dfs/common/clock.h"
 #include "dfs/referral_net/auth.h"
 #include "dfs/repl_state/state_store.h"
 #include "member.h"
@@ -24,11 +25,7 @@ namespace {
 using dfs::dfsrd::GroupConfig;
 namespace fs = std::filesystem;
 
-int64_t NowMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowMillis() { return dfs::UnixMillis(); }
 
 int Run(const GroupConfig& config) {
   auto key = dfs::referral_net::ReadAdminKey(config.key_file.string());

@@ -17,6 +17,7 @@
 #include <random>
 
 #include "dfs/common/atomic_file.h"
+#include "dfs/common/clock.h"
 #include "dfs/common/error.h"
 #include "dfs/common/metrics_http.h"
 #include "dfs/common/prometheus_text.h"
@@ -44,11 +45,7 @@ constexpr size_t kStrongCompressionBytes = 64 * 1024;
 constexpr auto kMinBackoff = std::chrono::milliseconds(200);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
 
-int64_t NowMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowMillis() { return UnixMillis(); }
 
 int64_t MtimeNs(const struct stat& st) {
   return int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;

@@ -5,18 +5,11 @@
 #include <memory>
 
 #include "coroutines.h"
+#include "dfs/common/clock.h"
 #include "dfs/common/error.h"
 #include "dfs/referral_net/server.h"
 
 namespace dfs::referral_net {
-
-namespace {
-int64_t WallMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
 
 DfsrdPoller::DfsrdPoller(asio::io_context& io, std::vector<std::string> members,
                          std::chrono::milliseconds interval,
@@ -41,7 +34,7 @@ void DfsrdPoller::Start() {
 }
 
 std::string DfsrdPoller::Json() const {
-  return referral::ReplicationJson(readings_, WallMillis());
+  return referral::ReplicationJson(readings_, UnixMillis());
 }
 
 awaitable<void> DfsrdPoller::Loop() {
@@ -77,7 +70,7 @@ awaitable<void> DfsrdPoller::Poll(size_t i) {
   const bool was_reachable = r.reachable;
   if (status) {
     r.last = std::move(*status);
-    r.last_ok_ms = WallMillis();
+    r.last_ok_ms = UnixMillis();
     r.reachable = true;
     r.error.clear();
     if (!was_reachable) {

@@ -12,6 +12,7 @@
 
 #include "connection.h"
 #include "coroutines.h"
+#include "dfs/common/clock.h"
 #include "dfs/common/cores.h"
 #include "dfs/common/error.h"
 #include "dfs/ns/path.h"
@@ -121,10 +122,7 @@ class Server::Impl {
       std::map<std::string, uint64_t> counts;
       for (const WorkerCounters& w : metrics_.workers)
         w.paths.MergeInto(counts);
-      return referral::ReferralsJson(
-          counts, std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count());
+      return referral::ReferralsJson(counts, UnixMillis());
     };
     status_sources_.replication_json = [this] { return dfsrd_poller_.Json(); };
     connection_settings_ = ConnectionSettings{

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "dfs/common/bytes.h"
+#include "dfs/common/clock.h"
 #include "dfs/common/error.h"
 #include "dfs/lmdb/lmdb.h"
 
@@ -100,12 +101,6 @@ SeqEntryParts DecodeSeqEntry(std::string_view value) {
   auto ms = DecodeBigEndian64(value.substr(nul + 1));
   if (!ms) return {value.substr(0, nul), std::nullopt};
   return {value.substr(0, nul), static_cast<int64_t>(*ms)};
-}
-
-int64_t WallMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 Result<uint64_t> ReadSeq(const lmdb::Txn& txn, lmdb::Dbi meta) {
@@ -236,7 +231,7 @@ Result<uint64_t> StateStore::Put(FileRecord record,
   DFS_RETURN_IF_ERROR(txn.Put(t.meta, "seq", EncodeBigEndian64(seq)));
   DFS_RETURN_IF_ERROR(txn.Put(t.records, record.path, EncodeRecord(record)));
   DFS_RETURN_IF_ERROR(txn.Put(t.by_seq, EncodeBigEndian64(seq),
-                              SeqEntry(record.path, WallMillis())));
+                              SeqEntry(record.path, UnixMillis())));
   if (!record.deleted && !record.is_dir) {
     DFS_RETURN_IF_ERROR(txn.Put(t.by_hash, HashKey(record.hash, record.path),
                                 std::string_view("\x01", 1)));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 
 namespace dfs {
 
@@ -22,5 +23,12 @@ class SystemClock final : public Clock {
     return clock;
   }
 };
+
+// Milliseconds since the Unix epoch, by `clock`.
+inline int64_t UnixMillis(const Clock& clock = SystemClock::Instance()) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             clock.Now().time_since_epoch())
+      .count();
+}
 
 }  // namespace dfs
