@@ -511,6 +511,31 @@ TEST_F(ReplicationStatusPageTest, TheApiShowsBothMembersAndTheirLinks) {
     }
   }
   EXPECT_TRUE(listed_unreachable) << replication.dump(2);
+
+  // web2 is killed (kill -9): it stays listed as web2 of site1 with its
+  // last figures, unreachable with the reason, its links no longer shown
+  // as connected.
+  members_[1]->Kill(SIGKILL);
+  json web2;
+  auto web2_gone = [&] {
+    const json r = json::parse(Body(HttpGet(metrics_port_, "/api/replication")),
+                               nullptr, false);
+    for (const auto& g : r.value("groups", json::array())) {
+      for (const auto& m : g["members"]) {
+        if (g["group"] == "site1" && m["member"] == "web2") web2 = m;
+      }
+    }
+    return web2.is_object() && web2["reachable"] == false;
+  };
+  const auto killed_deadline = SteadyClock::now() + 10s;
+  while (!web2_gone() && SteadyClock::now() < killed_deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(web2_gone()) << web2.dump(2);
+  EXPECT_NE(web2["error"].get<std::string>().find("refused"), std::string::npos)
+      << web2.dump(2);
+  EXPECT_TRUE(web2["read_ms_ago"].is_number());
+  for (const auto& p : web2["peers"]) EXPECT_EQ(p["connected"], false);
 }
 
 TEST_F(ReplicationStatusPageTest,
